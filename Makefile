@@ -1,0 +1,41 @@
+# BlenderCNN add-on. `make demo` runs the main job headless; `make test` runs the tests.
+# Both create .venv (Python 3.11 + pinned bpy, tensorflow, numpy, pillow) on first use.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+PY     := $(VENV)/bin/python
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' blender_manifest.toml)
+ZIP    := dist/blendercnn_addon-$(VERSION).zip
+SOURCES := $(shell find blendercnn_addon -name '*.py') blender_manifest.toml
+DEMO_OUT ?= demo_output
+
+.PHONY: venv build demo test bench clean
+.DELETE_ON_ERROR:
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "error: bpy 5.0 needs Python 3.11; set PYTHON=/path/to/python3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+build: $(ZIP)
+
+$(ZIP): $(VENV)/.installed $(SOURCES) tools/build_extension.py
+	$(PY) tools/build_extension.py --out-dir dist
+
+demo: $(ZIP)
+	rm -rf $(DEMO_OUT)
+	$(PY) tools/headless_demo.py $(ZIP) $(DEMO_OUT) --count 16 --resolution 64 --samples 16
+	@echo "demo done: dataset in $(DEMO_OUT)/dataset, contact sheet $(DEMO_OUT)/contact_sheet.png"
+
+test: $(VENV)/.installed
+	$(PY) -m pytest tests
+
+bench: $(VENV)/.installed
+	$(PY) benchmarks/render_speed.py
+
+clean:
+	rm -rf build dist $(DEMO_OUT) .pytest_cache

@@ -1,0 +1,174 @@
+"""Command line: ``python -m blendercnn_addon <command>`` and ``blender -c blendercnn <command>``.
+
+Both routes call :func:`main`. Errors print one readable line on stderr and give
+a non-zero exit code; ``--help`` documents every option. ``bpy`` is imported only
+by the commands that render, after their input has been checked, so
+``--help`` and bad input answer at once and without Blender.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+from .errors import UserError
+from .randomization import COLOUR_SCHEMES, VectorSpec
+from .settings import DENOISERS, MAX_RESOLUTION, MIN_RESOLUTION, GenerationSettings, SceneTarget
+
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (not usage + message) and never calls sys.exit."""
+
+    def error(self, message):
+        raise UserError(f"{message} (see {self.prog} --help)")
+
+    def exit(self, status=0, message=None):
+        if message:
+            sys.stderr.write(message)
+        raise SystemExit(status)
+
+
+def _range(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+
+
+def build_parser(prog: str = "python -m blendercnn_addon") -> argparse.ArgumentParser:
+    parser = _OneLineParser(prog=prog, description="BlenderCNN: render vector-to-image datasets with Blender.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_OneLineParser)
+    commands.required = True
+
+    gen = commands.add_parser(
+        "generate", help="render a dataset of N samples (resumable: re-run the same command to finish it)",
+        description="Render N samples of the glowing-ball scene into DIR: sample_<i>.png, metadata.json, "
+                    "vectors.csv and the dataset card dataset.json. Re-running the same command after a "
+                    "crash or cancel renders only the missing samples.")
+    gen.add_argument("--out", required=True, metavar="DIR", help="output folder (created if missing; must be "
+                     "empty or hold a dataset made with the same settings)")
+    gen.add_argument("--count", type=int, default=10_000, metavar="N", help="number of samples (default 10000)")
+    gen.add_argument("--resolution", type=int, default=256, metavar="R",
+                     help=f"square image size in pixels, {MIN_RESOLUTION}..{MAX_RESOLUTION} (default 256)")
+    gen.add_argument("--samples", type=int, default=32, metavar="S", help="Cycles samples per pixel (default 32)")
+    gen.add_argument("--seed", type=int, default=0, metavar="K",
+                     help="dataset seed: sample i's vector and noise depend on (K, i) only (default 0)")
+    gen.add_argument("--denoiser", choices=DENOISERS, default="none",
+                     help="Cycles denoiser; falls back to none with a note if this Blender lacks it (default none)")
+    gen.add_argument("--colour-scheme", choices=COLOUR_SCHEMES, default="vibrant",
+                     help="vibrant: one channel 1, one 0, one random (the seed's); uniform: any RGB")
+    gen.add_argument("--x-range", type=_range, nargs=2, default=(-1.0, 1.0), metavar=("MIN", "MAX"),
+                     help="ball x range in metres (default -1 1)")
+    gen.add_argument("--y-range", type=_range, nargs=2, default=(-1.0, 1.0), metavar=("MIN", "MAX"),
+                     help="ball y range in metres (default -1 1)")
+    gen.add_argument("--blend", metavar="FILE", help="render this .blend instead of building the seed's scene")
+    gen.add_argument("--scene", metavar="NAME", help="scene of the --blend file to render (default: its active one)")
+    gen.add_argument("--object", default="Ball", help="object whose x, y are set (default Ball)")
+    gen.add_argument("--material", default="Glow", help="material holding the emission node (default Glow)")
+    gen.add_argument("--node", default="Emission", help="node whose colour is set (default Emission)")
+    gen.add_argument("--quiet", action="store_true", help="print only errors and the final summary")
+    gen.set_defaults(handler=_generate)
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace) -> GenerationSettings:
+    return GenerationSettings(
+        out_dir=os.path.abspath(args.out),
+        count=args.count,
+        resolution=args.resolution,
+        samples=args.samples,
+        seed=args.seed,
+        denoiser=args.denoiser,
+        vectors=VectorSpec(tuple(args.x_range), tuple(args.y_range), args.colour_scheme),
+        target=SceneTarget(args.object, args.material, args.node),
+        blend_file=os.path.abspath(args.blend) if args.blend else None,
+    )
+
+
+class TerminalProgress:
+    """One status line on stderr: rewritten in place on a terminal, every ~10 s in a log."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.interactive = sys.stderr.isatty()
+        self._last = 0.0
+
+    def __call__(self, job, index) -> None:
+        now = time.monotonic()
+        last_one = job.finished
+        if self.quiet or (not last_one and now - self._last < (0.2 if self.interactive else 10.0)):
+            return
+        self._last = now
+        eta = job.eta_seconds()
+        per_image = job.seconds_per_image()
+        line = (f"[{job.done}/{job.total}] sample_{index}.png  "
+                f"{per_image:.2f} s/image  ETA {_format_duration(eta)}") if per_image else f"[{job.done}/{job.total}]"
+        end = "\n" if last_one or not self.interactive else ""
+        sys.stderr.write(("\r\033[K" if self.interactive else "") + line + end)
+        sys.stderr.flush()
+
+
+def _format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+def _generate(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    settings.validate()  # before importing bpy: bad input answers fast and writes nothing
+    try:
+        import bpy
+    except ImportError:
+        raise UserError("generate needs Blender's bpy module: pip install bpy==5.0.1 (Python 3.11), "
+                        "or run it inside Blender: blender -b -c blendercnn generate ...") from None
+    from .generator import DatasetJob
+    from .scene_setup import build_seed_scene
+
+    if settings.blend_file:
+        bpy.ops.wm.open_mainfile(filepath=settings.blend_file, load_ui=False)
+    scene = bpy.context.scene
+    if args.scene:
+        scene = bpy.data.scenes.get(args.scene)
+        if scene is None:
+            raise UserError(f"scene {args.scene!r} not found; the file has: "
+                            f"{', '.join(s.name for s in bpy.data.scenes)}")
+    if not settings.blend_file:
+        build_seed_scene(scene)
+    job = DatasetJob(scene, settings, quiet=True)
+    try:
+        job.run(on_progress=TerminalProgress(args.quiet))
+    except KeyboardInterrupt:
+        sys.stderr.write(f"\ninterrupted: {job.done}/{job.total} samples on disk; "
+                         "run the same command again to finish\n")
+        return EXIT_INTERRUPTED
+    for note in job.notes:
+        sys.stderr.write(f"note: {note}\n")
+    print(f"dataset {settings.out_dir}: {job.done}/{job.total} samples "
+          f"({job.rendered_now} rendered now, {job.done - job.rendered_now} already there)")
+    return 0
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m blendercnn_addon") -> int:
+    """Run one command; returns the exit code (0 ok, 2 bad input, 130 interrupted)."""
+    parser = build_parser(prog)
+    try:
+        args = parser.parse_args(argv)
+        return args.handler(args)
+    except UserError as err:
+        sys.stderr.write(f"{prog.split()[-1]}: error: {err}\n")
+        return EXIT_USER_ERROR
+    except SystemExit as done:  # --help
+        return int(done.code or 0)
+
+
+def blender_command(argv: list[str]) -> int:
+    """Handler for ``blender -c blendercnn ...`` (registered with bpy.utils.register_cli_command)."""
+    return main(argv, prog="blender -c blendercnn")

@@ -1,0 +1,171 @@
+"""The dataset folder on disk: names, atomic writes, resume and compatibility. Blender-free.
+
+Layout of a dataset folder::
+
+    dataset.json      the dataset card: how it was made (settings, versions, progress)
+    metadata.json     seed-compatible: {"sample_<i>": [r, g, b, x, y], ...}, sorted by i
+    vectors.csv       name,index,r,g,b,x,y,noise_seed — one row per finished sample
+    sample_<i>.png    the images, i = 0 .. count-1 (no zero padding, as in the seed)
+
+Crash safety rests on one rule: a file only ever appears under its final name
+by ``os.replace`` of a complete temporary file in the same folder. So after a
+crash, ``sample_<i>.png`` present means sample i is done, and metadata.json and
+vectors.csv can always be rebuilt from the card and the set of finished images
+(vectors are a pure function of the seed and index).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from typing import Iterable, Mapping, Sequence
+
+from .errors import UserError
+
+CARD_NAME = "dataset.json"
+METADATA_NAME = "metadata.json"
+VECTORS_NAME = "vectors.csv"
+CARD_FORMAT = "blendercnn-dataset"
+CARD_FORMAT_VERSION = 1
+TEMP_SUFFIX = ".partial"
+_SAMPLE_RE = re.compile(r"^sample_(\d+)\.png$")
+
+Vector = Sequence[float]
+
+
+def sample_name(index: int) -> str:
+    """Key of sample ``index`` in metadata.json, and the stem of its image."""
+    return f"sample_{index}"
+
+
+def write_atomically(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` so readers see either the old file or the whole new one."""
+    folder, name = os.path.split(path)
+    temp_path = os.path.join(folder, f".{name}.{os.getpid()}{TEMP_SUFFIX}")
+    with open(temp_path, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temp_path, path)
+
+
+def metadata_bytes(vectors: Mapping[int, Vector]) -> bytes:
+    """metadata.json content: one sample per line, sorted by index, floats as repr (round-trips)."""
+    lines = [f'  "{sample_name(i)}": {json.dumps([float(v) for v in vectors[i]])}' for i in sorted(vectors)]
+    return ("{\n" + ",\n".join(lines) + "\n}\n").encode()
+
+
+def vectors_csv_bytes(vectors: Mapping[int, Vector], noise_seeds: Mapping[int, int]) -> bytes:
+    """vectors.csv content: header then one row per sample, sorted by index."""
+    rows = ["name,index,r,g,b,x,y,noise_seed"]
+    for i in sorted(vectors):
+        values = ",".join(repr(float(v)) for v in vectors[i])
+        rows.append(f"{sample_name(i)},{i},{values},{noise_seeds[i]}")
+    return ("\n".join(rows) + "\n").encode()
+
+
+class DatasetFolder:
+    """One dataset output folder. Creating the object touches nothing on disk."""
+
+    def __init__(self, path: str):
+        self.path = os.path.abspath(path)
+
+    def file(self, name: str) -> str:
+        return os.path.join(self.path, name)
+
+    def image_path(self, index: int) -> str:
+        return self.file(sample_name(index) + ".png")
+
+    def temp_image_path(self, index: int) -> str:
+        """Where sample ``index`` is rendered before it is renamed into place (hidden, never scanned)."""
+        return self.file(f".{sample_name(index)}.png{TEMP_SUFFIX}")
+
+    def read_card(self) -> dict | None:
+        """The card in the folder, or None when there is none. Raises UserError if unreadable."""
+        path = self.file(CARD_NAME)
+        if not os.path.exists(path):
+            return None
+        try:
+            with open(path, encoding="utf-8") as handle:
+                card = json.load(handle)
+        except (OSError, ValueError) as err:
+            raise UserError(f"{path} is not a readable dataset card ({err})") from None
+        if not isinstance(card, dict) or card.get("format") != CARD_FORMAT:
+            raise UserError(f"{path} is not a BlenderCNN dataset card")
+        return card
+
+    def finished_indices(self) -> set[int]:
+        """Indices whose image is in place under its final name."""
+        if not os.path.isdir(self.path):
+            return set()
+        found = (_SAMPLE_RE.match(name) for name in os.listdir(self.path))
+        return {int(match.group(1)) for match in found if match}
+
+    def check_can_hold(self, identity: dict, count: int) -> None:
+        """Refuse to write a dataset with ``identity`` and ``count`` samples where it would mix with another.
+
+        Accepted: a missing or empty folder, or one whose card has the same identity
+        (then the run resumes, or grows the dataset to ``count``).
+        """
+        if not os.path.isdir(self.path):
+            return
+        visible = [name for name in os.listdir(self.path) if not name.startswith(".")]
+        card = self.read_card()
+        if card is None:
+            if visible:
+                raise UserError(
+                    f"output folder {self.path} is not empty and holds no BlenderCNN dataset; choose an empty folder"
+                )
+            return
+        differences = sorted(key for key in set(identity) | set(card.get("identity", {}))
+                             if identity.get(key) != card.get("identity", {}).get(key))
+        if differences:
+            raise UserError(
+                f"output folder {self.path} holds a different dataset (differs in: {', '.join(differences)}); "
+                "use the same settings to resume, or choose another folder"
+            )
+        beyond = [i for i in self.finished_indices() if i >= count]
+        if beyond:
+            raise UserError(
+                f"output folder {self.path} already holds {len(self.finished_indices())} samples, "
+                f"more than the {count} asked for; ask for at least {max(beyond) + 1} or choose another folder"
+            )
+
+    def prepare(self) -> None:
+        """Create the folder and delete temporaries left by an interrupted run."""
+        os.makedirs(self.path, exist_ok=True)
+        for name in os.listdir(self.path):
+            if name.startswith(".") and name.endswith(TEMP_SUFFIX):
+                os.remove(self.file(name))
+
+    def commit_image(self, index: int) -> None:
+        """Move a fully written temporary image into place as sample_<index>.png."""
+        os.replace(self.temp_image_path(index), self.image_path(index))
+
+    def write_tables(self, vectors: Mapping[int, Vector], noise_seeds: Mapping[int, int]) -> None:
+        """Rewrite metadata.json and vectors.csv (atomically) for the finished samples given."""
+        write_atomically(self.file(METADATA_NAME), metadata_bytes(vectors))
+        write_atomically(self.file(VECTORS_NAME), vectors_csv_bytes(vectors, noise_seeds))
+
+    def write_card(self, card: dict) -> None:
+        write_atomically(self.file(CARD_NAME), (json.dumps(card, indent=2, sort_keys=True) + "\n").encode())
+
+
+def read_metadata(path: str) -> dict[int, list[float]]:
+    """Read a metadata.json (ours or the seed's) into {index: [r, g, b, x, y]}."""
+    with open(path, encoding="utf-8") as handle:
+        raw = json.load(handle)
+    vectors = {}
+    for key, value in raw.items():
+        match = re.fullmatch(r"sample_(\d+)", key)
+        if not match:
+            raise UserError(f"{path}: unexpected key {key!r} (expected sample_<i>)")
+        vectors[int(match.group(1))] = [float(v) for v in value]
+    return vectors
+
+
+def missing_indices(count: int, finished: Iterable[int]) -> list[int]:
+    """Indices 0 .. count-1 that still need rendering, ascending."""
+    done = set(finished)
+    return [i for i in range(count) if i not in done]

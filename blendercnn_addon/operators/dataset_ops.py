@@ -1,0 +1,147 @@
+"""Generate Dataset (modal in a window, blocking when called from a script) and Cancel."""
+
+from __future__ import annotations
+
+import bpy
+
+from ..errors import UserError
+from ..generator import DatasetJob
+from ..paths import resolve_output_dir
+
+TIMER_SECONDS = 0.01  # a render per tick; the short gap lets Blender redraw and handle input
+
+
+def _publish(status, job: DatasetJob, message: str | None = None) -> None:
+    """Copy a job's progress into ``window_manager.blendercnn_status`` for the panel."""
+    status.done = job.done
+    status.total = job.total
+    eta = job.eta_seconds()
+    per_image = job.seconds_per_image()
+    status.eta_seconds = -1.0 if eta is None else eta
+    status.seconds_per_image = -1.0 if per_image is None else per_image
+    if message is not None:
+        status.message = message
+
+
+def _redraw_panels(context) -> None:
+    for window in context.window_manager.windows:
+        for area in window.screen.areas:
+            if area.type == "VIEW_3D":
+                area.tag_redraw()
+
+
+def _summary(job: DatasetJob, cancelled: bool) -> str:
+    verb = "Cancelled" if cancelled else "Finished"
+    return (f"{verb}: {job.done}/{job.total} samples in {job.folder.path} "
+            f"({job.rendered_now} rendered now)")
+
+
+class BLENDERCNN_OT_generate_dataset(bpy.types.Operator):
+    """Render the dataset into the output folder; re-run with the same settings to resume"""
+
+    bl_idname = "blendercnn.generate_dataset"
+    bl_label = "Generate Dataset"
+
+    _job: DatasetJob | None = None
+    _timer = None
+
+    @classmethod
+    def poll(cls, context):
+        return not context.window_manager.blendercnn_status.running
+
+    def _make_job(self, context) -> DatasetJob:
+        props = context.scene.blendercnn
+        settings = props.generation_settings(resolve_output_dir(props.output_dir))
+        return DatasetJob(context.scene, settings, quiet=True)
+
+    def _start(self, context) -> DatasetJob | None:
+        status = context.window_manager.blendercnn_status
+        job = self._make_job(context)
+        try:
+            job.start()
+        except UserError as err:
+            self.report({"ERROR"}, str(err))
+            status.message = f"Error: {err}"
+            return None
+        for note in job.notes:
+            self.report({"WARNING"}, note)
+        status.last_output = job.folder.path
+        status.cancel_requested = False
+        _publish(status, job, f"Rendering into {job.folder.path}")
+        return job
+
+    def execute(self, context):
+        """Blocking path (scripts, the bpy module): render everything, then return."""
+        status = context.window_manager.blendercnn_status
+        job = self._start(context)
+        if job is None:
+            return {"CANCELLED"}
+        try:
+            while not job.finished:
+                job.render_next()
+                _publish(status, job)
+        except UserError as err:
+            self.report({"ERROR"}, str(err))
+            return {"CANCELLED"}
+        finally:
+            job.finish()
+        status.message = _summary(job, cancelled=False)
+        self.report({"INFO"}, status.message)
+        return {"FINISHED"}
+
+    def invoke(self, context, event):
+        """Window path: one render per timer tick, Esc or the Cancel button stop cleanly."""
+        job = self._start(context)
+        if job is None:
+            return {"CANCELLED"}
+        self._job = job
+        context.window_manager.blendercnn_status.running = True
+        self._timer = context.window_manager.event_timer_add(TIMER_SECONDS, window=context.window)
+        context.window_manager.modal_handler_add(self)
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context, event):
+        status = context.window_manager.blendercnn_status
+        if event.type == "ESC" or status.cancel_requested:
+            return self._stop(context, cancelled=True)
+        if event.type != "TIMER" or event.timer is not self._timer:
+            return {"PASS_THROUGH"}
+        try:
+            self._job.render_next()
+        except UserError as err:
+            self.report({"ERROR"}, str(err))
+            return self._stop(context, cancelled=True)
+        _publish(status, self._job)
+        _redraw_panels(context)
+        if self._job.finished:
+            return self._stop(context, cancelled=False)
+        return {"RUNNING_MODAL"}
+
+    def _stop(self, context, cancelled: bool):
+        context.window_manager.event_timer_remove(self._timer)
+        status = context.window_manager.blendercnn_status
+        self._job.finish()
+        _publish(status, self._job, _summary(self._job, cancelled))
+        status.running = False
+        status.cancel_requested = False
+        self.report({"WARNING" if cancelled else "INFO"}, status.message)
+        _redraw_panels(context)
+        return {"CANCELLED"} if cancelled else {"FINISHED"}
+
+
+class BLENDERCNN_OT_cancel_generation(bpy.types.Operator):
+    """Stop dataset generation after the current image; finished images are kept and a re-run resumes"""
+
+    bl_idname = "blendercnn.cancel_generation"
+    bl_label = "Cancel"
+
+    @classmethod
+    def poll(cls, context):
+        return context.window_manager.blendercnn_status.running
+
+    def execute(self, context):
+        context.window_manager.blendercnn_status.cancel_requested = True
+        return {"FINISHED"}
+
+
+CLASSES = (BLENDERCNN_OT_generate_dataset, BLENDERCNN_OT_cancel_generation)

@@ -1,0 +1,30 @@
+"""Register / unregister everything Blender-facing, in dependency order."""
+
+from __future__ import annotations
+
+import bpy
+
+from . import cli, operators, properties, ui
+
+CLI_COMMAND_ID = "blendercnn"
+_cli_handle = None
+
+
+def register() -> None:
+    global _cli_handle
+    properties.register()
+    for cls in operators.CLASSES + ui.CLASSES:
+        bpy.utils.register_class(cls)
+    # ``blender -c blendercnn generate ...``; register_cli_command exists since Blender 4.2.
+    if hasattr(bpy.utils, "register_cli_command"):
+        _cli_handle = bpy.utils.register_cli_command(CLI_COMMAND_ID, cli.blender_command)
+
+
+def unregister() -> None:
+    global _cli_handle
+    if _cli_handle is not None:
+        bpy.utils.unregister_cli_command(_cli_handle)
+        _cli_handle = None
+    for cls in reversed(operators.CLASSES + ui.CLASSES):
+        bpy.utils.unregister_class(cls)
+    properties.unregister()

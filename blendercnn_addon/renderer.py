@@ -1,0 +1,162 @@
+"""Every bpy call a dataset render needs: find the target, apply a vector, configure and render.
+
+Kept in one module so the rest of the generator (bookkeeping, files, progress)
+stays Blender-free and readable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+
+import bpy
+
+from .errors import UserError
+from .settings import GenerationSettings, SceneTarget
+
+# Inputs that carry an emission colour: the Emission node's, then Principled BSDF's.
+COLOUR_INPUT_NAMES = ("Color", "Emission Color")
+DENOISER_IDS = {"oidn": "OPENIMAGEDENOISE", "optix": "OPTIX"}
+
+
+@dataclass
+class Target:
+    """The resolved things a vector changes: ``obj`` moves in x, y; ``colour_input`` takes r, g, b."""
+
+    obj: bpy.types.Object
+    material: bpy.types.Material
+    node: bpy.types.Node
+    colour_input: bpy.types.NodeSocket
+
+
+def resolve_target(scene: bpy.types.Scene, names: SceneTarget) -> Target:
+    """Look up the object, material and node by name; UserError names whichever is missing."""
+    obj = scene.objects.get(names.object_name)
+    if obj is None:
+        raise UserError(f"object {names.object_name!r} not found in scene {scene.name!r}")
+    material = bpy.data.materials.get(names.material_name)
+    if material is None:
+        raise UserError(f"material {names.material_name!r} not found")
+    if material.node_tree is None:
+        raise UserError(f"material {names.material_name!r} has no shader nodes")
+    node = material.node_tree.nodes.get(names.node_name)
+    if node is None:
+        raise UserError(f"material {names.material_name!r} has no node named {names.node_name!r}")
+    colour_input = next((node.inputs[n] for n in COLOUR_INPUT_NAMES if n in node.inputs), None)
+    if colour_input is None:
+        raise UserError(
+            f"node {names.node_name!r} in material {names.material_name!r} has no emission colour input "
+            f"(expected one of: {', '.join(COLOUR_INPUT_NAMES)})"
+        )
+    return Target(obj, material, node, colour_input)
+
+
+def apply_vector(target: Target, vector) -> None:
+    """Set the emission colour to (r, g, b) and move the object to world (x, y), keeping its z."""
+    r, g, b, x, y = vector
+    target.colour_input.default_value = (r, g, b, 1.0)
+    target.obj.location.x = x
+    target.obj.location.y = y
+
+
+def read_vector(target: Target) -> tuple[float, float, float, float, float]:
+    """The current (r, g, b, x, y) of the target."""
+    r, g, b = tuple(target.colour_input.default_value)[:3]
+    return (r, g, b, target.obj.location.x, target.obj.location.y)
+
+
+def denoiser_available(scene: bpy.types.Scene, blender_id: str) -> bool:
+    """Whether this Blender build offers the Cycles denoiser (e.g. Debian's lacks OpenImageDenoise)."""
+    previous = scene.cycles.denoiser
+    try:
+        scene.cycles.denoiser = blender_id
+    except TypeError:
+        return False
+    scene.cycles.denoiser = previous
+    return True
+
+
+def resolve_denoiser(scene: bpy.types.Scene, requested: str) -> tuple[str, list[str]]:
+    """Map "none" / "oidn" / "optix" / "auto" to what this Blender can do; returns (choice, notes)."""
+    if requested == "none":
+        return "none", []
+    if requested == "auto":
+        return ("oidn", []) if denoiser_available(scene, DENOISER_IDS["oidn"]) else ("none", [
+            "no denoiser in this Blender build: rendering without denoising"])
+    if denoiser_available(scene, DENOISER_IDS[requested]):
+        return requested, []
+    return "none", [f"denoiser {requested!r} is not available in this Blender build: rendering without denoising"]
+
+
+def configure_render(scene: bpy.types.Scene, settings: GenerationSettings, denoiser: str) -> None:
+    """Set everything a correct dataset render depends on, explicitly, whatever the file had.
+
+    The compositor is switched off: files from older Blenders rendered flat grey
+    through it in Blender 5.0 (REFERENCE.md).
+    """
+    render = scene.render
+    render.engine = "CYCLES"
+    render.resolution_x = render.resolution_y = settings.resolution
+    render.resolution_percentage = 100
+    render.pixel_aspect_x = render.pixel_aspect_y = 1.0
+    render.use_border = False
+    render.film_transparent = False
+    render.use_compositing = False
+    render.use_sequencer = False
+    render.use_file_extension = False
+    render.image_settings.file_format = "PNG"
+    render.image_settings.color_mode = "RGB"
+    render.image_settings.color_depth = "8"
+    cycles = scene.cycles
+    cycles.device = "CPU"
+    cycles.samples = settings.samples
+    cycles.use_adaptive_sampling = False
+    # The light tree (Blender >= 4.0 default) samples this one-emitter scene 2.6x slower for
+    # no benefit; the seed's Blender had none. Measured with benchmarks/render_speed.py.
+    cycles.use_light_tree = False
+    cycles.use_animated_seed = False
+    cycles.use_denoising = denoiser != "none"
+    if denoiser != "none":
+        cycles.denoiser = DENOISER_IDS[denoiser]
+    if scene.camera is None:
+        raise UserError(f"scene {scene.name!r} has no camera")
+
+
+def colour_management(scene: bpy.types.Scene) -> dict:
+    """The colour-management settings that shape the PNGs, for the dataset card."""
+    view = scene.view_settings
+    return {
+        "display_device": scene.display_settings.display_device,
+        "view_transform": view.view_transform,
+        "look": view.look,
+        "exposure": view.exposure,
+        "gamma": view.gamma,
+        "dither_intensity": scene.render.dither_intensity,
+    }
+
+
+@contextlib.contextmanager
+def _stdout_silenced(enabled: bool):
+    """Silence Cycles' per-frame chatter on file descriptor 1 (it bypasses sys.stdout)."""
+    if not enabled:
+        yield
+        return
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def render_still(scene: bpy.types.Scene, path: str, noise_seed: int, quiet: bool = False) -> None:
+    """Render the scene's camera view with Cycles seed ``noise_seed`` into the PNG file ``path``."""
+    scene.cycles.seed = noise_seed
+    scene.render.filepath = path
+    with _stdout_silenced(quiet):
+        result = bpy.ops.render.render(write_still=True, scene=scene.name)
+    if "FINISHED" not in result or not os.path.exists(path):
+        raise UserError(f"Blender did not write the render to {path}")

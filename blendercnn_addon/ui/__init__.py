@@ -1,0 +1,3 @@
+"""Sidebar panels (classes ``BLENDERCNN_PT_*``)."""
+
+from .panels import CLASSES

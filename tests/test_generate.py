@@ -1,0 +1,168 @@
+"""Dataset generation through the real CLI and the real operator, with real Cycles renders (32 x 32)."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import bpy
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import ROOT, TINY, run_cli
+
+COUNT = 12
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    """A finished 12-sample dataset, seed 7, made by ``python -m blendercnn_addon generate``."""
+    out = tmp_path_factory.mktemp("gen") / "ds"
+    done = run_cli("generate", "--out", str(out), "--count", str(COUNT), "--seed", "7", *TINY)
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+def load(path):
+    return np.asarray(Image.open(path).convert("RGB")).astype(np.float64)
+
+
+def test_dataset_has_images_tables_and_card(dataset):
+    names = sorted(os.listdir(dataset))
+    assert names == sorted([f"sample_{i}.png" for i in range(COUNT)] +
+                           ["dataset.json", "metadata.json", "vectors.csv"])
+    metadata = json.loads((dataset / "metadata.json").read_text())
+    assert list(metadata) == [f"sample_{i}" for i in range(COUNT)]
+    with open(dataset / "vectors.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["name"] for r in rows] == list(metadata)
+    for row in rows:
+        assert [float(row[k]) for k in "rgbxy"] == metadata[row["name"]]
+        assert 0 <= int(row["noise_seed"]) < 2**31
+    assert len({row["noise_seed"] for row in rows}) == COUNT
+    for i in range(COUNT):
+        image = Image.open(dataset / f"sample_{i}.png")
+        assert image.size == (32, 32) and image.mode == "RGB"
+    card = json.loads((dataset / "dataset.json").read_text())
+    assert card["complete"] is True and card["finished"] == card["count"] == COUNT
+    assert card["identity"]["seed"] == 7 and card["render"]["samples"] == 4
+    assert card["render"]["resolution"] == [32, 32] and card["render"]["denoiser"] == "none"
+    assert card["color_management"]["view_transform"] == "Filmic"
+    assert card["randomization"]["colour_scheme"] == "vibrant"
+    assert card["randomization"]["x_range"] == [-1.0, 1.0]
+    assert (card["scene"]["object"], card["scene"]["material"], card["scene"]["node"]) == ("Ball", "Glow", "Emission")
+    assert card["blender_version"].startswith("5.0") and card["addon_version"] == "0.1.0"
+
+
+def test_the_bright_ball_moves_the_way_x_and_y_say(dataset):
+    """The camera looks along +x+y: screen-right is x - y, farther away (x + y) is higher up."""
+    metadata = json.loads((dataset / "metadata.json").read_text())
+    columns, rows, right, depth = [], [], [], []
+    for name, (r, g, b, x, y) in metadata.items():
+        luma = load(dataset / f"{name}.png").min(axis=2)
+        top = luma >= np.percentile(luma, 98)  # the white-hot ball
+        ys, xs = np.nonzero(top)
+        columns.append(xs.mean())
+        rows.append(ys.mean())
+        right.append(x - y)
+        depth.append(x + y)
+    assert np.corrcoef(columns, right)[0, 1] > 0.9
+    assert np.corrcoef(rows, depth)[0, 1] < -0.5
+
+
+def test_the_glow_has_the_vectors_hue(dataset):
+    """Filmic whitens the ball itself; its reflection and the lit walls carry the hue."""
+    metadata = json.loads((dataset / "metadata.json").read_text())
+    for name, (r, g, b, x, y) in metadata.items():
+        pixels = load(dataset / f"{name}.png").reshape(-1, 3)
+        pixels = pixels[pixels.min(axis=1) < 200]  # leave out the saturated white core
+        mean = pixels.mean(axis=0)
+        assert int(np.argmax(mean)) == int(np.argmax([r, g, b])), (name, mean, (r, g, b))
+        assert int(np.argmin(mean)) == int(np.argmin([r, g, b])), (name, mean, (r, g, b))
+
+
+def test_same_seed_same_vectors_other_seed_other_vectors(dataset, tmp_path):
+    again = run_cli("generate", "--out", str(tmp_path / "a"), "--count", "3", "--seed", "7", *TINY)
+    other = run_cli("generate", "--out", str(tmp_path / "b"), "--count", "3", "--seed", "8", *TINY)
+    assert again.returncode == other.returncode == 0
+    reference = json.loads((dataset / "metadata.json").read_text())
+    first_three = {k: reference[k] for k in ("sample_0", "sample_1", "sample_2")}
+    assert json.loads((tmp_path / "a" / "metadata.json").read_text()) == first_three
+    assert json.loads((tmp_path / "b" / "metadata.json").read_text()) != first_three
+
+
+def _file_stamps(folder):
+    return {name: os.stat(folder / name).st_mtime_ns for name in os.listdir(folder) if name.endswith(".png")}
+
+
+def test_resume_after_kill_renders_only_the_missing_samples(dataset, tmp_path):
+    out = tmp_path / "killed"
+    args = [sys.executable, "-m", "blendercnn_addon", "generate", "--out", str(out), "--count", str(COUNT),
+            "--seed", "7", *TINY]
+    process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(_file_stamps(out) if out.exists() else {}) < 4:
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    before = _file_stamps(out)
+    assert 4 <= len(before) < COUNT, f"kill came too late or too early ({len(before)} images)"
+
+    resumed = run_cli("generate", "--out", str(out), "--count", str(COUNT), "--seed", "7", *TINY)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{COUNT - len(before)} rendered now, {len(before)} already there" in resumed.stdout
+    after = _file_stamps(out)
+    assert {name: after[name] for name in before} == before, "finished images were rendered again"
+    assert len(after) == COUNT
+    assert not [n for n in os.listdir(out) if n.startswith(".")], "temporary files left behind"
+    for table in ("metadata.json", "vectors.csv"):
+        assert (out / table).read_bytes() == (dataset / table).read_bytes()
+    assert json.loads((out / "dataset.json").read_text())["complete"] is True
+
+
+def test_cancel_then_resume_through_the_operator(addon, seed_scene, dataset, tmp_path):
+    """The panel's cancel path (job stops, finish() runs), then Generate again completes the dataset."""
+    generator = sys.modules[addon.__name__ + ".generator"]
+    props = seed_scene.blendercnn
+    props.output_dir = str(tmp_path / "cancelled")
+    props.count, props.resolution, props.render_samples, props.seed = COUNT, 32, 4, 7
+    job = generator.DatasetJob(seed_scene, props.generation_settings(props.output_dir), quiet=True)
+    job.run(should_stop=lambda: job.done >= 5)
+    card = json.loads((tmp_path / "cancelled" / "dataset.json").read_text())
+    assert (card["finished"], card["complete"]) == (5, False)
+    assert len(json.loads((tmp_path / "cancelled" / "metadata.json").read_text())) == 5
+    assert tuple(seed_scene.objects["Ball"].location)[:2] == pytest.approx((0.0, 0.0)), "scene not restored"
+
+    assert bpy.ops.blendercnn.generate_dataset() == {"FINISHED"}
+    status = bpy.context.window_manager.blendercnn_status
+    assert (status.done, status.total) == (COUNT, COUNT)
+    assert "7 rendered now" in status.message
+    for table in ("metadata.json", "vectors.csv"):
+        assert (tmp_path / "cancelled" / table).read_bytes() == (dataset / table).read_bytes()
+
+
+def test_a_blend_with_the_compositor_on_still_renders_the_scene(seed_scene, tmp_path):
+    """Blender 5.0 rendered flat grey through old files' compositors; the generator switches it off."""
+    group = bpy.data.node_groups.new("Flat grey", "CompositorNodeTree")
+    group.interface.new_socket("Image", in_out="OUTPUT", socket_type="NodeSocketColor")
+    grey = group.nodes.new("CompositorNodeRGB")
+    grey.outputs[0].default_value = (0.5, 0.5, 0.5, 1.0)
+    group.links.new(grey.outputs[0], group.nodes.new("NodeGroupOutput").inputs[0])
+    seed_scene.compositing_node_group = group
+    seed_scene.render.use_compositing = True
+    seed_scene.render.resolution_x = seed_scene.render.resolution_y = 32
+    seed_scene.cycles.samples = 4
+    seed_scene.render.filepath = str(tmp_path / "through_compositor.png")
+    bpy.ops.render.render(write_still=True, scene=seed_scene.name)
+    assert load(tmp_path / "through_compositor.png").std() < 2, "the trap did not trigger: test is void"
+    blend = tmp_path / "users_file.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(blend), copy=True)
+
+    done = run_cli("generate", "--blend", str(blend), "--scene", seed_scene.name, "--out", str(tmp_path / "ds"),
+                   "--count", "2", *TINY)
+    assert done.returncode == 0, done.stderr
+    assert load(tmp_path / "ds" / "sample_0.png").std() > 20
