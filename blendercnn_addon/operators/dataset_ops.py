@@ -117,6 +117,10 @@ class BLENDERCNN_OT_generate_dataset(bpy.types.Operator):
             return self._stop(context, cancelled=False)
         return {"RUNNING_MODAL"}
 
+    def cancel(self, context):
+        """Called by Blender when it ends the modal operator itself (file load, window closed)."""
+        self._stop(context, cancelled=True)
+
     def _stop(self, context, cancelled: bool):
         context.window_manager.event_timer_remove(self._timer)
         status = context.window_manager.blendercnn_status
