@@ -73,7 +73,139 @@ def build_parser(prog: str = "python -m blendercnn_addon") -> argparse.ArgumentP
     gen.add_argument("--node", default="Emission", help="node whose colour is set (default Emission)")
     gen.add_argument("--quiet", action="store_true", help="print only errors and the final summary")
     gen.set_defaults(handler=_generate)
+
+    tr = commands.add_parser(
+        "train", help="train a model on a dataset (needs TensorFlow; no Blender)",
+        description="Train a vector -> image Keras model (Adam, MSE) on a dataset folder into a run folder: "
+                    "model.keras (best), last.keras, config.json, history.json, TensorBoard logs/. "
+                    "Ctrl-C stops after the current batch and keeps the best model; --resume continues.")
+    tr.add_argument("--data", required=True, metavar="DIR", help="dataset folder (ours or the seed's layout)")
+    tr.add_argument("--out", required=True, metavar="RUN", help="run folder (new, or an old one with --resume)")
+    tr.add_argument("--arch", default="seed", help="architecture (default seed)")
+    tr.add_argument("--epochs", type=int, default=50, help="maximum epochs (default 50; early stopping may end sooner)")
+    tr.add_argument("--batch-size", type=int, default=32, help="default 32")
+    tr.add_argument("--learning-rate", type=float, default=1e-3, help="Adam's initial rate (default 0.001)")
+    tr.add_argument("--validation-fraction", type=float, default=0.1, help="held-out share (default 0.1)")
+    tr.add_argument("--split-seed", type=int, default=0, help="seed of the train/validation shuffle (default 0)")
+    tr.add_argument("--seed", type=int, default=0, help="seed of weights and batch order (default 0)")
+    tr.add_argument("--patience", type=int, default=5, help="early-stopping patience in epochs (default 5)")
+    tr.add_argument("--resume", action="store_true", help="continue the run in RUN from its last epoch")
+    tr.add_argument("--progress", choices=("bar", "json"), default="bar",
+                    help="bar: a terminal progress bar; json: protocol lines on stdout, stop via stdin")
+    tr.set_defaults(handler=_train)
+
+    ev = commands.add_parser(
+        "evaluate", help="metrics and a real | generated | difference grid on the run's validation split",
+        description="Evaluate a trained run on the validation samples recorded in its config.json: MSE, mean "
+                    "per-image PSNR, SSIM, PSNR inside the ball-and-glow mask. Writes metrics.json and "
+                    "comparison.png (real | generated | difference x4).")
+    ev.add_argument("--data", required=True, metavar="DIR", help="the dataset the model was trained on")
+    ev.add_argument("--model", required=True, metavar="RUN", help="run folder (or its model.keras)")
+    ev.add_argument("--out", metavar="DIR", help="where to write metrics.json and comparison.png (default: RUN)")
+    ev.set_defaults(handler=_evaluate)
+
+    pr = commands.add_parser(
+        "predict", help="render images with a trained model, from a vector or a CSV of vectors",
+        description="Generate images from vectors (r, g, b in 0..1; x, y inside the trained range).")
+    pr.add_argument("--model", required=True, metavar="RUN", help="run folder (or its model.keras)")
+    source = pr.add_mutually_exclusive_group(required=True)
+    source.add_argument("--vector", metavar="R,G,B,X,Y", help="one vector, comma-separated")
+    source.add_argument("--vectors", metavar="CSV", help="CSV with columns r,g,b,x,y (and optionally name)")
+    pr.add_argument("--out", required=True, help="PNG file for --vector, folder for --vectors")
+    pr.set_defaults(handler=_predict)
     return parser
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from .ml.evaluate import evaluate
+
+    metrics = evaluate(args.data, args.model, args.out)
+    for key in ("samples", "mse", "psnr_db", "ssim", "psnr_mask_db"):
+        print(f"{key}: {metrics[key]:.6g}")
+    print(f"grid: {metrics['grid']}")
+    return 0
+
+
+def _read_vector_csv(path: str) -> tuple[list[str], list[list[str]]]:
+    """(names, rows of 5 strings) from a CSV with a header naming r,g,b,x,y (and maybe name)."""
+    import csv
+
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+    except OSError as err:
+        raise UserError(f"cannot read {path} ({err.strerror})") from None
+    if not rows or not set("rgbxy") <= set(rows[0]):
+        raise UserError(f"{path} needs a header with columns r,g,b,x,y and at least one row")
+    names = [row.get("name") or f"prediction_{n}" for n, row in enumerate(rows)]
+    return names, [[row[k] for k in "rgbxy"] for row in rows]
+
+
+def _predict(args: argparse.Namespace) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import numpy as np
+    from PIL import Image
+
+    from .ml.inference import check_vector, load_run, predict, to_uint8
+
+    if args.vector is not None:
+        names, raw = [None], [args.vector.split(",")]
+    else:
+        names, raw = _read_vector_csv(args.vectors)
+    trained = load_run(args.model)
+    vectors = np.stack([check_vector(values, trained.config) for values in raw])  # all checked before any write
+    images = to_uint8(predict(trained, vectors))
+    if args.vector is not None:
+        Image.fromarray(images[0]).save(args.out)
+        print(args.out)
+        return 0
+    os.makedirs(args.out, exist_ok=True)
+    for name, image in zip(names, images):
+        Image.fromarray(image).save(os.path.join(args.out, f"{name}.png"))
+    print(f"{len(images)} images in {args.out}")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off the terminal
+    from .ml.train import TerminalReport, TrainConfig, train
+
+    config = TrainConfig(data=args.data, out=os.path.abspath(args.out), arch=args.arch, epochs=args.epochs,
+                         batch_size=args.batch_size, learning_rate=args.learning_rate,
+                         validation_fraction=args.validation_fraction, split_seed=args.split_seed,
+                         seed=args.seed, early_stopping_patience=args.patience, resume=args.resume)
+    config.validate()
+    stop = threading.Event()
+    if args.progress == "json":
+        from .ml.protocol import JsonLinesWriter, watch_for_stop
+
+        report = JsonLinesWriter()
+        watch_for_stop(sys.stdin, stop.set)
+    else:
+        report = TerminalReport()
+
+    def first_interrupt(signum, frame):  # the first Ctrl-C stops cleanly, a second one the hard way
+        sys.stderr.write("\nstopping after this batch (Ctrl-C again to abort)\n")
+        stop.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    signal.signal(signal.SIGINT, first_interrupt)
+    try:
+        result = train(config, report, stop)
+    except UserError as err:
+        if args.progress == "json":
+            report("error", message=str(err))
+        raise
+    if args.progress == "bar":
+        state = "cancelled" if result["cancelled"] else "stopped early" if result["stopped_early"] else "finished"
+        psnr = result["best_val_psnr"]
+        print(f"training {state}: best model {result['model']} "
+              f"(val PSNR {psnr:.2f} dB)" if psnr is not None else f"training {state}: no epoch completed")
+    return 0
 
 
 def settings_from_args(args: argparse.Namespace) -> GenerationSettings:

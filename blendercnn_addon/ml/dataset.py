@@ -6,6 +6,7 @@ dataset whose generation is still running (or was cancelled) reads consistently.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -56,7 +57,12 @@ def read_index(folder: str) -> DatasetIndex:
             card = json.load(handle)
     indices = np.array(sorted(vectors), dtype=np.int64)
     table = np.array([vectors[i] for i in indices], dtype=np.float32)
-    return DatasetIndex(os.path.abspath(folder), indices, table, card)
+    index = DatasetIndex(os.path.abspath(folder), indices, table, card)
+    missing = [row for row in range(len(indices)) if not os.path.isfile(index.image_path(row))]
+    if missing:
+        raise UserError(f"{metadata_path} lists {len(missing)} sample(s) whose image is missing, "
+                        f"e.g. cannot read image {index.image_path(missing[0])}")
+    return index
 
 
 def load_image(path: str) -> np.ndarray:
@@ -66,3 +72,60 @@ def load_image(path: str) -> np.ndarray:
             return np.asarray(image.convert("RGB"))
     except (OSError, ValueError) as err:
         raise UserError(f"cannot read image {path} ({err})") from None
+
+
+CACHE_DIR = ".blendercnn_cache"
+
+
+def _cache_key(index: DatasetIndex, shape: tuple) -> str:
+    """Changes whenever the sample set, the vectors or the image files change."""
+    digest = hashlib.sha256()
+    digest.update(repr(shape).encode())
+    digest.update(index.indices.tobytes())
+    digest.update(index.vectors.tobytes())
+    for row in range(len(index.indices)):
+        stat = os.stat(index.image_path(row))
+        digest.update(f"{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:16]
+
+
+def cached_images(index: DatasetIndex) -> np.ndarray:
+    """All images as one read-only (N, H, W, 3) uint8 array, memory-mapped from a cache beside the dataset.
+
+    The PNGs are decoded once into ``<dataset>/.blendercnn_cache/images-<key>.npy``;
+    later epochs and runs map that file instead of decoding again. uint8 on disk and
+    mapped lazily, so even 10,000 x 256 x 256 (1.9 GB) costs no float copy in memory:
+    batches are converted to float32 one at a time.
+    """
+    first = load_image(index.image_path(0))
+    shape = (len(index.indices), *first.shape)
+    cache_dir = os.path.join(index.folder, CACHE_DIR)
+    path = os.path.join(cache_dir, f"images-{_cache_key(index, shape)}.npy")
+    if not os.path.exists(path):
+        os.makedirs(cache_dir, exist_ok=True)
+        for stale in os.listdir(cache_dir):
+            os.remove(os.path.join(cache_dir, stale))
+        temp_path = path + ".partial"
+        array = np.lib.format.open_memmap(temp_path, mode="w+", dtype=np.uint8, shape=shape)
+        for row in range(shape[0]):
+            image = first if row == 0 else load_image(index.image_path(row))
+            if image.shape != shape[1:]:
+                raise UserError(f"{index.image_path(row)} is {image.shape[1]}x{image.shape[0]}, "
+                                f"the dataset's first image is {shape[2]}x{shape[1]}")
+            array[row] = image
+        array.flush()
+        del array
+        os.replace(temp_path, path)
+    return np.load(path, mmap_mode="r")
+
+
+def split_rows(count: int, seed: int, validation_fraction: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded shuffle of rows 0 .. count-1 into (train, validation), each sorted ascending.
+
+    At least one row goes to each side when count >= 2.
+    """
+    if count < 2:
+        raise UserError(f"need at least 2 samples to split into training and validation, got {count}")
+    order = np.random.default_rng(seed).permutation(count)
+    n_val = min(count - 1, max(1, int(round(count * validation_fraction))))
+    return np.sort(order[n_val:]), np.sort(order[:n_val])

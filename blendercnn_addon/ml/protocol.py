@@ -1,0 +1,69 @@
+"""Newline-delimited JSON between Blender and its ML subprocesses. No bpy, no TensorFlow.
+
+Worker → Blender, one object per stdout line, always with an ``event`` key:
+    {"event": "start", "epochs": E, "batches": B, "device": "CPU", "run": DIR}
+    {"event": "batch", "epoch": e, "batch": b, "batches": B, "loss": f}
+    {"event": "epoch", "epoch": e, "epochs": E, "loss": f, "val_loss": f, "val_psnr": f, "lr": f,
+     "elapsed_s": f, "eta_s": f}
+    {"event": "done", "stopped_early": bool, "cancelled": bool, "best_val_loss": f, "model": PATH}
+    {"event": "error", "message": str}
+Blender → worker, one object per stdin line, with a ``command`` key:
+    {"command": "stop"}   finish the current batch, keep the best checkpoint, exit
+Epochs and batches count from 1. Losses are mean squared error on [0, 1] pixels.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import threading
+from typing import IO, Callable
+
+
+def encode(message: dict) -> str:
+    """One line of JSON (no NaN: non-finite floats become null)."""
+    clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in message.items()}
+    return json.dumps(clean, separators=(",", ":")) + "\n"
+
+
+def decode(line: str) -> dict | None:
+    """The object on ``line``, or None when the line is not a protocol message (e.g. a TF log line)."""
+    line = line.strip()
+    if not line.startswith("{"):
+        return None
+    try:
+        message = json.loads(line)
+    except ValueError:
+        return None
+    return message if isinstance(message, dict) else None
+
+
+class JsonLinesWriter:
+    """Sends events to ``stream`` (stdout by default), flushed at once so the reader sees them live."""
+
+    def __init__(self, stream: IO[str] | None = None):
+        self.stream = stream or sys.stdout
+        self._lock = threading.Lock()
+
+    def __call__(self, event: str, **fields) -> None:
+        with self._lock:
+            self.stream.write(encode({"event": event, **fields}))
+            self.stream.flush()
+
+
+def watch_for_stop(stream: IO[str], on_stop: Callable[[], None]) -> threading.Thread:
+    """Call ``on_stop`` when a {"command": "stop"} line arrives on ``stream``, or when it closes.
+
+    A closed stdin means the parent (Blender) is gone, so stopping is right then too.
+    """
+    def read() -> None:
+        for line in stream:
+            message = decode(line)
+            if message and message.get("command") == "stop":
+                break
+        on_stop()
+
+    thread = threading.Thread(target=read, name="stop-watcher", daemon=True)
+    thread.start()
+    return thread

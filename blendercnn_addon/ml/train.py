@@ -1,0 +1,294 @@
+"""Train a vector → image model on a dataset folder. No bpy: runs in the training subprocess.
+
+A run folder holds::
+
+    model.keras     best model so far (lowest validation MSE), self-contained
+    last.keras      the latest epoch, with optimizer state, for --resume
+    config.json     everything to rebuild the model and know what data it saw (incl. the split)
+    state.json      epochs done and best validation loss, for --resume
+    history.json    one entry per epoch: loss, val_loss, val_psnr, lr, seconds
+    logs/           TensorBoard: Keras's scalars, val_psnr, and a real | generated image grid
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+import os
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ..dataset_format import write_atomically
+from ..errors import UserError
+from ..version import addon_version
+from .dataset import cached_images, read_index, split_rows
+
+GRID_SAMPLES = 4  # fixed validation samples shown in TensorBoard each epoch
+
+
+@dataclass
+class TrainConfig:
+    """What to train. learning_rate is Adam's initial rate; patience counts epochs."""
+
+    data: str
+    out: str
+    arch: str = "seed"
+    epochs: int = 50
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    validation_fraction: float = 0.1
+    split_seed: int = 0
+    seed: int = 0  # weight initialisation and batch order
+    early_stopping_patience: int = 5
+    lr_patience: int = 3
+    resume: bool = False
+
+    def validate(self) -> None:
+        if self.epochs < 1:
+            raise UserError(f"epochs must be at least 1, got {self.epochs}")
+        if self.batch_size < 1:
+            raise UserError(f"batch size must be at least 1, got {self.batch_size}")
+        if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
+            raise UserError(f"learning rate must be a positive number, got {self.learning_rate}")
+        if not 0 < self.validation_fraction < 1:
+            raise UserError(f"validation fraction must be between 0 and 1, got {self.validation_fraction}")
+
+
+def psnr_from_mse(mse: float) -> float:
+    """Peak signal-to-noise ratio in dB for pixels in [0, 1]."""
+    return float("inf") if mse <= 0 else 10.0 * math.log10(1.0 / mse)
+
+
+def _read_json(path: str):
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def _write_json(path: str, data) -> None:
+    write_atomically(path, (json.dumps(data, indent=2) + "\n").encode())
+
+
+def _device() -> str:
+    import tensorflow as tf
+
+    return "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
+
+
+def _make_batches(images: np.ndarray, vectors: np.ndarray, rows: np.ndarray, batch_size: int, seed: int | None):
+    """A keras PyDataset yielding (vectors (B, 5) float32, images (B, H, W, 3) float32 in [0, 1]).
+
+    Images stay uint8 in the memory-mapped cache; only the current batch becomes float.
+    ``seed`` None keeps the order (validation); otherwise rows are reshuffled every epoch.
+    """
+    import keras
+
+    class Batches(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.rows = np.array(rows)
+            self.rng = None if seed is None else np.random.default_rng(seed)
+            self.on_epoch_end()
+
+        def __len__(self):
+            return math.ceil(len(self.rows) / batch_size)
+
+        def __getitem__(self, item):
+            picked = np.sort(self.rows[item * batch_size:(item + 1) * batch_size])  # sorted reads from the map
+            return vectors[picked], images[picked].astype(np.float32) / 255.0
+
+        def on_epoch_end(self):
+            if self.rng is not None:
+                self.rng.shuffle(self.rows)
+
+    return Batches()
+
+
+def _callbacks(config: TrainConfig, report, stop_requested: threading.Event, grid, state: dict, epochs_total: int):
+    import keras
+    import tensorflow as tf
+
+    run = config.out
+    grid_vectors, grid_real = grid
+    image_writer = tf.summary.create_file_writer(os.path.join(run, "logs", "validation_images"))
+    history_path = os.path.join(run, "history.json")
+
+    class Reporting(keras.callbacks.Callback):
+        """Adds val_psnr to the logs (before TensorBoard sees them), reports progress, honours stop."""
+
+        def on_train_begin(self, logs=None):
+            self.started = time.monotonic()
+            self.first_epoch = None
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch + 1
+            self.first_epoch = self.first_epoch or self.epoch
+
+        def on_train_batch_end(self, batch, logs=None):
+            report("batch", epoch=self.epoch, batch=batch + 1, batches=self.params["steps"],
+                   loss=float((logs or {}).get("loss", float("nan"))))
+            if stop_requested.is_set():
+                self.model.stop_training = True
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs if logs is not None else {}
+            if "val_loss" not in logs:  # stopped mid-epoch: Keras skipped validation
+                return
+            logs["val_psnr"] = psnr_from_mse(float(logs["val_loss"]))
+            elapsed = time.monotonic() - self.started
+            per_epoch = elapsed / (self.epoch - self.first_epoch + 1)
+            entry = {"epoch": self.epoch, "loss": float(logs["loss"]), "val_loss": float(logs["val_loss"]),
+                     "val_psnr": logs["val_psnr"], "lr": float(self.model.optimizer.learning_rate.numpy()),
+                     "seconds": per_epoch}
+            history = _read_json(history_path) if os.path.exists(history_path) else []
+            _write_json(history_path, [h for h in history if h["epoch"] < self.epoch] + [entry])
+            with image_writer.as_default():
+                generated = self.model.predict(grid_vectors, verbose=0)
+                pairs = np.concatenate([grid_real, generated], axis=2)  # real | generated, side by side
+                tf.summary.image("real | generated", pairs, step=epoch, max_outputs=len(pairs))
+            report("epoch", epoch=self.epoch, epochs=epochs_total, loss=entry["loss"], val_loss=entry["val_loss"],
+                   val_psnr=entry["val_psnr"], lr=entry["lr"], elapsed_s=elapsed,
+                   eta_s=per_epoch * (epochs_total - self.epoch))
+
+    class SaveState(keras.callbacks.Callback):
+        """After each full epoch: last.keras (with optimizer) and state.json, for --resume."""
+
+        def on_epoch_end(self, epoch, logs=None):
+            if not logs or "val_loss" not in logs:
+                return
+            state["best_val_loss"] = min(state.get("best_val_loss", math.inf), float(logs["val_loss"]))
+            state["epochs_done"] = epoch + 1
+            self.model.save(os.path.join(run, "last.keras"))
+            _write_json(os.path.join(run, "state.json"), state)
+
+    best = keras.callbacks.ModelCheckpoint(
+        os.path.join(run, "model.keras"), monitor="val_loss", save_best_only=True,
+        initial_value_threshold=state.get("best_val_loss"))
+    return [
+        Reporting(),
+        best,
+        SaveState(),
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.early_stopping_patience,
+                                      restore_best_weights=True),
+        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", patience=config.lr_patience),
+        keras.callbacks.TensorBoard(log_dir=os.path.join(run, "logs")),
+    ]
+
+
+def _vector_bounds(index) -> dict:
+    """Range of valid inputs: colours 0..1 and the card's declared x, y ranges (else those observed)."""
+    low, high = index.vectors.min(axis=0).tolist(), index.vectors.max(axis=0).tolist()
+    identity = (index.card or {}).get("identity") or {}
+    if identity.get("x_range") and identity.get("y_range"):
+        (low[3], high[3]), (low[4], high[4]) = identity["x_range"], identity["y_range"]
+    low[:3], high[:3] = [0.0] * 3, [1.0] * 3
+    return {"vector_min": low, "vector_max": high}
+
+
+def _prepare_run(config: TrainConfig, index, resolution: int) -> tuple[dict, dict]:
+    """Write (or, on resume, read back) config.json; returns (run config, state)."""
+    run = config.out
+    config_path = os.path.join(run, "config.json")
+    if config.resume:
+        if not os.path.exists(os.path.join(run, "state.json")):
+            raise UserError(f"nothing to resume in {run}: no finished epoch was saved there")
+        return _read_json(config_path), _read_json(os.path.join(run, "state.json"))
+    if os.path.isdir(run) and os.listdir(run):
+        raise UserError(f"run folder {run} is not empty; choose a new folder or pass --resume")
+    train_rows, val_rows = split_rows(len(index.indices), config.split_seed, config.validation_fraction)
+    run_config = {
+        **asdict(config),
+        "data": os.path.abspath(config.data),
+        "resolution": resolution,
+        "vector_fields": ["r", "g", "b", "x", "y"],
+        "train_indices": index.indices[train_rows].tolist(),
+        "validation_indices": index.indices[val_rows].tolist(),
+        **_vector_bounds(index),
+        "dataset_identity": (index.card or {}).get("identity"),
+        "addon_version": addon_version(),
+        "created_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+    run_config.pop("resume")
+    os.makedirs(run, exist_ok=True)
+    _write_json(config_path, run_config)
+    return run_config, {}
+
+
+def train(config: TrainConfig, report, stop_requested: threading.Event | None = None) -> dict:
+    """Train as ``config`` says; ``report(event, **fields)`` receives protocol events (see protocol.py).
+
+    Returns the "done" event's fields. Raises UserError for bad data or run folders.
+    """
+    config.validate()
+    stop_requested = stop_requested or threading.Event()
+    index = read_index(config.data)
+    images = cached_images(index)
+    if images.shape[1] != images.shape[2]:
+        raise UserError(f"images must be square, got {images.shape[2]}x{images.shape[1]}")
+    run_config, state = _prepare_run(config, index, images.shape[1])
+
+    import keras
+
+    from .models import build_model
+
+    keras.utils.set_random_seed(config.seed)
+    position = {int(sample): row for row, sample in enumerate(index.indices)}
+    train_rows = np.array([position[i] for i in run_config["train_indices"]])
+    val_rows = np.array([position[i] for i in run_config["validation_indices"]])
+    if config.resume:
+        model = keras.saving.load_model(os.path.join(config.out, "last.keras"), safe_mode=True)
+    else:
+        model = build_model(config.arch, images.shape[1])
+        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss="mse")
+    train_batches = _make_batches(images, index.vectors, train_rows, config.batch_size, seed=config.seed)
+    val_batches = _make_batches(images, index.vectors, val_rows, config.batch_size, seed=None)
+    grid_rows = val_rows[:GRID_SAMPLES]
+    grid = (index.vectors[grid_rows], images[grid_rows].astype(np.float32) / 255.0)
+
+    initial_epoch = state.get("epochs_done", 0)
+    report("start", epochs=config.epochs, batches=len(train_batches), device=_device(), run=config.out,
+           initial_epoch=initial_epoch, train_samples=len(train_rows), validation_samples=len(val_rows))
+    callbacks = _callbacks(config, report, stop_requested, grid, state, config.epochs)
+    fit = model.fit(train_batches, validation_data=val_batches, epochs=config.epochs, initial_epoch=initial_epoch,
+                    callbacks=callbacks, verbose=0)
+    epochs_run = len(fit.history.get("val_loss", []))
+    cancelled = stop_requested.is_set()
+    result = {
+        "cancelled": cancelled,
+        "stopped_early": not cancelled and initial_epoch + epochs_run < config.epochs,
+        "epochs_done": state.get("epochs_done", 0),
+        "best_val_loss": state.get("best_val_loss"),
+        "best_val_psnr": psnr_from_mse(state["best_val_loss"]) if "best_val_loss" in state else None,
+        "model": os.path.join(config.out, "model.keras") if "best_val_loss" in state else None,
+    }
+    report("done", **result)
+    return result
+
+
+class TerminalReport:
+    """Progress bar on stderr for ``python -m blendercnn_addon train``."""
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stderr
+        self.interactive = self.stream.isatty()
+        self._last = 0.0
+
+    def __call__(self, event: str, **f) -> None:
+        if event == "start":
+            self.stream.write(f"training on {f['device']}: {f['train_samples']} train / "
+                              f"{f['validation_samples']} validation samples, {f['batches']} batches per epoch\n")
+        elif event == "batch" and self.interactive and time.monotonic() - self._last > 0.2:
+            self._last = time.monotonic()
+            filled = int(20 * f["batch"] / f["batches"])
+            self.stream.write(f"\r\033[Kepoch {f['epoch']} [{'#' * filled}{'.' * (20 - filled)}] "
+                              f"{f['batch']}/{f['batches']} loss {f['loss']:.5f}")
+        elif event == "epoch":
+            self.stream.write(("\r\033[K" if self.interactive else "") +
+                              f"epoch {f['epoch']}/{f['epochs']}  loss {f['loss']:.5f}  val_loss "
+                              f"{f['val_loss']:.5f}  val_psnr {f['val_psnr']:.2f} dB  lr {f['lr']:.2g}  "
+                              f"ETA {f['eta_s']:.0f} s\n")
+        self.stream.flush()

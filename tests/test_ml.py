@@ -1,0 +1,180 @@
+"""Real TensorFlow training on a tiny real dataset, through the CLI a user (or the subprocess) runs."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import ROOT, run_cli
+from test_blender_free import run_without_bpy
+
+
+@pytest.fixture(scope="module")
+def tiny_dataset(tmp_path_factory):
+    """24 real renders at 32 x 32."""
+    out = tmp_path_factory.mktemp("ml") / "ds"
+    done = run_cli("generate", "--out", str(out), "--count", "24", "--resolution", "32", "--samples", "4")
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def trained_run(tiny_dataset, tmp_path_factory):
+    run = tmp_path_factory.mktemp("ml") / "run"
+    done = run_cli("train", "--data", str(tiny_dataset), "--out", str(run), "--epochs", "2", "--batch-size", "8")
+    assert done.returncode == 0, done.stderr
+    return run
+
+
+def test_training_writes_a_complete_run(trained_run, tiny_dataset):
+    for name in ("model.keras", "last.keras", "config.json", "history.json", "state.json"):
+        assert (trained_run / name).is_file(), name
+    config = json.loads((trained_run / "config.json").read_text())
+    assert config["arch"] == "seed" and config["resolution"] == 32 and config["batch_size"] == 8
+    train, val = config["train_indices"], config["validation_indices"]
+    assert sorted(train + val) == list(range(24)) and len(val) == 2
+    assert val != [22, 23], "the split must be a seeded shuffle, not the last 10 %"
+    assert config["vector_min"][3:] == [-1.0, -1.0] and config["vector_max"][3:] == [1.0, 1.0]
+    history = json.loads((trained_run / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2]
+    assert all(h["val_psnr"] == pytest.approx(10 * np.log10(1 / h["val_loss"])) for h in history)
+    events = [f for folder, _, files in os.walk(trained_run / "logs") for f in files if "tfevents" in f]
+    assert len(events) >= 3, "TensorBoard event files missing (train, validation, images)"
+    assert list((tiny_dataset / ".blendercnn_cache").glob("images-*.npy")), "decoded cache missing"
+
+
+def test_split_is_reproducible(tiny_dataset, trained_run, tmp_path):
+    again = run_cli("train", "--data", str(tiny_dataset), "--out", str(tmp_path / "r"), "--epochs", "1",
+                    "--batch-size", "8")
+    assert again.returncode == 0, again.stderr
+    first = json.loads((trained_run / "config.json").read_text())
+    second = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert first["validation_indices"] == second["validation_indices"]
+
+
+def test_resume_continues_from_the_last_epoch(tiny_dataset, trained_run, tmp_path):
+    import shutil
+
+    run = tmp_path / "resumed"
+    shutil.copytree(trained_run, run)
+    done = run_cli("train", "--data", str(tiny_dataset), "--out", str(run), "--epochs", "3", "--batch-size", "8",
+                   "--resume")
+    assert done.returncode == 0, done.stderr
+    assert [h["epoch"] for h in json.loads((run / "history.json").read_text())] == [1, 2, 3]
+    assert json.loads((run / "state.json").read_text())["epochs_done"] == 3
+
+
+def test_json_progress_and_stop_command(tiny_dataset, tmp_path):
+    """The subprocess protocol the panel uses: live JSON lines out, {"command": "stop"} in."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "blendercnn_addon", "train", "--data", str(tiny_dataset), "--out",
+         str(tmp_path / "run"), "--epochs", "1000", "--batch-size", "2", "--patience", "1000", "--progress", "json"],
+        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    events = []
+    sent = False
+    for line in process.stdout:
+        message = json.loads(line)
+        events.append(message)
+        if message["event"] == "epoch" and message["epoch"] == 2 and not sent:
+            process.stdin.write('{"command": "stop"}\n')
+            process.stdin.flush()
+            sent = True
+    assert process.wait(timeout=60) == 0
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "start" and kinds[-1] == "done" and "batch" in kinds
+    start = events[0]
+    assert start["device"] == "CPU" and start["batches"] == 11 and start["epochs"] == 1000
+    epochs = [e for e in events if e["event"] == "epoch"]
+    assert all(set(e) >= {"loss", "val_loss", "val_psnr", "lr", "elapsed_s", "eta_s"} for e in epochs)
+    done = events[-1]
+    assert done["cancelled"] is True and 2 <= done["epochs_done"] <= 3
+    assert os.path.isfile(done["model"])
+
+
+def test_evaluate_writes_metrics_and_grid(tiny_dataset, trained_run):
+    done = run_cli("evaluate", "--data", str(tiny_dataset), "--model", str(trained_run))
+    assert done.returncode == 0, done.stderr
+    metrics = json.loads((trained_run / "metrics.json").read_text())
+    assert metrics["samples"] == 2
+    assert metrics["psnr_db"] > 0 and 0 < metrics["mse"] < 1 and -1 <= metrics["ssim"] <= 1
+    assert 0 < metrics["mask_fraction"] < 1
+    grid = Image.open(trained_run / "comparison.png")
+    assert grid.size == (3 * 32, 2 * 32)
+
+
+def test_predict_one_vector_and_a_csv(trained_run, tiny_dataset, tmp_path):
+    done = run_cli("predict", "--model", str(trained_run), "--vector", "1,0,0.5,0.2,-0.3", "--out",
+                   str(tmp_path / "one.png"))
+    assert done.returncode == 0, done.stderr
+    image = Image.open(tmp_path / "one.png")
+    assert image.size == (32, 32) and image.mode == "RGB"
+    many = run_cli("predict", "--model", str(trained_run), "--vectors", str(tiny_dataset / "vectors.csv"),
+                   "--out", str(tmp_path / "many"))
+    assert many.returncode == 0, many.stderr
+    assert len(os.listdir(tmp_path / "many")) == 24 and (tmp_path / "many" / "sample_0.png").exists()
+
+
+@pytest.mark.parametrize("vector, message", [
+    ("1,0,0.5,0.2", "five numbers r,g,b,x,y; got 4"),
+    ("1,0,nan,0.2,0", "NaN or infinity"),
+    ("1.5,0,0,0,0", "outside [0, 1]"),
+    ("1,0,0,3,0", "x = 3.0 is outside the range the model was trained on"),
+    ("a,b,c,d,e", "five numbers"),
+])
+def test_predict_refuses_bad_vectors(trained_run, tmp_path, vector, message):
+    done = run_cli("predict", "--model", str(trained_run), "--vector", vector, "--out", str(tmp_path / "x.png"))
+    assert done.returncode == 2
+    assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_corrupt_or_foreign_models_are_refused(trained_run, tmp_path):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(trained_run, broken)
+    (broken / "model.keras").write_bytes(b"PK\x03\x04 not really a zip")
+    done = run_cli("predict", "--model", str(broken), "--vector", "1,0,0,0,0", "--out", str(tmp_path / "x.png"))
+    assert done.returncode == 2 and "is not a loadable Keras model" in done.stderr
+    config = json.loads((trained_run / "config.json").read_text())
+    config["resolution"] = 64
+    (broken / "config.json").write_text(json.dumps(config))
+    shutil.copy(trained_run / "model.keras", broken / "model.keras")
+    done = run_cli("predict", "--model", str(broken), "--vector", "1,0,0,0,0", "--out", str(tmp_path / "x.png"))
+    assert done.returncode == 2 and "not a BlenderCNN model" in done.stderr
+
+
+def test_training_refuses_bad_data_and_used_run_folders(tiny_dataset, trained_run, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    done = run_cli("train", "--data", str(empty), "--out", str(tmp_path / "r1"), "--epochs", "1")
+    assert done.returncode == 2 and "metadata.json not found" in done.stderr
+    assert not (tmp_path / "r1").exists()
+    before = (trained_run / "history.json").read_bytes()
+    done = run_cli("train", "--data", str(tiny_dataset), "--out", str(trained_run), "--epochs", "1")
+    assert done.returncode == 2 and "is not empty" in done.stderr
+    assert (trained_run / "history.json").read_bytes() == before
+    done = run_cli("train", "--data", str(tiny_dataset), "--out", str(tmp_path / "r2"), "--epochs", "0")
+    assert done.returncode == 2 and "epochs must be at least 1" in done.stderr
+
+
+def test_training_runs_without_bpy(tiny_dataset, tmp_path):
+    code = "import sys; from blendercnn_addon.cli import main; sys.exit(main(sys.argv[1:]))"
+    done = run_without_bpy(code, "train", "--data", str(tiny_dataset), "--out", str(tmp_path / "run"),
+                           "--epochs", "1", "--batch-size", "8")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "run" / "model.keras").is_file()
+
+
+def test_metadata_that_disagrees_with_the_images_is_refused(tmp_path):
+    folder = tmp_path / "ds"
+    folder.mkdir()
+    Image.new("RGB", (32, 32)).save(folder / "sample_0.png")
+    (folder / "metadata.json").write_text('{"sample_0": [1, 0, 0, 0, 0], "sample_1": [0, 1, 0, 0, 0]}')
+    done = run_cli("train", "--data", str(folder), "--out", str(tmp_path / "run"), "--epochs", "1")
+    assert done.returncode == 2 and "cannot read image" in done.stderr and "sample_1.png" in done.stderr
