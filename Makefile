@@ -28,8 +28,10 @@ $(ZIP): $(VENV)/.installed $(SOURCES) tools/build_extension.py
 
 demo: $(ZIP)
 	rm -rf $(DEMO_OUT)
-	$(PY) tools/headless_demo.py $(ZIP) $(DEMO_OUT) --count 16 --resolution 64 --samples 16
-	@echo "demo done: dataset in $(DEMO_OUT)/dataset, contact sheet $(DEMO_OUT)/contact_sheet.png"
+	$(PY) tools/headless_demo.py $(ZIP) $(DEMO_OUT) --count 200 --resolution 64 --samples 16
+	$(PY) -m blendercnn_addon train --data $(DEMO_OUT)/dataset --out $(DEMO_OUT)/run --epochs 15 --batch-size 16
+	$(PY) -m blendercnn_addon evaluate --data $(DEMO_OUT)/dataset --model $(DEMO_OUT)/run
+	@echo "demo done: $(DEMO_OUT)/contact_sheet.png (dataset), $(DEMO_OUT)/run/comparison.png (real | generated | difference)"
 
 test: $(VENV)/.installed
 	$(PY) -m pytest tests

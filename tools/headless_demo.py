@@ -43,7 +43,7 @@ def main() -> int:
         return 1
     sheet = os.path.join(out_dir, "contact_sheet.png")
     subprocess.run([sys.executable, "-m", "blendercnn_addon.ml.contact_sheet", props.output_dir,
-                    "--out", sheet, "--limit", str(args.count)], cwd=ROOT, check=True)
+                    "--out", sheet, "--limit", "16"], cwd=ROOT, check=True)
     return 0
 
 
