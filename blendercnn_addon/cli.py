@@ -15,6 +15,7 @@ import time
 
 from .errors import UserError
 from .randomization import COLOUR_SCHEMES, VectorSpec
+from .text import format_duration
 from .settings import DENOISERS, MAX_RESOLUTION, MIN_RESOLUTION, GenerationSettings, SceneTarget
 
 EXIT_USER_ERROR = 2
@@ -239,18 +240,10 @@ class TerminalProgress:
         eta = job.eta_seconds()
         per_image = job.seconds_per_image()
         line = (f"[{job.done}/{job.total}] sample_{index}.png  "
-                f"{per_image:.2f} s/image  ETA {_format_duration(eta)}") if per_image else f"[{job.done}/{job.total}]"
+                f"{per_image:.2f} s/image  ETA {format_duration(eta)}") if per_image else f"[{job.done}/{job.total}]"
         end = "\n" if last_one or not self.interactive else ""
         sys.stderr.write(("\r\033[K" if self.interactive else "") + line + end)
         sys.stderr.flush()
-
-
-def _format_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    minutes, secs = divmod(int(round(seconds)), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
 
 
 def _generate(args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ from conftest import ROOT
 
 PACKAGE = os.path.join(ROOT, "blendercnn_addon")
 # Modules that run in plain Python (training subprocess, ml CLI): bpy must never be imported by them.
-BLENDER_FREE = ["ml", "errors.py", "randomization.py", "settings.py", "dataset_format.py", "version.py",
+BLENDER_FREE = ["ml", "errors.py", "randomization.py", "settings.py", "dataset_format.py", "version.py", "text.py",
                 "cli.py", "__init__.py", "__main__.py"]
 
 

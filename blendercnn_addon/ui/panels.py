@@ -6,20 +6,13 @@ import bpy
 
 from .. import renderer
 from ..errors import UserError
+from ..text import format_duration
 
 
 class _BlenderCNNPanel:
     bl_space_type = "VIEW_3D"
     bl_region_type = "UI"
     bl_category = "BlenderCNN"
-
-
-def _format_eta(seconds: float) -> str:
-    if seconds < 0:
-        return "ETA …"
-    minutes, secs = divmod(int(round(seconds)), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"ETA {hours}h{minutes:02d}m" if hours else f"ETA {minutes}m{secs:02d}s"
 
 
 class BLENDERCNN_PT_scene(_BlenderCNNPanel, bpy.types.Panel):
@@ -89,7 +82,7 @@ class BLENDERCNN_PT_dataset(_BlenderCNNPanel, bpy.types.Panel):
         col.prop(props, "seed")
         if status.running:
             layout.progress(factor=status.fraction, type="BAR",
-                            text=f"{status.done} / {status.total} · {_format_eta(status.eta_seconds)}")
+                            text=f"{status.done} / {status.total} · ETA {format_duration(status.eta_seconds)}")
             layout.operator("blendercnn.cancel_generation", icon="CANCEL")
         else:
             layout.operator("blendercnn.generate_dataset", icon="RENDER_STILL")
