@@ -125,10 +125,11 @@ class DatasetFolder:
                 f"output folder {self.path} holds a different dataset (differs in: {', '.join(differences)}); "
                 "use the same settings to resume, or choose another folder"
             )
-        beyond = [i for i in self.finished_indices() if i >= count]
+        finished = self.finished_indices()
+        beyond = [i for i in finished if i >= count]
         if beyond:
             raise UserError(
-                f"output folder {self.path} already holds {len(self.finished_indices())} samples, "
+                f"output folder {self.path} already holds {len(finished)} samples, "
                 f"more than the {count} asked for; ask for at least {max(beyond) + 1} or choose another folder"
             )
 

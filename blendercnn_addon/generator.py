@@ -111,7 +111,7 @@ class DatasetJob:
         self._render_seconds += time.monotonic() - began
         self.rendered_now += 1
         self.pending.pop(0)
-        self._remember(index)
+        self._remember(index, vector)
         if time.monotonic() - self._last_flush >= TABLE_FLUSH_SECONDS:
             self.flush()
         return index
@@ -144,8 +144,8 @@ class DatasetJob:
             self.finish()
 
     # -- helpers ----------------------------------------------------------
-    def _remember(self, index: int) -> None:
-        self._vectors[index] = sample_vector(self.settings.seed, index, self.settings.vectors)
+    def _remember(self, index: int, vector: tuple | None = None) -> None:
+        self._vectors[index] = vector or sample_vector(self.settings.seed, index, self.settings.vectors)
         self._noise_seeds[index] = noise_seed(self.settings.seed, index)
 
     def _make_card(self, denoiser: str) -> dict:
