@@ -179,7 +179,6 @@ def _train(args: argparse.Namespace) -> int:
                          batch_size=args.batch_size, learning_rate=args.learning_rate,
                          validation_fraction=args.validation_fraction, split_seed=args.split_seed,
                          seed=args.seed, early_stopping_patience=args.patience, resume=args.resume)
-    config.validate()
     stop = threading.Event()
     if args.progress == "json":
         from .ml.protocol import JsonLinesWriter, watch_for_stop

@@ -108,7 +108,7 @@ def _make_batches(images: np.ndarray, vectors: np.ndarray, rows: np.ndarray, bat
     return Batches()
 
 
-def _callbacks(config: TrainConfig, report, stop_requested: threading.Event, grid, state: dict, epochs_total: int):
+def _callbacks(config: TrainConfig, report, stop_requested: threading.Event, grid, state: dict):
     import keras
     import tensorflow as tf
 
@@ -150,9 +150,9 @@ def _callbacks(config: TrainConfig, report, stop_requested: threading.Event, gri
                 generated = self.model.predict(grid_vectors, verbose=0)
                 pairs = np.concatenate([grid_real, generated], axis=2)  # real | generated, side by side
                 tf.summary.image("real | generated", pairs, step=epoch, max_outputs=len(pairs))
-            report("epoch", epoch=self.epoch, epochs=epochs_total, loss=entry["loss"], val_loss=entry["val_loss"],
+            report("epoch", epoch=self.epoch, epochs=config.epochs, loss=entry["loss"], val_loss=entry["val_loss"],
                    val_psnr=entry["val_psnr"], lr=entry["lr"], elapsed_s=elapsed,
-                   eta_s=per_epoch * (epochs_total - self.epoch))
+                   eta_s=per_epoch * (config.epochs - self.epoch))
 
     class SaveState(keras.callbacks.Callback):
         """After each full epoch: last.keras (with optimizer) and state.json, for --resume."""
@@ -252,7 +252,7 @@ def train(config: TrainConfig, report, stop_requested: threading.Event | None = 
     initial_epoch = state.get("epochs_done", 0)
     report("start", epochs=config.epochs, batches=len(train_batches), device=_device(), run=config.out,
            initial_epoch=initial_epoch, train_samples=len(train_rows), validation_samples=len(val_rows))
-    callbacks = _callbacks(config, report, stop_requested, grid, state, config.epochs)
+    callbacks = _callbacks(config, report, stop_requested, grid, state)
     fit = model.fit(train_batches, validation_data=val_batches, epochs=config.epochs, initial_epoch=initial_epoch,
                     callbacks=callbacks, verbose=0)
     epochs_run = len(fit.history.get("val_loss", []))
