@@ -114,7 +114,51 @@ def build_parser(prog: str = "python -m blendercnn_addon") -> argparse.ArgumentP
     source.add_argument("--vectors", metavar="CSV", help="CSV with columns r,g,b,x,y (and optionally name)")
     pr.add_argument("--out", required=True, help="PNG file for --vector, folder for --vectors")
     pr.set_defaults(handler=_predict)
+
+    sv = commands.add_parser(
+        "serve", help="keep a model loaded and answer JSON predict requests on stdin (the panel's Preview)",
+        description="Load a trained run once, then read {\"command\": \"predict\", \"id\": N, \"vector\": "
+                    "[r, g, b, x, y]} lines on stdin and answer each with one JSON line on stdout holding the "
+                    "image (see blendercnn_addon/ml/serve.py). Ends on {\"command\": \"stop\"} or end of input.")
+    sv.add_argument("--model", required=True, metavar="RUN", help="run folder (or its model.keras)")
+    sv.set_defaults(handler=_serve)
+
+    ce = commands.add_parser(
+        "create-env", help="create a separate Python environment with the pinned TensorFlow, numpy, pillow",
+        description="Make a virtual environment in DIR (with the Python running this command) and install "
+                    "the pinned packages into it: what the panel's Create Environment button runs. Progress "
+                    "is one JSON line per step on stdout; pip's output goes to stderr.")
+    ce.add_argument("--dir", required=True, metavar="DIR", help="environment folder (new or empty)")
+    ce.add_argument("--variant", choices=("cpu", "cuda"), default="cpu",
+                    help="cpu: tensorflow-cpu; cuda: tensorflow[and-cuda] (Linux with an NVIDIA GPU)")
+    ce.set_defaults(handler=_create_env)
     return parser
+
+
+def _create_env(args: argparse.Namespace) -> int:
+    from .interpreter import create_environment
+    from .ml.protocol import JsonLinesWriter
+    from .workers import exit_with_parent
+
+    exit_with_parent()
+    if os.path.isdir(args.dir) and os.listdir(args.dir) and not os.path.exists(os.path.join(args.dir, "pyvenv.cfg")):
+        raise UserError(f"{args.dir} is neither empty nor a Python environment; choose another folder")
+    create_environment(os.path.abspath(args.dir), args.variant, JsonLinesWriter())
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .ml.protocol import JsonLinesWriter
+    from .ml.serve import serve
+    from .workers import exit_with_parent
+
+    exit_with_parent()
+    report = JsonLinesWriter()
+    try:
+        return serve(args.model, sys.stdin, report)
+    except UserError as err:
+        report("error", id=None, message=str(err))
+        raise
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -182,7 +226,9 @@ def _train(args: argparse.Namespace) -> int:
     stop = threading.Event()
     if args.progress == "json":
         from .ml.protocol import JsonLinesWriter, watch_for_stop
+        from .workers import exit_with_parent
 
+        exit_with_parent()
         report = JsonLinesWriter()
         watch_for_stop(sys.stdin, stop.set)
     else:

@@ -8,8 +8,8 @@ progress of a running job, which the panel draws.
 from __future__ import annotations
 
 import bpy
-from bpy.props import (BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty,
-                       StringProperty)
+from bpy.props import (BoolProperty, EnumProperty, FloatProperty, FloatVectorProperty, IntProperty,
+                       PointerProperty, StringProperty)
 
 from .randomization import VectorSpec
 from .settings import MAX_RESOLUTION, MIN_RESOLUTION, GenerationSettings, SceneTarget
@@ -24,6 +24,16 @@ DENOISER_ITEMS = (
     ("oidn", "OpenImageDenoise", "Intel OpenImageDenoise (CPU)"),
     ("optix", "OptiX", "NVIDIA OptiX (needs an NVIDIA GPU)"),
 )
+
+ARCHITECTURE_ITEMS = (  # names of ml.models.ARCHITECTURES (a test keeps them in step)
+    ("seed", "Seed", "The seed project's decoder (Dense + 4 transposed convolutions), the baseline"),
+)
+
+
+def _preview_vector_changed(self, context):
+    from .operators import preview_ops  # late import: operators import this module
+
+    preview_ops.request_preview(self)
 
 
 def _objects_in_scene(self, obj):
@@ -66,6 +76,39 @@ class BlenderCNNSceneSettings(bpy.types.PropertyGroup):
                       description="Sample i's vector and noise depend on (seed, i) only")
     denoiser: EnumProperty(name="Denoiser", items=DENOISER_ITEMS, default="none")
 
+    train_data_dir: StringProperty(
+        name="Data", subtype="DIR_PATH", default="",
+        description="Dataset to train on (empty: the Dataset panel's output folder)")
+    run_dir: StringProperty(
+        name="Run", subtype="DIR_PATH", default="",
+        description="Run folder for model, logs and history (empty: a new dated folder in the add-on's "
+                    "user folder)")
+    architecture: EnumProperty(name="Architecture", items=ARCHITECTURE_ITEMS, default="seed")
+    epochs: IntProperty(name="Epochs", default=50, min=1, soft_max=500,
+                        description="Maximum epochs; early stopping may end sooner")
+    batch_size: IntProperty(name="Batch Size", default=32, min=1, soft_max=512)
+    learning_rate: FloatProperty(name="Learning Rate", default=1e-3, min=1e-7, max=1.0, precision=5,
+                                 step=0.01, description="Adam's initial learning rate")
+    train_seed: IntProperty(name="Training Seed", default=0, min=0,
+                            description="Seed of the weights, the batch order and the 90/10 split")
+    patience: IntProperty(name="Patience", default=5, min=1, soft_max=50,
+                          description="Epochs without validation improvement before training stops")
+
+    preview_model: StringProperty(
+        name="Model", subtype="DIR_PATH", default="",
+        description="Trained run folder to preview (filled in when training ends)")
+    preview_colour: FloatVectorProperty(
+        name="Colour", subtype="COLOR", size=3, min=0.0, max=1.0, default=(1.0, 0.2, 0.0),
+        update=_preview_vector_changed, description="Emission colour (r, g, b in 0..1) given to the model")
+    preview_x: FloatProperty(name="X", default=0.0, soft_min=-1.0, soft_max=1.0, unit="LENGTH",
+                             update=_preview_vector_changed, description="Ball X given to the model (m)")
+    preview_y: FloatProperty(name="Y", default=0.0, soft_min=-1.0, soft_max=1.0, unit="LENGTH",
+                             update=_preview_vector_changed, description="Ball Y given to the model (m)")
+
+    def preview_vector(self) -> list[float]:
+        """[r, g, b, x, y] as the Preview panel shows it."""
+        return [*self.preview_colour, self.preview_x, self.preview_y]
+
     def target_names(self) -> SceneTarget:
         """Names the generator resolves; empty pointers fall back to the seed's names."""
         return SceneTarget(
@@ -100,18 +143,91 @@ class BlenderCNNJobStatus(bpy.types.PropertyGroup):
         return self.done / self.total if self.total else 0.0
 
 
-CLASSES = (BlenderCNNSceneSettings, BlenderCNNJobStatus)
+class BlenderCNNTrainingStatus(bpy.types.PropertyGroup):
+    """The training subprocess as the panel shows it (``window_manager.blendercnn_training``).
+
+    Written only by the add-on's timer on Blender's main thread. Losses are MSE on [0, 1]
+    pixels, PSNR in dB, times in seconds; -1 means "not known yet".
+    """
+
+    running: BoolProperty(default=False)
+    stopping: BoolProperty(default=False)
+    device: StringProperty(default="")
+    run_dir: StringProperty(subtype="DIR_PATH", default="")
+    epoch: IntProperty(default=0)
+    epochs: IntProperty(default=0)
+    batch: IntProperty(default=0)
+    batches: IntProperty(default=0)
+    loss: FloatProperty(default=-1.0)
+    val_loss: FloatProperty(default=-1.0)
+    val_psnr: FloatProperty(default=-1.0)
+    best_val_psnr: FloatProperty(default=-1.0)
+    elapsed_s: FloatProperty(default=-1.0)
+    eta_s: FloatProperty(default=-1.0)
+    message: StringProperty(default="")
+    error: StringProperty(default="")
+    log_tail: StringProperty(default="", description="Last lines of the failed subprocess's output")
+    tensorboard_url: StringProperty(default="")
+
+    @property
+    def batch_fraction(self) -> float:
+        return min(1.0, self.batch / self.batches) if self.batches else 0.0
+
+    @property
+    def epoch_fraction(self) -> float:
+        return min(1.0, self.epoch / self.epochs) if self.epochs else 0.0
+
+
+class BlenderCNNPreviewStatus(bpy.types.PropertyGroup):
+    """The preview worker and the last evaluation (``window_manager.blendercnn_preview``)."""
+
+    state: EnumProperty(items=(("OFF", "Off", ""), ("LOADING", "Loading", ""), ("READY", "Ready", ""),
+                               ("ERROR", "Error", "")), default="OFF")
+    model_dir: StringProperty(subtype="DIR_PATH", default="")
+    device: StringProperty(default="")
+    resolution: IntProperty(default=0)
+    latency_ms: FloatProperty(default=-1.0, description="Last request: vector sent → pixels in the image")
+    real_psnr: FloatProperty(default=-1.0, description="PSNR (dB) between BlenderCNN Real and Preview")
+    message: StringProperty(default="")
+    evaluating: BoolProperty(default=False)
+    evaluation: StringProperty(default="", description="Last evaluation's metrics, one line")
+
+
+class BlenderCNNEnvironmentStatus(bpy.types.PropertyGroup):
+    """The TensorFlow interpreter check and the Create Environment job (``window_manager.blendercnn_env``)."""
+
+    checked: BoolProperty(default=False)
+    python: StringProperty(default="", description="Interpreter the add-on runs TensorFlow with")
+    summary: StringProperty(default="")
+    creating: BoolProperty(default=False)
+    step: IntProperty(default=0)
+    steps: IntProperty(default=0)
+    step_title: StringProperty(default="")
+    last_line: StringProperty(default="")
+    error: StringProperty(default="")
+
+
+CLASSES = (BlenderCNNSceneSettings, BlenderCNNJobStatus, BlenderCNNTrainingStatus, BlenderCNNPreviewStatus,
+           BlenderCNNEnvironmentStatus)
+WINDOW_MANAGER_PROPERTIES = {
+    "blendercnn_status": BlenderCNNJobStatus,
+    "blendercnn_training": BlenderCNNTrainingStatus,
+    "blendercnn_preview": BlenderCNNPreviewStatus,
+    "blendercnn_env": BlenderCNNEnvironmentStatus,
+}
 
 
 def register() -> None:
     for cls in CLASSES:
         bpy.utils.register_class(cls)
     bpy.types.Scene.blendercnn = PointerProperty(type=BlenderCNNSceneSettings)
-    bpy.types.WindowManager.blendercnn_status = PointerProperty(type=BlenderCNNJobStatus)
+    for name, group in WINDOW_MANAGER_PROPERTIES.items():
+        setattr(bpy.types.WindowManager, name, PointerProperty(type=group))
 
 
 def unregister() -> None:
-    del bpy.types.WindowManager.blendercnn_status
+    for name in WINDOW_MANAGER_PROPERTIES:
+        delattr(bpy.types.WindowManager, name)
     del bpy.types.Scene.blendercnn
     for cls in reversed(CLASSES):
         bpy.utils.unregister_class(cls)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bpy
 
-from . import cli, operators, properties, ui
+from . import background, cli, operators, preferences, properties, ui
 
 CLI_COMMAND_ID = "blendercnn"
 _cli_handle = None
@@ -13,8 +13,9 @@ _cli_handle = None
 def register() -> None:
     global _cli_handle
     properties.register()
-    for cls in operators.CLASSES + ui.CLASSES:
+    for cls in preferences.CLASSES + operators.CLASSES + ui.CLASSES:
         bpy.utils.register_class(cls)
+    background.register()
     # ``blender -c blendercnn generate ...``; register_cli_command exists since Blender 4.2.
     if hasattr(bpy.utils, "register_cli_command"):
         _cli_handle = bpy.utils.register_cli_command(CLI_COMMAND_ID, cli.blender_command)
@@ -25,6 +26,7 @@ def unregister() -> None:
     if _cli_handle is not None:
         bpy.utils.unregister_cli_command(_cli_handle)
         _cli_handle = None
-    for cls in reversed(operators.CLASSES + ui.CLASSES):
+    background.unregister()  # stops every worker (training, preview, TensorBoard)
+    for cls in reversed(preferences.CLASSES + operators.CLASSES + ui.CLASSES):
         bpy.utils.unregister_class(cls)
     properties.unregister()

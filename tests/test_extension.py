@@ -7,8 +7,11 @@ import pytest
 
 from conftest import ADDON_MODULE
 
-OPERATORS = {"setup_scene", "randomize", "generate_dataset", "cancel_generation"}
-PANELS = {"BLENDERCNN_PT_scene", "BLENDERCNN_PT_randomize", "BLENDERCNN_PT_dataset"}
+OPERATORS = {"setup_scene", "randomize", "generate_dataset", "cancel_generation", "train", "cancel_training",
+             "open_tensorboard", "stop_tensorboard", "load_preview", "unload_preview", "render_real", "evaluate",
+             "check_interpreter", "create_environment"}
+PANELS = {"BLENDERCNN_PT_scene", "BLENDERCNN_PT_randomize", "BLENDERCNN_PT_dataset", "BLENDERCNN_PT_train",
+          "BLENDERCNN_PT_preview"}
 
 
 def registered_operators() -> set[str]:

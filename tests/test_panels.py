@@ -11,6 +11,18 @@ import pytest
 from test_extension import PANELS
 
 
+class OperatorProperties:
+    """Stands in for the operator properties a button returns; only real properties may be set."""
+
+    def __init__(self, rna_type, log):
+        object.__setattr__(self, "_rna", rna_type)
+        object.__setattr__(self, "_log", log)
+
+    def __setattr__(self, name, value):
+        assert name in self._rna.properties, f"operator {self._rna.identifier} has no property {name!r}"
+        self._log.append(("operator_property", name, value))
+
+
 class RecordingLayout:
     """Stands in for bpy.types.UILayout: records calls and checks names against real RNA."""
 
@@ -39,6 +51,7 @@ class RecordingLayout:
         module, name = idname.split(".")
         assert hasattr(bpy.types, f"{module.upper()}_OT_{name}"), f"no operator {idname}"
         self.log.append(("operator", idname))
+        return OperatorProperties(getattr(getattr(bpy.ops, module), name).get_rna_type(), self.log)
 
     def label(self, text="", **kwargs):
         self.log.append(("label", text))

@@ -1,7 +1,7 @@
 """Newline-delimited JSON between Blender and its ML subprocesses. No bpy, no TensorFlow.
 
 Worker → Blender, one object per stdout line, always with an ``event`` key:
-    {"event": "start", "epochs": E, "batches": B, "device": "CPU", "run": DIR}
+    {"event": "start", "epochs": E, "batches": B, "device": "CPU", "run": DIR, "code": PACKAGE_DIR, ...}
     {"event": "batch", "epoch": e, "batch": b, "batches": B, "loss": f}
     {"event": "epoch", "epoch": e, "epochs": E, "loss": f, "val_loss": f, "val_psnr": f, "lr": f,
      "elapsed_s": f, "eta_s": f}

@@ -73,6 +73,13 @@ def _write_json(path: str, data) -> None:
     write_atomically(path, (json.dumps(data, indent=2) + "\n").encode())
 
 
+def _save_model_atomically(model, path: str) -> None:
+    """model.save(path) via a temporary file in the same folder and a rename."""
+    partial = os.path.join(os.path.dirname(path), ".partial-" + os.path.basename(path))  # Keras wants *.keras
+    model.save(partial)
+    os.replace(partial, path)
+
+
 def _device() -> str:
     import tensorflow as tf
 
@@ -154,24 +161,26 @@ def _callbacks(config: TrainConfig, report, stop_requested: threading.Event, gri
                    val_psnr=entry["val_psnr"], lr=entry["lr"], elapsed_s=elapsed,
                    eta_s=per_epoch * (config.epochs - self.epoch))
 
-    class SaveState(keras.callbacks.Callback):
-        """After each full epoch: last.keras (with optimizer) and state.json, for --resume."""
+    class SaveCheckpoints(keras.callbacks.Callback):
+        """After each full epoch: model.keras when validation improved, last.keras (with optimizer)
+        and state.json for --resume. Each file is replaced atomically, so a kill never leaves a
+        half-written model behind."""
 
         def on_epoch_end(self, epoch, logs=None):
             if not logs or "val_loss" not in logs:
                 return
-            state["best_val_loss"] = min(state.get("best_val_loss", math.inf), float(logs["val_loss"]))
+            val_loss = float(logs["val_loss"])
+            if val_loss < state.get("best_val_loss", math.inf):
+                state["best_val_loss"] = val_loss
+                state["best_epoch"] = epoch + 1
+                _save_model_atomically(self.model, os.path.join(run, "model.keras"))
             state["epochs_done"] = epoch + 1
-            self.model.save(os.path.join(run, "last.keras"))
+            _save_model_atomically(self.model, os.path.join(run, "last.keras"))
             _write_json(os.path.join(run, "state.json"), state)
 
-    best = keras.callbacks.ModelCheckpoint(
-        os.path.join(run, "model.keras"), monitor="val_loss", save_best_only=True,
-        initial_value_threshold=state.get("best_val_loss"))
     return [
         Reporting(),
-        best,
-        SaveState(),
+        SaveCheckpoints(),
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.early_stopping_patience,
                                       restore_best_weights=True),
         keras.callbacks.ReduceLROnPlateau(monitor="val_loss", patience=config.lr_patience),
@@ -251,6 +260,7 @@ def train(config: TrainConfig, report, stop_requested: threading.Event | None = 
 
     initial_epoch = state.get("epochs_done", 0)
     report("start", epochs=config.epochs, batches=len(train_batches), device=_device(), run=config.out,
+           code=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
            initial_epoch=initial_epoch, train_samples=len(train_rows), validation_samples=len(val_rows))
     callbacks = _callbacks(config, report, stop_requested, grid, state)
     fit = model.fit(train_batches, validation_data=val_batches, epochs=config.epochs, initial_epoch=initial_epoch,

@@ -90,4 +90,145 @@ class BLENDERCNN_PT_dataset(_BlenderCNNPanel, bpy.types.Panel):
             layout.label(text=status.message, icon="INFO")
 
 
-CLASSES = (BLENDERCNN_PT_scene, BLENDERCNN_PT_randomize, BLENDERCNN_PT_dataset)
+
+
+def _figure(value: float, fmt: str) -> str:
+    """A status figure, or an en dash while it is unknown (-1)."""
+    return "–" if value < 0 else format(value, fmt)
+
+
+def draw_interpreter(layout, context, in_preferences: bool = False) -> None:
+    """The TensorFlow Python line, and Create Environment when there is none (panel and preferences)."""
+    env = context.window_manager.blendercnn_env
+    if env.creating:
+        layout.progress(factor=max(0, env.step - 1) / max(1, env.steps), type="BAR",
+                        text=f"{env.step}/{env.steps}: {env.step_title}")
+        if env.last_line:
+            layout.label(text=env.last_line)
+        return
+    row = layout.row(align=True)
+    if env.checked and env.python:
+        row.label(text=f"TensorFlow: {env.python}", icon="CHECKMARK")
+    elif env.checked:
+        row.label(text="No Python with TensorFlow found", icon="ERROR")
+    else:
+        row.label(text="TensorFlow Python not checked yet", icon="QUESTION")
+    row.operator("blendercnn.check_interpreter", text="", icon="FILE_REFRESH")
+    if env.error:
+        layout.label(text=env.error, icon="ERROR")
+    if env.checked and not env.python:
+        from ..preferences import preferences
+
+        layout.label(text=env.summary)
+        prefs = preferences(context)
+        col = layout.column(align=True)
+        if prefs is not None:
+            col.prop(prefs, "environment_variant")
+        col.enabled = bpy.app.online_access
+        col.operator("blendercnn.create_environment", icon="IMPORT")
+        if not bpy.app.online_access:
+            layout.label(text="Needs online access (Preferences > System)", icon="INFO")
+        elif not in_preferences:
+            layout.label(text="Or set a Python in the add-on preferences", icon="INFO")
+
+
+def _draw_log_tail(layout, text: str) -> None:
+    box = layout.box()
+    for line in text.splitlines()[-6:]:
+        box.label(text=line[:120])
+
+
+class BLENDERCNN_PT_train(_BlenderCNNPanel, bpy.types.Panel):
+    bl_label = "Train"
+    bl_idname = "BLENDERCNN_PT_train"
+
+    def draw(self, context):
+        layout = self.layout
+        props = context.scene.blendercnn
+        status = context.window_manager.blendercnn_training
+        draw_interpreter(layout, context)
+        col = layout.column(align=True)
+        col.enabled = not status.running
+        col.prop(props, "train_data_dir")
+        col.prop(props, "run_dir")
+        col.prop(props, "architecture")
+        col.prop(props, "epochs")
+        col.prop(props, "batch_size")
+        col.prop(props, "learning_rate")
+        col.prop(props, "patience")
+        col.prop(props, "train_seed")
+        if status.running:
+            self._draw_progress(layout, status)
+        else:
+            row = layout.row(align=True)
+            row.operator("blendercnn.train", icon="PLAY").resume = False
+            from ..operators.train_ops import resumable_run
+
+            if resumable_run(context):
+                row.operator("blendercnn.train", text="Resume", icon="RECOVER_LAST").resume = True
+        if status.message:
+            layout.label(text=status.message, icon="INFO")
+        if status.error:
+            layout.label(text=status.error, icon="ERROR")
+            if status.log_tail:
+                _draw_log_tail(layout, status.log_tail)
+        row = layout.row(align=True)
+        if status.tensorboard_url:
+            row.operator("blendercnn.open_tensorboard", text=status.tensorboard_url, icon="URL")
+            row.operator("blendercnn.stop_tensorboard", text="", icon="X")
+        else:
+            row.operator("blendercnn.open_tensorboard", icon="GRAPH")
+
+    @staticmethod
+    def _draw_progress(layout, status) -> None:
+        layout.label(text=f"Device: {status.device or 'starting…'}")
+        layout.progress(factor=status.epoch_fraction, type="BAR", text=f"Epoch {status.epoch} / {status.epochs}")
+        layout.progress(factor=status.batch_fraction, type="BAR",
+                        text=f"Batch {status.batch} / {status.batches} · loss {_figure(status.loss, '.5f')}")
+        grid = layout.grid_flow(columns=2, even_columns=True)
+        grid.label(text=f"Val loss {_figure(status.val_loss, '.5f')}")
+        grid.label(text=f"Val PSNR {_figure(status.val_psnr, '.2f')} dB")
+        grid.label(text=f"Elapsed {format_duration(status.elapsed_s)}")
+        grid.label(text=f"ETA {format_duration(status.eta_s)}")
+        if status.stopping:
+            layout.label(text="Stopping after this batch…", icon="TIME")
+        else:
+            layout.operator("blendercnn.cancel_training", icon="CANCEL")
+
+
+class BLENDERCNN_PT_preview(_BlenderCNNPanel, bpy.types.Panel):
+    bl_label = "Preview"
+    bl_idname = "BLENDERCNN_PT_preview"
+
+    def draw(self, context):
+        layout = self.layout
+        props = context.scene.blendercnn
+        status = context.window_manager.blendercnn_preview
+        layout.prop(props, "preview_model")
+        row = layout.row(align=True)
+        row.operator("blendercnn.load_preview", icon="FILE_REFRESH" if status.state != "OFF" else "IMPORT",
+                     text="Reload Model" if status.state != "OFF" else "Load Model")
+        row.operator("blendercnn.unload_preview", text="", icon="X")
+        if status.state == "READY":
+            layout.label(text=f"Model ready on {status.device}: {status.resolution}×{status.resolution}"
+                              f" · last image {_figure(status.latency_ms, '.0f')} ms", icon="CHECKMARK")
+        elif status.state == "LOADING":
+            layout.label(text="Loading the model…", icon="TIME")
+        if status.message:
+            layout.label(text=status.message, icon="ERROR" if status.state == "ERROR" else "INFO")
+        col = layout.column(align=True)
+        col.prop(props, "preview_colour")
+        row = col.row(align=True)
+        row.prop(props, "preview_x")
+        row.prop(props, "preview_y")
+        layout.label(text="Shown in the Image Editor as 'BlenderCNN Preview'", icon="IMAGE_DATA")
+        layout.operator("blendercnn.render_real", icon="RENDER_STILL")
+        if status.real_psnr >= 0:
+            layout.label(text=f"Real vs model: PSNR {status.real_psnr:.2f} dB")
+        layout.operator("blendercnn.evaluate", icon="VIEWZOOM")
+        if status.evaluation:
+            layout.label(text=status.evaluation)
+
+
+CLASSES = (BLENDERCNN_PT_scene, BLENDERCNN_PT_randomize, BLENDERCNN_PT_dataset, BLENDERCNN_PT_train,
+           BLENDERCNN_PT_preview)

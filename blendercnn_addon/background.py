@@ -1,0 +1,143 @@
+"""The one place where subprocess results reach Blender: a single ``bpy.app.timers`` poller.
+
+Each running subprocess (training, preview, evaluation, TensorBoard, environment
+creation) is a :class:`Session` registered here under its kind. Reader threads
+(in :mod:`.workers`) only queue messages; :func:`poll`, which Blender calls on
+its main thread, hands them to the sessions, which update properties and images,
+and notices at once when a worker has died. Blender's rule that ``bpy`` is only
+touched from the main thread is kept by construction.
+"""
+
+from __future__ import annotations
+
+import time
+
+import bpy
+from bpy.app.handlers import persistent
+
+from .workers import Worker
+
+POLL_SECONDS = 0.05
+_sessions: dict[str, "Session"] = {}
+
+
+class Session:
+    """A worker plus what to do with its messages. Subclasses override the ``on_*`` hooks.
+
+    Hooks run on Blender's main thread, from :func:`poll`.
+    """
+
+    kind = "session"
+    stop_on_file_load = False  # training keeps going when another .blend is opened; preview does not
+
+    def __init__(self, worker: Worker):
+        self.worker = worker
+
+    def on_message(self, message: dict) -> None:
+        """One protocol message from the worker's stdout."""
+
+    def on_tick(self) -> None:
+        """Every poll while the worker runs (time-outs, readiness checks)."""
+
+    def on_exit(self, exit_code: int) -> None:
+        """The worker has ended (all its messages were delivered first)."""
+
+    def shutdown(self) -> None:
+        """Blender is unloading the add-on or a file: end the worker now."""
+        self.worker.close(timeout=3.0)
+
+
+def start(session: Session) -> None:
+    """Track ``session`` (replacing a finished one of the same kind) and make sure the poller runs."""
+    old = _sessions.get(session.kind)
+    if old is not None and old.worker.exit_code is None:
+        raise RuntimeError(f"a {session.kind} worker is already running")
+    _sessions[session.kind] = session
+    if not bpy.app.timers.is_registered(poll):
+        bpy.app.timers.register(poll, first_interval=POLL_SECONDS, persistent=True)
+
+
+def get(kind: str) -> Session | None:
+    """The running session of that kind, if any."""
+    return _sessions.get(kind)
+
+
+def running(kind: str) -> bool:
+    return kind in _sessions
+
+
+def poll() -> float | None:
+    """Deliver queued messages, run time-outs, retire ended workers; redraw the panels.
+
+    Returns the delay until the next call, or None (unregister the timer) when nothing runs.
+    """
+    for kind, session in list(_sessions.items()):
+        for message in session.worker.messages():
+            session.on_message(message)
+        exit_code = session.worker.exit_code
+        if exit_code is None:
+            session.on_tick()
+            continue
+        for message in session.worker.messages():
+            session.on_message(message)
+        if _sessions.get(kind) is session:
+            del _sessions[kind]
+        session.worker.close()
+        session.on_exit(exit_code)
+    redraw_panels()
+    return POLL_SECONDS if _sessions else None
+
+
+def wait_until_done(kind: str, timeout: float) -> bool:
+    """Run :func:`poll` until the ``kind`` session ends (scripts and tests; a window's timer does it
+    otherwise). True if it ended within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while running(kind):
+        if time.monotonic() > deadline:
+            return False
+        poll()
+        time.sleep(POLL_SECONDS)
+    return True
+
+
+def stop(kind: str) -> None:
+    """End the ``kind`` worker now, if one runs (its on_exit is not called: this is on purpose)."""
+    session = _sessions.pop(kind, None)
+    if session is not None:
+        session.shutdown()
+
+
+def stop_all() -> None:
+    """End every worker (unregister, file load)."""
+    while _sessions:
+        _, session = _sessions.popitem()
+        session.shutdown()
+    if bpy.app.timers.is_registered(poll):
+        bpy.app.timers.unregister(poll)
+
+
+def redraw_panels() -> None:
+    """Tag the 3D viewport sidebars and Image Editors of every window for redraw."""
+    window_manager = bpy.context.window_manager
+    for window in window_manager.windows if window_manager else ():
+        for area in window.screen.areas:
+            if area.type in {"VIEW_3D", "IMAGE_EDITOR"}:
+                area.tag_redraw()
+
+
+@persistent
+def _on_load_pre(*_args) -> None:
+    for kind, session in list(_sessions.items()):
+        if session.stop_on_file_load:
+            del _sessions[kind]
+            session.shutdown()
+
+
+def register() -> None:
+    bpy.app.handlers.load_pre.append(_on_load_pre)
+
+
+def unregister() -> None:
+    stop_all()
+    if _on_load_pre in bpy.app.handlers.load_pre:
+        bpy.app.handlers.load_pre.remove(_on_load_pre)

@@ -1,0 +1,399 @@
+"""Train, Cancel, Preview, Render Real, Evaluate and TensorBoard, driven from the add-on as installed
+from its zip, through the same subprocesses and the same timer code the panel uses.
+
+The bpy module has no event loop, so ``background.wait_until_done`` (which calls
+the add-on's own poller) stands in for Blender's timer; everything else is real:
+real subprocesses with real TensorFlow on a tiny real dataset.
+"""
+
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import bpy
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import ADDON_MODULE, USER_RESOURCES, run_cli
+
+TIMEOUT = 240
+
+
+def addon_module(name):
+    return sys.modules[f"{ADDON_MODULE}.{name}"]
+
+
+def poll_until(condition, timeout=TIMEOUT):
+    background = addon_module("background")
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting for the worker"
+        background.poll()
+        time.sleep(0.02)
+
+
+@pytest.fixture(scope="module")
+def tensorflow_python(addon):
+    """The add-on preferences point at this test's interpreter (it has TensorFlow)."""
+    prefs = bpy.context.preferences.addons[ADDON_MODULE].preferences
+    prefs.python_path = sys.executable
+    yield sys.executable
+    prefs.python_path = ""
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    """32 real renders at 32 x 32."""
+    out = tmp_path_factory.mktemp("panel") / "dataset"
+    done = run_cli("generate", "--out", str(out), "--count", "32", "--resolution", "32", "--samples", "4")
+    assert done.returncode == 0, done.stderr
+    return str(out)
+
+
+def configure(scene, dataset, run, epochs=2, batch_size=8, patience=5):
+    props = scene.blendercnn
+    props.train_data_dir = dataset
+    props.run_dir = str(run)
+    props.epochs, props.batch_size, props.patience = epochs, batch_size, patience
+
+
+@pytest.fixture(scope="module")
+def panel_run(addon, tensorflow_python, dataset, tmp_path_factory):
+    """A run trained with the Train button: (run folder, snapshots of the panel's status while it ran)."""
+    run = tmp_path_factory.mktemp("panel") / "run"
+    scene = bpy.data.scenes.new("training scene")
+    status = bpy.context.window_manager.blendercnn_training
+    snapshots = []
+    try:
+        with bpy.context.temp_override(scene=scene):
+            configure(scene, dataset, run)
+            assert bpy.ops.blendercnn.train() == {"FINISHED"}
+            session = addon_module("background").get("train")
+            assert status.running
+
+            def finished():
+                snapshots.append({k: getattr(status, k) for k in
+                                  ("running", "device", "epoch", "epochs", "batch", "batches", "loss", "val_psnr",
+                                   "eta_s")})
+                return not status.running
+
+            poll_until(finished)
+            preview_model = scene.blendercnn.preview_model
+    finally:
+        bpy.data.scenes.remove(scene)
+    return run, snapshots, session, preview_model
+
+
+def test_train_button_runs_the_installed_code_with_live_progress(panel_run):
+    run, snapshots, session, preview_model = panel_run
+    status = bpy.context.window_manager.blendercnn_training
+    # The subprocess ran the zip-installed copy of the package, found through PYTHONPATH.
+    assert session.start_message["code"].startswith(os.path.join(USER_RESOURCES, "extensions"))
+    assert os.path.realpath(session.start_message["run"]) == os.path.realpath(run)
+    live = [s for s in snapshots if s["running"] and s["batch"] > 0]
+    assert live, "the panel never showed batch progress while training ran"
+    assert all(s["device"] == "CPU" and s["batches"] == 4 and s["epochs"] == 2 for s in live)
+    assert all(s["loss"] > 0 for s in live)
+    assert any(s["running"] and s["val_psnr"] > 0 and s["eta_s"] >= 0 for s in snapshots)
+    assert status.error == "" and status.message.startswith("Finished"), status.message
+    assert status.epoch == 2 and status.val_psnr > 5
+    assert preview_model == str(run)
+    assert glob.glob(str(run / "logs" / "**" / "events.out.tfevents.*"), recursive=True)
+    history = json.loads((run / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2]
+
+
+def test_the_trained_model_reloads_and_predicts_the_right_size(panel_run, tmp_path):
+    run = panel_run[0]
+    done = run_cli("predict", "--model", str(run), "--vector", "1,0.5,0,0.2,-0.3", "--out", str(tmp_path / "p.png"))
+    assert done.returncode == 0, done.stderr
+    assert Image.open(tmp_path / "p.png").size == (32, 32)
+
+
+def test_tensorflow_never_loads_in_blenders_process(panel_run):
+    assert "tensorflow" not in sys.modules and "keras" not in sys.modules
+
+
+def test_cancel_stops_after_a_batch_keeps_the_best_model_and_resume_continues(
+        addon, tensorflow_python, dataset, scene, tmp_path):
+    run = tmp_path / "run"
+    configure(scene, dataset, run, epochs=1000, batch_size=2, patience=1000)
+    status = bpy.context.window_manager.blendercnn_training
+    assert bpy.ops.blendercnn.train() == {"FINISHED"}
+    poll_until(lambda: status.val_psnr > 0 and status.epoch >= 2)
+    assert bpy.ops.blendercnn.cancel_training() == {"FINISHED"}
+    assert status.stopping
+    addon_module("background").wait_until_done("train", TIMEOUT)
+    assert status.message.startswith("Cancelled"), status.message
+    state = json.loads((run / "state.json").read_text())
+    assert state["epochs_done"] >= 2 and (run / "model.keras").is_file()
+    train_ops = addon_module("operators.train_ops")
+    assert train_ops.resumable_run(bpy.context) == str(run)
+
+    scene.blendercnn.epochs = state["epochs_done"] + 1
+    assert bpy.ops.blendercnn.train(resume=True) == {"FINISHED"}
+    addon_module("background").wait_until_done("train", TIMEOUT)
+    assert status.message.startswith("Finished"), (status.message, status.error)
+    history = json.loads((run / "history.json").read_text())
+    assert [h["epoch"] for h in history] == list(range(1, state["epochs_done"] + 2))
+
+
+def test_a_crashed_trainer_shows_its_last_log_lines_and_blender_goes_on(
+        addon, tensorflow_python, dataset, scene, tmp_path):
+    configure(scene, dataset, tmp_path / "run", epochs=1000, batch_size=2, patience=1000)
+    status = bpy.context.window_manager.blendercnn_training
+    assert bpy.ops.blendercnn.train() == {"FINISHED"}
+    session = addon_module("background").get("train")
+    poll_until(lambda: status.batch > 0)
+    os.kill(session.worker.process.pid, signal.SIGKILL)
+    addon_module("background").wait_until_done("train", 10)
+    assert "exit code -9" in status.error and not status.running
+    assert bpy.ops.blendercnn.train.poll()  # Blender and the add-on keep working
+
+
+def test_a_worker_exits_when_blender_dies(addon, dataset, tmp_path):
+    """The worker watches the pid it was given: kill -9 the parent, and training ends at once."""
+    parent = subprocess.Popen([sys.executable, "-c", f"""
+import subprocess, sys, time
+sys.path.insert(0, {os.path.dirname(os.path.dirname(addon.__file__))!r})
+from blendercnn_addon.workers import addon_command, subprocess_environment
+child = subprocess.Popen(addon_command(sys.executable, "train", "--data", {dataset!r}, "--out", {str(tmp_path / 'run')!r},
+                         "--epochs", "1000", "--batch-size", "2", "--progress", "json"),
+                         env=subprocess_environment(), stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+print(child.pid, flush=True)
+child.stdout.readline()
+print("started", flush=True)
+time.sleep(600)
+"""], stdout=subprocess.PIPE, text=True)
+    child = int(parent.stdout.readline())
+    assert parent.stdout.readline().strip() == "started"
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _alive(child):
+        time.sleep(0.1)
+    assert not _alive(child), "the training worker outlived its parent"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            return "\tZ" not in next(line for line in handle if line.startswith("State:"))
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.parametrize("problem", ["no dataset", "used run folder", "no tensorflow"])
+def test_train_refuses_bad_input_and_touches_nothing(addon, tensorflow_python, dataset, scene, tmp_path, problem):
+    run = tmp_path / "run"
+    configure(scene, dataset, run)
+    prefs = bpy.context.preferences.addons[ADDON_MODULE].preferences
+    expected = {"no dataset": "no dataset", "used run folder": "not empty", "no tensorflow": "TensorFlow"}[problem]
+    if problem == "no dataset":
+        scene.blendercnn.train_data_dir = str(tmp_path)
+    elif problem == "used run folder":
+        run.mkdir()
+        (run / "notes.txt").write_text("mine")
+    else:
+        prefs.python_path = sys._base_executable if hasattr(sys, "_base_executable") else "/usr/bin/python3"
+    try:
+        with pytest.raises(RuntimeError, match=expected):
+            bpy.ops.blendercnn.train()
+    finally:
+        prefs.python_path = sys.executable
+    assert not addon_module("background").running("train")
+    if problem == "used run folder":
+        assert os.listdir(run) == ["notes.txt"] and (run / "notes.txt").read_text() == "mine"
+
+
+@pytest.fixture
+def preview(panel_run, tensorflow_python, seed_scene):
+    """The preview worker loaded with the panel's model, in a set-up scene."""
+    seed_scene.blendercnn.preview_model = str(panel_run[0])
+    status = bpy.context.window_manager.blendercnn_preview
+    assert bpy.ops.blendercnn.load_preview() == {"FINISHED"}
+    poll_until(lambda: status.state == "READY" and bpy.data.images.get("BlenderCNN Preview") is not None
+               and status.latency_ms > 0)
+    yield status
+    bpy.ops.blendercnn.unload_preview()
+
+
+def wait_for_preview(status):
+    """Until the image for the newest vector is on screen (nothing in flight, nothing waiting)."""
+    background = addon_module("background")
+
+    def idle():
+        session = background.get("preview")
+        return status.state == "READY" and session.in_flight is None and session.waiting is None
+
+    poll_until(idle)
+
+
+def _preview_pixels():
+    return addon_module("images").read_image(bpy.data.images["BlenderCNN Preview"])
+
+
+def test_preview_shows_the_models_image_and_follows_the_sliders(preview, panel_run, seed_scene, tmp_path):
+    props = seed_scene.blendercnn
+    image = bpy.data.images["BlenderCNN Preview"]
+    assert tuple(image.size) == (32, 32)
+    first = _preview_pixels()
+    done = run_cli("predict", "--model", str(panel_run[0]), "--vector",
+                   ",".join(repr(v) for v in props.preview_vector()), "--out", str(tmp_path / "cli.png"))
+    assert done.returncode == 0, done.stderr
+    expected = np.asarray(Image.open(tmp_path / "cli.png"))
+    assert np.abs(first.astype(int) - expected).max() <= 1  # same model, same vector, same pixels
+
+    props.preview_colour = (0.0, 0.3, 1.0)
+    props.preview_x = 0.8
+    wait_for_preview(preview)
+    assert np.abs(_preview_pixels().astype(int) - first).max() > 0
+    assert bpy.data.images["BlenderCNN Preview"] == image  # reused, not a new datablock per change
+
+
+def test_a_dead_preview_worker_is_restarted(preview, seed_scene):
+    background = addon_module("background")
+    old = background.get("preview")
+    old.worker.kill()
+    poll_until(lambda: background.get("preview") is not old and preview.state == "READY")
+    preview.latency_ms = -1.0
+    seed_scene.blendercnn.preview_y = 0.5
+    poll_until(lambda: preview.latency_ms > 0)
+
+
+def test_render_real_renders_the_same_vector_and_compares(preview, seed_scene):
+    props = seed_scene.blendercnn
+    props.preview_colour, props.preview_x, props.preview_y = (1.0, 0.0, 0.4), -0.5, 0.5
+    wait_for_preview(preview)
+    ball_before = tuple(seed_scene.objects["Ball"].location)
+    assert bpy.ops.blendercnn.render_real() == {"FINISHED"}
+    addon_module("background").poll()
+    real = bpy.data.images["BlenderCNN Real"]
+    assert tuple(real.size) == (32, 32)
+    real_pixels = addon_module("images").read_image(real)
+    assert real_pixels.std() > 5  # a real picture, not a blank
+    assert tuple(seed_scene.objects["Ball"].location) == ball_before  # the scene is left as it was
+    expected = addon_module("operators.preview_ops").psnr(real_pixels, _preview_pixels())
+    assert preview.real_psnr == pytest.approx(expected, abs=0.01) and preview.real_psnr > 5
+
+
+def test_evaluate_button_writes_metrics_and_loads_the_grid(addon, panel_run, tensorflow_python, scene):
+    run = panel_run[0]
+    scene.blendercnn.preview_model = str(run)
+    assert bpy.ops.blendercnn.evaluate() == {"FINISHED"}
+    assert addon_module("background").wait_until_done("evaluate", TIMEOUT)
+    metrics = json.loads((run / "metrics.json").read_text())
+    status = bpy.context.window_manager.blendercnn_preview
+    assert status.evaluation.startswith(f"{metrics['samples']} held-out"), status.evaluation
+    grid = bpy.data.images["BlenderCNN Evaluation"]
+    assert tuple(grid.size) == Image.open(metrics["grid"]).size
+
+
+def test_a_corrupt_model_is_reported_and_not_restarted_forever(addon, tensorflow_python, panel_run, scene, tmp_path):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_bytes((panel_run[0] / "config.json").read_bytes())
+    (broken / "model.keras").write_bytes(b"PK\x03\x04 not really a zip")
+    scene.blendercnn.preview_model = str(broken)
+    status = bpy.context.window_manager.blendercnn_preview
+    assert bpy.ops.blendercnn.load_preview() == {"FINISHED"}
+    addon_module("background").wait_until_done("preview", TIMEOUT)
+    assert status.state == "ERROR" and "not a loadable Keras model" in status.message
+    assert (broken / "model.keras").read_bytes() == b"PK\x03\x04 not really a zip"
+
+
+def test_tensorboard_serves_the_runs_logs_on_localhost(addon, panel_run, tensorflow_python, scene):
+    scene.blendercnn.run_dir = str(panel_run[0])
+    status = bpy.context.window_manager.blendercnn_training
+    assert bpy.ops.blendercnn.open_tensorboard(open_browser=False) == {"FINISHED"}
+    try:
+        poll_until(lambda: status.tensorboard_url != "", timeout=120)
+        assert status.tensorboard_url.startswith("http://127.0.0.1:")
+        with urllib.request.urlopen(status.tensorboard_url + "data/runs", timeout=30) as answer:
+            assert answer.status == 200
+    finally:
+        bpy.ops.blendercnn.stop_tensorboard()
+        addon_module("background").wait_until_done("tensorboard", 30)
+    assert status.tensorboard_url == ""
+
+
+def test_create_environment_needs_online_access(addon):
+    system = bpy.context.preferences.system
+    system.use_online_access = False
+    with pytest.raises(RuntimeError, match="Online access is off"):
+        bpy.ops.blendercnn.create_environment()
+
+
+def test_create_environment_shows_its_steps_and_a_failed_download(addon, monkeypatch, tmp_path):
+    """Offline (no package index), the download step fails: the panel shows the step and pip's error."""
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(tmp_path))
+    system = bpy.context.preferences.system
+    system.use_online_access = True
+    status = bpy.context.window_manager.blendercnn_env
+    try:
+        assert bpy.ops.blendercnn.create_environment() == {"FINISHED"}
+        steps = set()
+        poll_until(lambda: steps.add(status.step) or not status.creating, timeout=180)
+    finally:
+        system.use_online_access = False
+    assert status.error.startswith("Creating the environment failed"), status.error
+    assert 3 in steps  # it got as far as installing the packages into the new environment
+    env_dir = addon_module("preferences").environment_dir()
+    assert os.path.isfile(os.path.join(env_dir, "pyvenv.cfg"))
+
+
+def test_pinned_packages_match_requirements(addon):
+    from conftest import ROOT
+
+    interpreter = addon_module("interpreter")
+    pins = open(os.path.join(ROOT, "requirements.txt")).read().split()
+    for package in interpreter.VARIANT_PACKAGES["cpu"]:
+        assert package in pins, f"{package} is not what requirements.txt pins"
+    assert f"tensorflow[and-cuda]=={interpreter.TENSORFLOW_VERSION}" in interpreter.VARIANT_PACKAGES["cuda"]
+
+
+def test_auto_detection_finds_a_tensorflow_python(addon, monkeypatch):
+    prefs = bpy.context.preferences.addons[ADDON_MODULE].preferences
+    old, prefs.python_path = prefs.python_path, ""
+    monkeypatch.setenv("BLENDERCNN_PYTHON", sys.executable)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    try:
+        assert bpy.ops.blendercnn.check_interpreter() == {"FINISHED"}
+        status = bpy.context.window_manager.blendercnn_env
+        assert status.python == sys.executable and "has TensorFlow" in status.summary
+    finally:
+        prefs.python_path = old
+
+
+def _start_preview(run):
+    scene = bpy.context.scene
+    scene.blendercnn.preview_model = str(run)
+    assert bpy.ops.blendercnn.load_preview() == {"FINISHED"}
+    session = addon_module("background").get("preview")
+    poll_until(lambda: bpy.context.window_manager.blendercnn_preview.state == "READY")
+    return session.worker.process
+
+
+def test_opening_a_file_stops_the_preview_worker(addon, panel_run, tensorflow_python, tmp_path):
+    process = _start_preview(panel_run[0])
+    saved = str(tmp_path / "saved.blend")
+    bpy.ops.wm.save_as_mainfile(filepath=saved, copy=True)
+    bpy.ops.wm.open_mainfile(filepath=saved)
+    assert process.wait(timeout=10) is not None
+    assert not addon_module("background").running("preview")
+
+
+def test_disabling_the_add_on_stops_its_workers(addon, panel_run, tensorflow_python):
+    process = _start_preview(panel_run[0])
+    bpy.ops.preferences.addon_disable(module=ADDON_MODULE)
+    try:
+        assert process.wait(timeout=10) is not None
+    finally:
+        bpy.ops.preferences.addon_enable(module=ADDON_MODULE)
