@@ -175,7 +175,9 @@ class BlenderCNNTrainingStatus(bpy.types.PropertyGroup):
 
     @property
     def epoch_fraction(self) -> float:
-        return min(1.0, self.epoch / self.epochs) if self.epochs else 0.0
+        """Share of all epochs done, counting the running epoch's finished batches."""
+        done = max(0, self.epoch - 1) + self.batch_fraction
+        return min(1.0, done / self.epochs) if self.epochs else 0.0
 
 
 class BlenderCNNPreviewStatus(bpy.types.PropertyGroup):

@@ -109,3 +109,35 @@ def test_dataset_panel_shows_progress_and_cancel_while_running(seed_scene):
     assert ("progress", "3 / 12 · ETA 1m15s") in log
     assert ("operator", "blendercnn.cancel_generation") in log
     assert ("operator", "blendercnn.generate_dataset") not in log
+
+
+def test_train_panel_shows_epoch_batch_figures_and_cancel_while_training(scene):
+    status = bpy.context.window_manager.blendercnn_training
+    assert ("operator", "blendercnn.train") in draw("BLENDERCNN_PT_train")
+    values = dict(running=True, device="CPU", epoch=3, epochs=10, batch=5, batches=20, loss=0.0123,
+                  val_loss=0.0150, val_psnr=18.24, elapsed_s=65.0, eta_s=130.0)
+    saved = {name: getattr(status, name) for name in values}
+    for name, value in values.items():
+        setattr(status, name, value)
+    try:
+        log = draw("BLENDERCNN_PT_train")
+    finally:
+        for name, value in saved.items():
+            setattr(status, name, value)
+    assert ("progress", "Epoch 3 / 10") in log
+    assert ("progress", "Batch 5 / 20 · loss 0.01230") in log
+    labels = [entry[1] for entry in log if entry[0] == "label"]
+    assert {"Device: CPU", "Val loss 0.01500", "Val PSNR 18.24 dB", "Elapsed 1m05s", "ETA 2m10s"} <= set(labels)
+    assert ("operator", "blendercnn.cancel_training") in log and ("operator", "blendercnn.train") not in log
+
+
+def test_train_panel_offers_create_environment_when_no_tensorflow_python(scene):
+    env = bpy.context.window_manager.blendercnn_env
+    saved = env.checked, env.python, env.summary
+    env.checked, env.python, env.summary = True, "", "no usable Python: /usr/bin/python3 lacks tensorflow"
+    try:
+        log = draw("BLENDERCNN_PT_train")
+    finally:
+        env.checked, env.python, env.summary = saved
+    assert ("label", "No Python with TensorFlow found") in log
+    assert ("operator", "blendercnn.create_environment") in log and ("prop", "environment_variant") in log

@@ -138,6 +138,23 @@ def _draw_log_tail(layout, text: str) -> None:
         box.label(text=line[:120])
 
 
+def _draw_training_progress(layout, status) -> None:
+    """Device, epoch and batch bars, the latest figures, and Cancel."""
+    layout.label(text=f"Device: {status.device or 'starting…'}")
+    layout.progress(factor=status.epoch_fraction, type="BAR", text=f"Epoch {status.epoch} / {status.epochs}")
+    layout.progress(factor=status.batch_fraction, type="BAR",
+                    text=f"Batch {status.batch} / {status.batches} · loss {_figure(status.loss, '.5f')}")
+    grid = layout.grid_flow(columns=2, even_columns=True)
+    grid.label(text=f"Val loss {_figure(status.val_loss, '.5f')}")
+    grid.label(text=f"Val PSNR {_figure(status.val_psnr, '.2f')} dB")
+    grid.label(text=f"Elapsed {format_duration(status.elapsed_s)}")
+    grid.label(text=f"ETA {format_duration(status.eta_s)}")
+    if status.stopping:
+        layout.label(text="Stopping after this batch…", icon="TIME")
+    else:
+        layout.operator("blendercnn.cancel_training", icon="CANCEL")
+
+
 class BLENDERCNN_PT_train(_BlenderCNNPanel, bpy.types.Panel):
     bl_label = "Train"
     bl_idname = "BLENDERCNN_PT_train"
@@ -158,7 +175,7 @@ class BLENDERCNN_PT_train(_BlenderCNNPanel, bpy.types.Panel):
         col.prop(props, "patience")
         col.prop(props, "train_seed")
         if status.running:
-            self._draw_progress(layout, status)
+            _draw_training_progress(layout, status)
         else:
             row = layout.row(align=True)
             row.operator("blendercnn.train", icon="PLAY").resume = False
@@ -178,22 +195,6 @@ class BLENDERCNN_PT_train(_BlenderCNNPanel, bpy.types.Panel):
             row.operator("blendercnn.stop_tensorboard", text="", icon="X")
         else:
             row.operator("blendercnn.open_tensorboard", icon="GRAPH")
-
-    @staticmethod
-    def _draw_progress(layout, status) -> None:
-        layout.label(text=f"Device: {status.device or 'starting…'}")
-        layout.progress(factor=status.epoch_fraction, type="BAR", text=f"Epoch {status.epoch} / {status.epochs}")
-        layout.progress(factor=status.batch_fraction, type="BAR",
-                        text=f"Batch {status.batch} / {status.batches} · loss {_figure(status.loss, '.5f')}")
-        grid = layout.grid_flow(columns=2, even_columns=True)
-        grid.label(text=f"Val loss {_figure(status.val_loss, '.5f')}")
-        grid.label(text=f"Val PSNR {_figure(status.val_psnr, '.2f')} dB")
-        grid.label(text=f"Elapsed {format_duration(status.elapsed_s)}")
-        grid.label(text=f"ETA {format_duration(status.eta_s)}")
-        if status.stopping:
-            layout.label(text="Stopping after this batch…", icon="TIME")
-        else:
-            layout.operator("blendercnn.cancel_training", icon="CANCEL")
 
 
 class BLENDERCNN_PT_preview(_BlenderCNNPanel, bpy.types.Panel):
