@@ -38,6 +38,8 @@ test: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/render_speed.py
+	$(PY) benchmarks/train_speed.py
+	$(PY) benchmarks/preview_latency.py
 
 clean:
 	rm -rf build dist $(DEMO_OUT) .pytest_cache

@@ -17,7 +17,8 @@ from bpy.app.handlers import persistent
 
 from .workers import Worker
 
-POLL_SECONDS = 0.05
+POLL_SECONDS = 0.1  # progress reports: ten updates a second are plenty
+BUSY_POLL_SECONDS = 0.005  # a preview image is on its way: pick it up without adding latency
 _sessions: dict[str, "Session"] = {}
 
 
@@ -32,6 +33,11 @@ class Session:
 
     def __init__(self, worker: Worker):
         self.worker = worker
+
+    @property
+    def busy(self) -> bool:
+        """True while an answer the user is waiting for is due (makes the poller look more often)."""
+        return False
 
     def on_message(self, message: dict) -> None:
         """One protocol message from the worker's stdout."""
@@ -85,7 +91,9 @@ def poll() -> float | None:
         session.worker.close()
         session.on_exit(exit_code)
     redraw_panels()
-    return POLL_SECONDS if _sessions else None
+    if not _sessions:
+        return None
+    return BUSY_POLL_SECONDS if any(session.busy for session in _sessions.values()) else POLL_SECONDS
 
 
 def wait_until_done(kind: str, timeout: float) -> bool:
@@ -95,8 +103,7 @@ def wait_until_done(kind: str, timeout: float) -> bool:
     while running(kind):
         if time.monotonic() > deadline:
             return False
-        poll()
-        time.sleep(POLL_SECONDS)
+        time.sleep(poll() or POLL_SECONDS)
     return True
 
 

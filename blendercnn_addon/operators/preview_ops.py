@@ -74,6 +74,11 @@ class PreviewSession(background.Session):
         self.next_id = 0
         self.in_flight: tuple[int, list[float], float] | None = None  # (id, vector, sent at)
         self.waiting: list[float] | None = vector
+        self.model_seconds = -1.0  # the worker's own time for the last image (inference + encoding)
+
+    @property
+    def busy(self) -> bool:
+        return self.in_flight is not None
 
     def request(self, vector: list[float]) -> None:
         """Show the model's image for ``vector`` as soon as the worker is free."""
@@ -113,6 +118,7 @@ class PreviewSession(background.Session):
         if message.get("encoding") != IMAGE_ENCODING:
             _status().message = f"the preview worker sent pixels as {message.get('encoding')!r}"
             return
+        self.model_seconds = float(message.get("seconds", -1.0))
         pixels = decode_pixels(message["pixels"], message["width"], message["height"])
         show_in_image_editors(write_image(PREVIEW_IMAGE, pixels))
         _last_shown.update(vector=vector, pixels=pixels)

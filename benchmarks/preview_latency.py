@@ -1,0 +1,108 @@
+"""Preview latency: vector → pixels in the ``BlenderCNN Preview`` datablock, against a real render.
+
+Makes a small dataset and a 1-epoch model at the given resolution with the CLI
+(what is learnt does not change the speed), then, inside Blender (the bpy
+module, add-on registered from this checkout), sends vectors to the preview
+worker one at a time exactly as the panel's sliders do and times each until its
+pixels are in the image datablock. The same vectors are then rendered by Cycles
+with the dataset's settings (Render Real's code path). Prints one
+``name: value`` line per figure; ``render_over_preview_p50`` is how many times
+faster the preview is than rendering.
+
+Usage: python benchmarks/preview_latency.py [--resolution 256] [--requests 40] [--renders 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+
+def cli(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "blendercnn_addon", *args], cwd=ROOT, check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+def make_run(folder: str, resolution: int) -> str:
+    data, run = os.path.join(folder, "data"), os.path.join(folder, "run")
+    cli("generate", "--out", data, "--count", "8", "--resolution", str(resolution), "--quiet")
+    cli("train", "--data", data, "--out", run, "--epochs", "1", "--batch-size", "4")
+    return run
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--resolution", type=int, default=256)
+    parser.add_argument("--requests", type=int, default=40)
+    parser.add_argument("--renders", type=int, default=3)
+    args = parser.parse_args()
+    os.environ["BLENDERCNN_PYTHON"] = sys.executable  # the interpreter with TensorFlow
+
+    import bpy
+
+    import blendercnn_addon
+    from blendercnn_addon import background
+    from blendercnn_addon.operators import preview_ops
+
+    with tempfile.TemporaryDirectory() as folder:
+        run = make_run(folder, args.resolution)
+        blendercnn_addon.register()
+        bpy.ops.blendercnn.setup_scene()
+        scene = bpy.context.scene
+        scene.blendercnn.preview_model = run
+        assert bpy.ops.blendercnn.load_preview() == {"FINISHED"}
+        status = bpy.context.window_manager.blendercnn_preview
+        while status.state != "READY" or background.get("preview").busy:
+            assert status.state != "ERROR", status.message
+            time.sleep(background.poll() or 0.01)
+        session = background.get("preview")
+        rng = random.Random(0)
+        vectors = [[rng.random(), rng.random(), rng.random(), rng.uniform(-1, 1), rng.uniform(-1, 1)]
+                   for _ in range(args.requests + 1)]
+        latencies, worker_ms = [], []
+        for vector in vectors:
+            began = time.perf_counter()
+            session.request(vector)
+            while True:  # what Blender's timer does, but stop timing the moment the pixels are in
+                delay = background.poll()
+                if not (session.busy or session.waiting is not None):
+                    break
+                time.sleep(delay or 0.001)
+            latencies.append((time.perf_counter() - began) * 1000.0)
+            worker_ms.append(session.model_seconds * 1000.0)
+        latencies, worker_ms = latencies[1:], worker_ms[1:]  # the first one after loading is a warm-up
+        config = preview_ops.read_run_config(run)
+        renders = []
+        for vector in vectors[:args.renders + 1]:
+            began = time.perf_counter()
+            preview_ops.render_real(scene, vector, config)
+            renders.append((time.perf_counter() - began) * 1000.0)
+        renders = renders[1:]  # the first render syncs the scene and loads kernels
+        background.stop_all()
+    p50, p95 = statistics.median(latencies), percentile(latencies, 0.95)
+    render_ms = statistics.median(renders)
+    print(f"resolution: {args.resolution}")
+    print(f"preview_device: {status.device}")
+    print(f"preview_p50_ms: {p50:.1f}")
+    print(f"preview_p95_ms: {p95:.1f}")
+    print(f"worker_inference_p50_ms: {statistics.median(worker_ms):.1f}")
+    print(f"render_ms: {render_ms:.0f}")
+    print(f"render_over_preview_p50: {render_ms / p50:.1f}")
+
+
+if __name__ == "__main__":
+    main()
