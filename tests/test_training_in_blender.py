@@ -41,10 +41,10 @@ def poll_until(condition, timeout=TIMEOUT):
 @pytest.fixture(scope="module")
 def tensorflow_python(addon):
     """The add-on preferences point at this test's interpreter (it has TensorFlow)."""
-    prefs = bpy.context.preferences.addons[ADDON_MODULE].preferences
-    prefs.python_path = sys.executable
+    bpy.context.preferences.addons[ADDON_MODULE].preferences.python_path = sys.executable
     yield sys.executable
-    prefs.python_path = ""
+    # Looked up again: a test may disable and re-enable the add-on, which frees the old preferences.
+    bpy.context.preferences.addons[ADDON_MODULE].preferences.python_path = ""
 
 
 @pytest.fixture(scope="module")
