@@ -19,12 +19,13 @@ from dataclasses import dataclass, field
 
 # Versions that work together (REFERENCE.md); tests check these against requirements.txt.
 TENSORFLOW_VERSION = "2.19.1"
-SHARED_PINS = ("numpy==1.26.4", "pillow==13.0.0")
+# TensorBoard is named on its own: training logs to it, and newer TensorFlow wheels no longer pull it in.
+SHARED_PINS = ("tensorboard==2.19.0", "numpy==1.26.4", "pillow==13.0.0")
 VARIANT_PACKAGES = {
     "cpu": (f"tensorflow-cpu=={TENSORFLOW_VERSION}",) + SHARED_PINS,
     "cuda": (f"tensorflow[and-cuda]=={TENSORFLOW_VERSION}",) + SHARED_PINS,
 }
-REQUIRED_MODULES = ("tensorflow", "numpy", "PIL")
+REQUIRED_MODULES = ("tensorflow", "tensorboard", "numpy", "PIL")
 PROBE_TIMEOUT_S = 30
 _PROBE_CODE = (
     "import importlib.util, json, sys; "

@@ -104,12 +104,17 @@ class BLENDERCNN_OT_generate_dataset(bpy.types.Operator):
         status = context.window_manager.blendercnn_status
         if event.type == "ESC" or status.cancel_requested:
             return self._stop(context, cancelled=True)
-        if event.type != "TIMER" or event.timer is not self._timer:
+        # Event.timer exists only since Blender 5.0; on older ones any timer tick renders the next image.
+        timer = getattr(event, "timer", None)
+        if event.type != "TIMER" or (timer is not None and timer is not self._timer):
             return {"PASS_THROUGH"}
         try:
             self._job.render_next()
         except UserError as err:
             self.report({"ERROR"}, str(err))
+            return self._stop(context, cancelled=True)
+        except Exception as err:  # never leave the panel stuck in "running" after a bug or a render crash
+            self.report({"ERROR"}, f"Dataset generation stopped: {type(err).__name__}: {err}")
             return self._stop(context, cancelled=True)
         _publish(status, self._job)
         _redraw_panels(context)

@@ -220,6 +220,9 @@ class BLENDERCNN_PT_preview(_BlenderCNNPanel, bpy.types.Panel):
         col = layout.column(align=True)
         col.prop(props, "preview_colour")
         row = col.row(align=True)
+        for index, channel in enumerate("RGB"):  # typed values, beside the picker
+            row.prop(props, "preview_colour", index=index, text=channel, slider=True)
+        row = col.row(align=True)
         row.prop(props, "preview_x")
         row.prop(props, "preview_y")
         layout.label(text="Shown in the Image Editor as 'BlenderCNN Preview'", icon="IMAGE_DATA")

@@ -1,0 +1,313 @@
+"""The user's journey in a real Blender window, driven by real mouse clicks and key presses.
+
+Runs inside Blender (``blender --factory-startup --python drive.py -- OUT ZIP PYTHON``) on an
+X display (Xvfb). Every action a user takes is an ``xdotool`` mouse move, click or key press;
+Python here only *looks*: it finds where buttons are, reads Blender's state and takes
+screenshots. Buttons are found the way a user could: hover, press Ctrl+Shift+C (Blender's
+"copy Python command / data path" of the button under the mouse), read the clipboard.
+
+Steps run as a generator from a ``bpy.app.timers`` callback, so Blender keeps handling
+events (and the clicks) between them. Results go to OUT/results.json, screenshots to
+OUT/NN-name.png; the host checks both (tools/gui/check.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import traceback
+
+import bpy
+
+OUT, ZIP, TF_PYTHON = sys.argv[sys.argv.index("--") + 1:][:3]
+ADDON = "bl_ext.user_default.blendercnn_addon"
+DATASET = "/root/journey/dataset"
+EMPTY_DATASET = "/root/journey/empty"
+RUN = "/root/journey/run"
+
+
+COPY_OPERATOR_KEY = "ctrl+shift+alt+p"
+
+
+def add_probe_key() -> None:
+    """Blender copies a property's data path with Ctrl+Shift+C, but has no default key that copies
+    an operator button's Python command; give ui.copy_python_command_button one for the probe."""
+    keymap = bpy.context.window_manager.keyconfigs.addon.keymaps.new("User Interface")
+    keymap.keymap_items.new("ui.copy_python_command_button", "P", "PRESS", ctrl=True, shift=True, alt=True)
+
+
+class JourneyFailed(Exception):
+    pass
+
+
+class Driver:
+    """Real input through xdotool, and what Blender shows, in window and screen coordinates."""
+
+    def __init__(self):
+        self.shots: list[dict] = []
+        self.checks: list[dict] = []
+        self.found: tuple[int, int] | None = None
+        self.reports_seen = 0
+
+    # -- input -------------------------------------------------------------------------------
+    @staticmethod
+    def xdo(*args: str) -> None:
+        subprocess.run(["xdotool", *args], check=True)
+
+    def move(self, x: int, y: int) -> None:
+        self.xdo("mousemove", str(x), str(y))
+
+    def click(self, x: int, y: int, modifier: str | None = None) -> None:
+        self.move(x, y)
+        if modifier:
+            self.xdo("keydown", modifier, "click", "1", "keyup", modifier)
+        else:
+            self.xdo("click", "1")
+
+    def key(self, *keys: str) -> None:
+        self.xdo("key", "--delay", "40", *keys)
+
+    def type(self, text: str) -> None:
+        self.xdo("type", "--delay", "30", text)
+
+    # -- where things are ----------------------------------------------------------------------
+    @staticmethod
+    def window():
+        return bpy.context.window_manager.windows[0]
+
+    def view3d(self):
+        return next(a for a in self.window().screen.areas if a.type == "VIEW_3D")
+
+    def sidebar(self):
+        return next(r for r in self.view3d().regions if r.type == "UI")
+
+    def to_screen(self, region, x: int, y_from_top: int) -> tuple[int, int]:
+        """Region-local (x, y from the region's top) → X screen pixels (window at 0, 0)."""
+        return region.x + x, self.window().height - (region.y + region.height) + y_from_top
+
+    def scroll_sidebar(self, clicks: int) -> None:
+        """Mouse wheel over the sidebar: positive scrolls down."""
+        ui = self.sidebar()
+        self.move(*self.to_screen(ui, ui.width // 2, ui.height // 2))
+        self.xdo("click", "--repeat", str(abs(clicks)), "--delay", "15", "5" if clicks > 0 else "4")
+
+    def find(self, wanted: str, x_fraction: float = 0.5, step: int = 10):
+        """Hover down the sidebar, Ctrl+Shift+C at each stop, until the clipboard names ``wanted``
+        (an operator call like 'blendercnn.train(' or a property path like 'blendercnn.count').
+        Scrolls down a page at a time when the button is below the visible part."""
+        wm = bpy.context.window_manager
+        self.scroll_sidebar(-40)
+        yield 0.3
+        for page in range(4):
+            region = self.sidebar()
+            for t in range(30, region.height - 4, step):
+                x, y = self.to_screen(region, int(region.width * x_fraction), t)
+                wm.clipboard = ""
+                self.move(x, y)
+                yield 0.02
+                self.key(COPY_OPERATOR_KEY if wanted.endswith("(") else "ctrl+shift+c")
+                yield 0.05
+                if wanted in wm.clipboard:
+                    self.found = (x, y)
+                    return
+            self.scroll_sidebar(12)
+            yield 0.3
+        raise JourneyFailed(f"no button {wanted!r} in the sidebar")
+
+    def probe_at(self, x: int, y: int, wanted: str):
+        """Is ``wanted`` the button at (x, y)? Sets self.found when it is."""
+        wm = bpy.context.window_manager
+        wm.clipboard = ""
+        self.move(x, y)
+        yield 0.02
+        self.key(COPY_OPERATOR_KEY if wanted.endswith("(") else "ctrl+shift+c")
+        yield 0.05
+        self.found = (x, y) if wanted in wm.clipboard else None
+
+    def press(self, wanted: str, **find):
+        """Find the button and click it."""
+        yield from self.find(wanted, **find)
+        self.click(*self.found)
+        yield 0.3
+
+    def enter_value(self, wanted: str, text: str):
+        """Find a field, double-click it to edit, select all, type, Enter."""
+        yield from self.find(wanted)
+        x, y = self.found
+        self.move(x, y)
+        self.xdo("click", "--repeat", "2", "--delay", "80", "1")
+        yield 0.2
+        self.key("ctrl+a")
+        self.type(text)
+        self.key("Return")
+        yield 0.3
+
+    # -- evidence ------------------------------------------------------------------------------
+    def shot(self, name: str, **facts) -> None:
+        path = os.path.join(OUT, f"{len(self.shots) + 1:02d}-{name}.png")
+        subprocess.run(["import", "-window", "root", path], check=True)
+        ui = self.sidebar()
+        x0, y0 = self.to_screen(ui, 0, 0)
+        self.shots.append({"name": name, "path": os.path.basename(path), "time": time.time(),
+                           "sidebar": [x0, y0, ui.width, ui.height], **facts})
+
+    def check(self, what: str, ok: bool, detail="") -> None:
+        self.checks.append({"check": what, "ok": bool(ok), "detail": str(detail)})
+        print(f"[journey] {'ok  ' if ok else 'FAIL'} {what} {detail}", flush=True)
+        if not ok:
+            raise JourneyFailed(f"{what}: {detail}")
+
+    def wait_for(self, condition, timeout: float, what: str, every: float = 0.25):
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                raise JourneyFailed(f"timed out after {timeout:.0f} s waiting for {what}")
+            yield every
+
+
+def status(name: str):
+    return getattr(bpy.context.window_manager, name)
+
+
+def journey(d: Driver):
+    """The product card's journey, step by step."""
+    prefs = bpy.context.preferences
+    add_probe_key()
+    # 1. Install the zip through the Preferences install operator; open the sidebar; click the tab.
+    result = bpy.ops.extensions.package_install_files(filepath=ZIP, repo="user_default", enable_on_install=True)
+    d.check("extension installs from its zip", result == {"FINISHED"} and ADDON in prefs.addons, result)
+    prefs.addons[ADDON].preferences.python_path = TF_PYTHON
+    yield 1.0
+    area = d.view3d()
+    x, y = d.to_screen(area.regions[-1], area.width // 2, area.height // 2)
+    d.move(x, y)
+    d.key("ctrl+space")  # maximise the 3D view: room for the whole sidebar
+    yield 0.8
+    d.key("n") if not d.view3d().spaces.active.show_region_ui else None
+    yield 0.8
+    ui = d.sidebar()
+    for t in range(40, ui.height // 2, 12):  # the tab strip runs down the sidebar's right edge
+        d.click(*d.to_screen(ui, ui.width - 12, t))
+        yield 0.25
+        if d.sidebar().active_panel_category == "BlenderCNN":
+            break
+    d.check("BlenderCNN tab clicked", d.sidebar().active_panel_category == "BlenderCNN",
+            d.sidebar().active_panel_category)
+    d.shot("tab")
+
+    # 2. Set Up Scene, then Randomize twice: the ball moves, the colour changes.
+    yield from d.press("blendercnn.setup_scene(")
+    scene = bpy.context.scene
+    d.check("Set Up Scene built the ball", "Ball" in scene.objects and "Glow" in bpy.data.materials)
+    d.shot("scene-set-up")
+    ball = scene.objects["Ball"]
+    glow = bpy.data.materials["Glow"].node_tree.nodes["Emission"].inputs["Color"]
+    seen = [(tuple(ball.location), tuple(glow.default_value))]
+    for click in (1, 2):
+        yield from d.press("blendercnn.randomize(")
+        seen.append((tuple(ball.location), tuple(glow.default_value)))
+        d.check(f"Randomize #{click} moved the ball and changed the colour",
+                seen[-1][0] != seen[-2][0] and seen[-1][1] != seen[-2][1], seen[-1])
+    d.shot("randomized", ball=list(ball.location))
+
+    # 3. A tiny dataset: progress across screenshots while the viewport still responds.
+    yield from d.enter_value("blendercnn.output_dir", DATASET)
+    yield from d.enter_value("blendercnn.count", "24")
+    yield from d.enter_value("blendercnn.resolution", "32")
+    yield from d.enter_value("blendercnn.render_samples", "4")
+    props = scene.blendercnn
+    d.check("dataset fields typed", (props.output_dir, props.count, props.resolution, props.render_samples)
+            == (DATASET, 24, 32, 4), (props.output_dir, props.count, props.resolution, props.render_samples))
+    yield from d.press("blendercnn.generate_dataset(")
+    job = status("blendercnn_status")
+    d.check("Generate Dataset runs modally", job.running, job.message)
+    view = d.view3d().spaces.active.region_3d
+    distance = (view.view_distance, view.view_camera_zoom)  # camera view zooms the latter
+    d.move(*d.to_screen(d.view3d().regions[-1], 500, 400))
+    d.xdo("click", "--repeat", "3", "--delay", "50", "5")  # zoom the viewport while rendering
+    progress = []
+    for _ in range(3):
+        yield 0.4
+        progress.append(job.done)
+        d.shot("generating", done=job.done, total=job.total)
+    d.check("viewport responds while generating", (view.view_distance, view.view_camera_zoom) != distance,
+            (distance, view.view_distance, view.view_camera_zoom))
+    d.check("progress advances across screenshots", progress == sorted(progress) and progress[-1] > progress[0],
+            progress)
+    yield from d.wait_for(lambda: not job.running, 120, "the dataset")
+    files = sorted(f for f in os.listdir(DATASET) if f.endswith(".png"))
+    d.check("24 images written", len(files) == 24, len(files))
+    d.shot("dataset-done", message=job.message)
+
+    # ... then Cancel a second, larger run half-way, and resume it.
+    yield from d.enter_value("blendercnn.count", "120")
+    yield from d.press("blendercnn.generate_dataset(")
+    generate_at = d.found
+    yield from d.wait_for(lambda: job.done >= 40, 120, "a part of the second run", every=0.05)
+    for below in range(0, 70, 10):  # Cancel sits just under the progress bar that took Generate's row
+        yield from d.probe_at(generate_at[0], generate_at[1] + below, "blendercnn.cancel_generation(")
+        if d.found:
+            break
+    d.check("Cancel shows under the progress bar", d.found is not None)
+    d.click(*d.found)
+    yield from d.wait_for(lambda: not job.running, 30, "the cancel")
+    cancelled_at = job.done
+    d.check("Cancel stopped the run part-way", 40 <= cancelled_at < 120, cancelled_at)
+    d.shot("cancelled", done=cancelled_at)
+    yield from d.press("blendercnn.generate_dataset(")
+    yield from d.wait_for(lambda: not job.running, 120, "the resumed run")
+    files = sorted(f for f in os.listdir(DATASET) if f.endswith(".png"))
+    d.check("resume finished the dataset", len(files) == 120 and job.done == 120, (len(files), job.message))
+    d.shot("resumed", message=job.message)
+
+    # 4. Train, tiny: epoch, loss and progress live, then done.
+    yield from d.enter_value("blendercnn.run_dir", RUN)
+    yield from d.enter_value("blendercnn.epochs", "2")
+    yield from d.enter_value("blendercnn.batch_size", "8")
+    yield from d.press("blendercnn.train(")
+    training = status("blendercnn_training")
+    d.check("Train started a subprocess", training.running, training.error or training.message)
+    yield from d.wait_for(lambda: training.batch > 0 or not training.running, 180, "the first batch")
+    d.shot("training", epoch=training.epoch, batch=training.batch, loss=training.loss)
+    yield from d.wait_for(lambda: not training.running, 300, "training")
+    d.check("training finished", training.message.startswith("Finished") and os.path.isfile(RUN + "/model.keras"),
+            training.error or training.message)
+    d.shot("trained", message=training.message, val_psnr=training.val_psnr)
+
+
+def run() -> None:
+    """Step the journey from a timer; write results.json and quit when it ends."""
+    driver = Driver()
+    steps = journey(driver)
+    started = time.monotonic()
+
+    def finish(error: str | None) -> None:
+        results = {"ok": error is None, "error": error, "seconds": time.monotonic() - started,
+                   "shots": driver.shots, "checks": driver.checks, "blender": bpy.app.version_string}
+        with open(os.path.join(OUT, "results.json"), "w") as handle:
+            json.dump(results, handle, indent=2)
+        print(f"[journey] {'PASSED' if error is None else 'FAILED: ' + error}", flush=True)
+        bpy.ops.wm.quit_blender()
+
+    def tick():
+        try:
+            return next(steps)
+        except StopIteration:
+            finish(None)
+        except Exception as err:  # any failure ends the run with evidence, never hangs it
+            traceback.print_exc()
+            try:
+                driver.shot("failure")
+            except Exception:
+                pass
+            finish(f"{type(err).__name__}: {err}")
+        return None
+
+    bpy.app.timers.register(tick, first_interval=2.0)
+
+
+bpy.context.preferences.view.show_splash = False  # before the window opens, or the splash takes the clicks
+run()
