@@ -9,7 +9,7 @@ ZIP    := dist/blendercnn_addon-$(VERSION).zip
 SOURCES := $(shell find blendercnn_addon -name '*.py') blender_manifest.toml
 DEMO_OUT ?= demo_output
 
-.PHONY: venv build demo test bench clean
+.PHONY: venv build demo test bench gui-test clean
 .DELETE_ON_ERROR:
 
 venv: $(VENV)/.installed
@@ -36,10 +36,16 @@ demo: $(ZIP)
 test: $(VENV)/.installed
 	$(PY) -m pytest tests
 
+# The user's journey clicked through in a real Blender 4.3 window (needs root: a cached Debian 13
+# root folder with Blender, Xvfb and xdotool; see tools/gui/). Evidence in gui_output/.
+gui-test: $(ZIP)
+	HOST_PYTHON=$(PY) tools/gui/run_journey.sh $(ZIP) gui_output
+	$(PY) tools/gui/check.py gui_output
+
 bench: $(VENV)/.installed
 	$(PY) benchmarks/render_speed.py
 	$(PY) benchmarks/train_speed.py
 	$(PY) benchmarks/preview_latency.py
 
 clean:
-	rm -rf build dist $(DEMO_OUT) .pytest_cache
+	rm -rf build dist $(DEMO_OUT) gui_output .pytest_cache

@@ -42,8 +42,8 @@ class Session:
     def on_message(self, message: dict) -> None:
         """One protocol message from the worker's stdout."""
 
-    def on_tick(self) -> None:
-        """Every poll while the worker runs (time-outs, readiness checks)."""
+    def on_tick(self) -> bool | None:
+        """Every poll while the worker runs (time-outs, readiness checks); True if the panel changed."""
 
     def on_exit(self, exit_code: int) -> None:
         """The worker has ended (all its messages were delivered first)."""
@@ -63,6 +63,13 @@ def start(session: Session) -> None:
         bpy.app.timers.register(poll, first_interval=POLL_SECONDS, persistent=True)
 
 
+def wake() -> None:
+    """Poll soon (an answer is due now), instead of at the next idle interval."""
+    if bpy.app.timers.is_registered(poll):
+        bpy.app.timers.unregister(poll)
+    bpy.app.timers.register(poll, first_interval=BUSY_POLL_SECONDS, persistent=True)
+
+
 def get(kind: str) -> Session | None:
     """The running session of that kind, if any."""
     return _sessions.get(kind)
@@ -77,12 +84,15 @@ def poll() -> float | None:
 
     Returns the delay until the next call, or None (unregister the timer) when nothing runs.
     """
+    changed = False  # redraw only when something changed: a redraw every tick would end text editing
     for kind, session in list(_sessions.items()):
-        for message in session.worker.messages():
+        messages = session.worker.messages()
+        for message in messages:
             session.on_message(message)
+        changed = changed or bool(messages)
         exit_code = session.worker.exit_code
         if exit_code is None:
-            session.on_tick()
+            changed = session.on_tick() or changed
             continue
         for message in session.worker.messages():
             session.on_message(message)
@@ -90,7 +100,9 @@ def poll() -> float | None:
             del _sessions[kind]
         session.worker.close()
         session.on_exit(exit_code)
-    redraw_panels()
+        changed = True
+    if changed:
+        redraw_panels()
     if not _sessions:
         return None
     return BUSY_POLL_SECONDS if any(session.busy for session in _sessions.values()) else POLL_SECONDS

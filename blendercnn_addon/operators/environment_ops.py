@@ -33,10 +33,13 @@ class EnvironmentSession(background.Session):
             status.step, status.steps = message["step"], message["steps"]
             status.step_title = message.get("title", "")
 
-    def on_tick(self) -> None:
+    def on_tick(self) -> bool:
         tail = self.worker.log_tail
-        if tail:
-            _status().last_line = tail[-1][:160]
+        line = tail[-1][:160] if tail else ""
+        if line == _status().last_line:
+            return False
+        _status().last_line = line
+        return True
 
     def on_exit(self, exit_code: int) -> None:
         status = _status()

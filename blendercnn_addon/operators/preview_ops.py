@@ -92,6 +92,7 @@ class PreviewSession(background.Session):
         vector, self.waiting = self.waiting, None
         self.in_flight = (self.next_id, vector, time.perf_counter())
         self.worker.send({"command": "predict", "id": self.next_id, "vector": vector})
+        background.wake()
 
     def on_message(self, message: dict) -> None:
         status = _status()

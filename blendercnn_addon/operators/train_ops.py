@@ -256,6 +256,7 @@ class TensorBoardSession(background.Session):
         _status().tensorboard_url = self.url
         if self.open_browser:
             webbrowser.open(self.url)
+        return True
 
     def on_exit(self, exit_code: int) -> None:
         status = _status()

@@ -221,7 +221,7 @@ class BLENDERCNN_PT_preview(_BlenderCNNPanel, bpy.types.Panel):
         col.prop(props, "preview_colour")
         row = col.row(align=True)
         for index, channel in enumerate("RGB"):  # typed values, beside the picker
-            row.prop(props, "preview_colour", index=index, text=channel, slider=True)
+            row.prop(props, "preview_colour", index=index, text=channel)
         row = col.row(align=True)
         row.prop(props, "preview_x")
         row.prop(props, "preview_y")

@@ -71,7 +71,7 @@ class Driver:
         self.xdo("key", "--delay", "40", *keys)
 
     def type(self, text: str) -> None:
-        self.xdo("type", "--delay", "30", text)
+        self.xdo("type", "--delay", "30", "--", text)
 
     # -- where things are ----------------------------------------------------------------------
     @staticmethod
@@ -145,6 +145,36 @@ class Driver:
         self.key("Return")
         yield 0.3
 
+    def type_into(self, x: int, y: int, text: str):
+        """Double-click the field at (x, y), select all, type, Enter."""
+        self.move(x, y)
+        self.xdo("click", "--repeat", "2", "--delay", "80", "1")
+        yield 0.2
+        self.key("ctrl+a")
+        self.type(text)
+        self.key("Return")
+        yield 0.3
+
+    def areas(self, kind: str) -> list:
+        return [a for a in self.window().screen.areas if a.type == kind]
+
+    def area(self, kind: str):
+        return self.areas(kind)[0]
+
+    def area_centre(self, area_or_kind) -> tuple[int, int]:
+        area = self.area(area_or_kind) if isinstance(area_or_kind, str) else area_or_kind
+        main = next(r for r in area.regions if r.type == "WINDOW")
+        return self.to_screen(main, main.width // 2, main.height // 2)
+
+    def image_rect(self, area, image) -> list[int]:
+        """Screen rectangle [x, y, w, h] of a fitted image: view_to_region of its corners."""
+        main = next(r for r in area.regions if r.type == "WINDOW")
+        view = main.view2d
+        x0, y0 = view.view_to_region(0.0, 0.0, clip=False)
+        x1, y1 = view.view_to_region(1.0, 1.0, clip=False)
+        left, top = self.to_screen(main, x0, main.height - y1)
+        return [left, top, x1 - x0, y1 - y0]
+
     # -- evidence ------------------------------------------------------------------------------
     def shot(self, name: str, **facts) -> None:
         path = os.path.join(OUT, f"{len(self.shots) + 1:02d}-{name}.png")
@@ -166,6 +196,18 @@ class Driver:
             if time.monotonic() > deadline:
                 raise JourneyFailed(f"timed out after {timeout:.0f} s waiting for {what}")
             yield every
+
+
+def bright_spot(image) -> list[float]:
+    """Centroid (x, y from the top, both 0..1) of the brightest 2 % of an image's pixels."""
+    import numpy as np
+
+    width, height = image.size
+    rgba = np.empty(width * height * 4, np.float32)
+    image.pixels.foreach_get(rgba)
+    luminance = rgba.reshape(height, width, 4)[::-1, :, :3].sum(axis=2)
+    rows, cols = np.nonzero(luminance >= np.quantile(luminance, 0.98))
+    return [float(cols.mean() + 0.5) / width, float(rows.mean() + 0.5) / height]
 
 
 def status(name: str):
@@ -276,6 +318,85 @@ def journey(d: Driver):
     d.check("training finished", training.message.startswith("Finished") and os.path.isfile(RUN + "/model.keras"),
             training.error or training.message)
     d.shot("trained", message=training.message, val_psnr=training.val_psnr)
+
+    # 5. Preview: an Image Editor beside the viewport, Load Model, type R, G, B and X, Y.
+    d.move(*d.to_screen(d.view3d().regions[-1], 400, 300))
+    d.key("ctrl+space")  # back to the normal layout
+    yield 0.8
+    d.move(*d.area_centre("PROPERTIES"))
+    d.key("shift+F10")  # the Properties editor becomes an Image Editor
+    yield 0.8
+    yield from d.press("blendercnn.load_preview(")
+    preview = status("blendercnn_preview")
+    yield from d.wait_for(lambda: preview.state in {"READY", "ERROR"}, 120, "the model to load")
+    d.check("the preview worker loaded the model", preview.state == "READY", preview.message)
+    props = bpy.context.scene.blendercnn
+    yield from d.find("blendercnn.preview_x", x_fraction=0.25)
+    x_field = d.found
+    yield from d.type_into(*x_field, "0.6")
+    yield from d.find("blendercnn.preview_y", x_fraction=0.75)
+    yield from d.type_into(*d.found, "-0.4")
+    yield from d.find("blendercnn.preview_x", x_fraction=0.25)
+    x_field = d.found
+    for above in range(4, 40, 3):  # the R, G, B row is right above X, Y
+        yield from d.probe_at(x_field[0], x_field[1] - above, "blendercnn.preview_colour")
+        if d.found:
+            break
+    d.check("R, G, B fields found above X, Y", d.found is not None)
+    ui = d.sidebar()
+    row_y = d.found[1] - 7  # from the row's lower edge into its middle
+    left = d.to_screen(ui, 0, 0)[0]
+    for fraction, text in ((0.17, "1"), (0.5, "0.25"), (0.83, "0")):
+        yield from d.type_into(left + int(ui.width * fraction), row_y, text)
+        print("[journey] typed", text, "at", left + int(ui.width * fraction), row_y, "x field", x_field,
+              list(props.preview_colour), flush=True)
+    props = bpy.context.scene.blendercnn
+    typed = [round(v, 4) for v in props.preview_vector()]
+    d.check("R, G, B, X, Y typed into the Preview panel", typed == [1.0, 0.25, 0.0, 0.6, -0.4], typed)
+    session = sys.modules[ADDON + ".background"].get("preview")
+    yield from d.wait_for(lambda: session.in_flight is None and session.waiting is None, 30, "the preview image")
+    image = bpy.data.images.get("BlenderCNN Preview")
+    editor = d.area("IMAGE_EDITOR")
+    d.check("the preview appears in the Image Editor", image is not None and editor.spaces.active.image == image,
+            editor.spaces.active.image)
+    d.move(*d.area_centre("IMAGE_EDITOR"))
+    d.key("shift+Home")  # View Fit: the image fills the editor
+    yield 0.6
+    d.shot("preview", image_rect=d.image_rect(editor, image), spot=bright_spot(image),
+           latency_ms=preview.latency_ms)
+
+    # ... and Render Real beside it, in a second Image Editor.
+    d.move(*d.area_centre("OUTLINER"))
+    d.key("shift+F10")
+    yield 0.8
+    yield from d.press("blendercnn.render_real(")
+    yield from d.wait_for(lambda: bpy.data.images.get("BlenderCNN Real") is not None, 60, "the real render")
+    yield 0.5
+    real = bpy.data.images["BlenderCNN Real"]
+    shown = [a.spaces.active.image for a in d.areas("IMAGE_EDITOR")]
+    d.check("Render Real shows the real image beside the preview", real in shown and image in shown, shown)
+    d.check("the panel shows the PSNR between them", preview.real_psnr > 0, preview.real_psnr)
+    for area in d.areas("IMAGE_EDITOR"):
+        d.move(*d.area_centre(area))
+        d.key("shift+Home")
+        yield 0.4
+    real_editor = next(a for a in d.areas("IMAGE_EDITOR") if a.spaces.active.image == real)
+    d.shot("preview-and-real", real_rect=d.image_rect(real_editor, real), real_spot=bright_spot(real),
+           psnr=preview.real_psnr)
+
+    # 6. An error a user meets: Train on an empty folder. A readable report; Blender goes on.
+    os.makedirs(EMPTY_DATASET, exist_ok=True)
+    run_files = sorted(os.listdir(RUN))
+    yield from d.enter_value("blendercnn.train_data_dir", EMPTY_DATASET)
+    yield from d.enter_value("blendercnn.run_dir", RUN + "-second")
+    yield from d.press("blendercnn.train(")
+    yield 0.5
+    d.check("Train on an empty folder starts nothing", not training.running and not os.path.exists(RUN + "-second")
+            and sorted(os.listdir(RUN)) == run_files)
+    d.shot("error-report")
+    before = tuple(bpy.context.scene.objects["Ball"].location)
+    yield from d.press("blendercnn.randomize(")
+    d.check("Blender keeps working after the error", tuple(bpy.context.scene.objects["Ball"].location) != before)
 
 
 def run() -> None:

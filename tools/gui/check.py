@@ -1,0 +1,88 @@
+"""Check a GUI journey's evidence and make its contact sheet (runs on the host, after Blender quit).
+
+Blender's own state was checked during the run (results.json "checks"); here the pixels are:
+the sidebar is not blank in any step, the progress bar's filled part grows across the
+"generating" screenshots, and the Image Editor shows the preview's bright spot where the
+preview image has it. Writes OUT/contact_sheet.png. Exit code 0 only when all holds.
+
+Usage: python tools/gui/check.py OUT
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+PROGRESS_BLUE_MIN = 140  # Blender's progress fill is a saturated blue
+
+
+def load(out: str, shot: dict) -> np.ndarray:
+    return np.asarray(Image.open(os.path.join(out, shot["path"])).convert("RGB")).astype(np.int32)
+
+
+def crop(pixels: np.ndarray, rect) -> np.ndarray:
+    x, y, w, h = (int(v) for v in rect)
+    return pixels[max(0, y):y + h, max(0, x):x + w]
+
+
+def blue_fill(sidebar: np.ndarray) -> int:
+    r, g, b = sidebar[..., 0], sidebar[..., 1], sidebar[..., 2]
+    return int(np.count_nonzero((b >= PROGRESS_BLUE_MIN) & (b > r + 60) & (b > g + 30)))
+
+
+def bright_spot(pixels: np.ndarray) -> tuple[float, float]:
+    luminance = pixels.sum(axis=2)
+    rows, cols = np.nonzero(luminance >= np.quantile(luminance, 0.98))
+    return (cols.mean() + 0.5) / pixels.shape[1], (rows.mean() + 0.5) / pixels.shape[0]
+
+
+def contact_sheet(out: str, shots: list[dict], path: str, columns: int = 4, width: int = 400) -> None:
+    thumbs = []
+    for shot in shots:
+        image = Image.open(os.path.join(out, shot["path"])).convert("RGB")
+        image = image.resize((width, round(image.height * width / image.width)))
+        canvas = Image.new("RGB", (width, image.height + 18), (20, 20, 20))
+        canvas.paste(image, (0, 18))
+        ImageDraw.Draw(canvas).text((4, 3), shot["path"][:-4], fill=(230, 230, 230))
+        thumbs.append(canvas)
+    rows = (len(thumbs) + columns - 1) // columns
+    sheet = Image.new("RGB", (columns * width, rows * thumbs[0].height), (0, 0, 0))
+    for n, thumb in enumerate(thumbs):
+        sheet.paste(thumb, ((n % columns) * width, (n // columns) * thumb.height))
+    sheet.save(path)
+
+
+def main(out: str) -> int:
+    with open(os.path.join(out, "results.json")) as handle:
+        results = json.load(handle)
+    failures = [] if results["ok"] else [f"journey: {results['error']}"]
+    shots = results["shots"]
+    for shot in shots:
+        if crop(load(out, shot), shot["sidebar"]).std() < 10:
+            failures.append(f"{shot['path']}: the sidebar is blank")
+    fills = [blue_fill(crop(load(out, s), s["sidebar"])) for s in shots if s["name"] == "generating"]
+    if len(fills) < 2 or fills != sorted(fills) or fills[-1] <= fills[0]:
+        failures.append(f"the progress bar's filled part does not grow across screenshots: {fills}")
+    for shot in shots:
+        if "image_rect" in shot:
+            seen = bright_spot(crop(load(out, shot), shot["image_rect"]))
+            expected = shot["spot"]
+            if max(abs(seen[0] - expected[0]), abs(seen[1] - expected[1])) > 0.15:
+                failures.append(f"{shot['path']}: bright spot at {seen}, the preview has it at {expected}")
+    if shots:
+        contact_sheet(out, shots, os.path.join(out, "contact_sheet.png"))
+    for check in results["checks"]:
+        print(f"{'ok  ' if check['ok'] else 'FAIL'} {check['check']}")
+    print(f"steps: {len(shots)} screenshots, {results['seconds']:.0f} s in Blender {results['blender']}")
+    for failure in failures:
+        print(f"FAIL {failure}")
+    print("gui journey: " + ("PASSED" if not failures else "FAILED"))
+    return 0 if not failures else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))

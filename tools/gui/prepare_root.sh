@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Prepare, once, a Debian 13 ("trixie") root folder holding Blender 4.3, Xvfb, xdotool, ImageMagick
+# and a TensorFlow environment for that Blender's Python 3.13 (/opt/tfenv). Cached: a finished root
+# carries a stamp and is reused. Needs root (debootstrap, chroot, mount).
+#
+# Usage: tools/gui/prepare_root.sh ROOT HOST_PYTHON
+#   HOST_PYTHON: a Python with pip, used to download the cp313 wheels on the host (the chroot's own
+#   Python 3.13 rejects some TLS proxies' certificates, so it installs offline from those wheels).
+set -euo pipefail
+ROOT=$1
+HOST_PYTHON=$2
+STAMP="$ROOT/.blendercnn-root-v1"
+[ -f "$STAMP" ] && exit 0
+[ "$(id -u)" = 0 ] || { echo "prepare_root.sh: error: needs root (debootstrap, chroot, mount)" >&2; exit 1; }
+
+MIRROR=${DEBIAN_MIRROR:-$(grep -rhoE 'https?://[^ ]*debian[^ ]*' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null \
+  | grep -v security | head -n1)}
+MIRROR=${MIRROR:-http://deb.debian.org/debian}
+PARTIAL="$ROOT.partial"
+command -v debootstrap >/dev/null || { apt-get update -q && apt-get install -y -q debootstrap; } >/dev/null
+
+cleanup() { umount "$PARTIAL/dev" 2>/dev/null || true; umount "$PARTIAL/proc" 2>/dev/null || true; }
+trap cleanup EXIT
+cleanup
+rm -rf "$PARTIAL"
+mkdir -p "$(dirname "$ROOT")"
+echo "prepare_root: debootstrap trixie from $MIRROR"
+debootstrap --variant=minbase trixie "$PARTIAL" "$MIRROR" >/dev/null
+mount --bind /proc "$PARTIAL/proc"
+mount --bind /dev "$PARTIAL/dev"
+cp /etc/resolv.conf "$PARTIAL/etc/resolv.conf"
+in_root() { chroot "$PARTIAL" env -i PATH=/usr/bin:/bin HOME=/root DEBIAN_FRONTEND=noninteractive "$@"; }
+echo "prepare_root: apt-get install blender xvfb xdotool imagemagick"
+in_root apt-get update -q >/dev/null
+in_root apt-get install -y -q --no-install-recommends blender python3-numpy python3-venv xvfb \
+  libgl1-mesa-dri libglx-mesa0 xdotool imagemagick >/dev/null
+
+echo "prepare_root: TensorFlow environment for Python 3.13"
+mkdir -p "$PARTIAL/opt/wheels"
+platforms=""
+for p in manylinux2014_x86_64 manylinux_2_17_x86_64 manylinux_2_27_x86_64 manylinux_2_28_x86_64 linux_x86_64; do
+  platforms="$platforms --platform $p"
+done
+# shellcheck disable=SC2086
+"$HOST_PYTHON" -m pip download -q --only-binary=:all: --python-version 3.13 --implementation cp \
+  --abi cp313 --abi abi3 --abi none $platforms -d "$PARTIAL/opt/wheels" \
+  tensorflow-cpu==2.21.0 tensorboard 'numpy<2.3' pillow
+in_root python3 -m venv /opt/tfenv
+in_root /opt/tfenv/bin/pip install -q --no-index --find-links /opt/wheels tensorflow-cpu==2.21.0 tensorboard \
+  'numpy<2.3' pillow
+in_root /opt/tfenv/bin/python -c 'import tensorflow, tensorboard, numpy, PIL'
+rm -rf "$PARTIAL/opt/wheels"
+cleanup
+trap - EXIT
+rm -rf "$ROOT"
+mv "$PARTIAL" "$ROOT"
+touch "$STAMP"
+echo "prepare_root: ready: $ROOT"

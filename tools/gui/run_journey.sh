@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# make gui-test: the user's journey in a real Blender 4.3 window (Xvfb, in a Debian 13 root).
+# Usage: tools/gui/run_journey.sh ZIP OUT
+set -euo pipefail
+ZIP=$(realpath "$1")
+OUT=$2
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=${BLENDERCNN_GUI_ROOT:-$HOME/.cache/blendercnn-gui/trixie}
+"$HERE/prepare_root.sh" "$ROOT" "${HOST_PYTHON:-python3}"
+
+WORK="$ROOT/root/blendercnn-journey"
+rm -rf "$WORK" && mkdir -p "$WORK/out"
+cp "$ZIP" "$WORK/blendercnn_addon.zip"
+cp "$HERE/drive.py" "$WORK/drive.py"
+rm -f "$ROOT/tmp/.X98-lock" "$ROOT/tmp/.X11-unix/X98"
+
+XVFB_PID=""; BLENDER_PID=""
+cleanup() {
+  [ -n "$BLENDER_PID" ] && kill "$BLENDER_PID" 2>/dev/null || true
+  [ -n "$XVFB_PID" ] && kill "$XVFB_PID" 2>/dev/null || true
+  sleep 0.5
+  umount "$ROOT/dev" 2>/dev/null || true
+  umount "$ROOT/proc" 2>/dev/null || true
+}
+trap cleanup EXIT
+mount --bind /proc "$ROOT/proc"
+mount --bind /dev "$ROOT/dev"
+in_root() { chroot "$ROOT" env -i PATH=/usr/bin:/bin HOME=/root "$@"; }
+
+in_root Xvfb :98 -screen 0 1600x1000x24 -nolisten tcp >/dev/null 2>&1 &
+XVFB_PID=$!
+sleep 1
+in_root env DISPLAY=:98 BLENDER_USER_RESOURCES=/root/blendercnn-journey/user timeout 900 \
+  blender --factory-startup --window-geometry 0 0 1600 1000 \
+  --python /root/blendercnn-journey/drive.py -- /root/blendercnn-journey/out \
+  /root/blendercnn-journey/blendercnn_addon.zip /opt/tfenv/bin/python > "$WORK/blender.log" 2>&1 &
+BLENDER_PID=$!
+wait "$BLENDER_PID" || true
+BLENDER_PID=""
+rm -rf "$OUT" && mkdir -p "$OUT"
+cp -r "$WORK/out/." "$OUT/"
+cp "$WORK/blender.log" "$OUT/blender.log"
+grep '^\[journey\]' "$OUT/blender.log" || true
