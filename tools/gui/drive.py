@@ -24,9 +24,10 @@ import bpy
 
 OUT, ZIP, TF_PYTHON = sys.argv[sys.argv.index("--") + 1:][:3]
 ADDON = "bl_ext.user_default.blendercnn_addon"
-DATASET = "/root/journey/dataset"
-EMPTY_DATASET = "/root/journey/empty"
-RUN = "/root/journey/run"
+JOURNEY = "/root/blendercnn-journey/files"  # run_journey.sh starts every run with this folder gone
+DATASET = JOURNEY + "/dataset"
+EMPTY_DATASET = JOURNEY + "/empty"
+RUN = JOURNEY + "/run"
 
 
 COPY_OPERATOR_KEY = "ctrl+shift+alt+p"
@@ -134,16 +135,9 @@ class Driver:
         yield 0.3
 
     def enter_value(self, wanted: str, text: str):
-        """Find a field, double-click it to edit, select all, type, Enter."""
+        """Find a field and type ``text`` into it."""
         yield from self.find(wanted)
-        x, y = self.found
-        self.move(x, y)
-        self.xdo("click", "--repeat", "2", "--delay", "80", "1")
-        yield 0.2
-        self.key("ctrl+a")
-        self.type(text)
-        self.key("Return")
-        yield 0.3
+        yield from self.type_into(*self.found, text)
 
     def type_into(self, x: int, y: int, text: str):
         """Double-click the field at (x, y), select all, type, Enter."""
@@ -348,8 +342,6 @@ def journey(d: Driver):
     left = d.to_screen(ui, 0, 0)[0]
     for fraction, text in ((0.17, "1"), (0.5, "0.25"), (0.83, "0")):
         yield from d.type_into(left + int(ui.width * fraction), row_y, text)
-        print("[journey] typed", text, "at", left + int(ui.width * fraction), row_y, "x field", x_field,
-              list(props.preview_colour), flush=True)
     props = bpy.context.scene.blendercnn
     typed = [round(v, 4) for v in props.preview_vector()]
     d.check("R, G, B, X, Y typed into the Preview panel", typed == [1.0, 0.25, 0.0, 0.6, -0.4], typed)
