@@ -25,12 +25,14 @@ cleanup() {
 trap cleanup EXIT
 mount --bind /proc "$ROOT/proc"
 mount --bind /dev "$ROOT/dev"
-in_root() { chroot "$ROOT" env -i PATH=/usr/bin:/bin HOME=/root "$@"; }
 
-in_root Xvfb :98 -screen 0 1600x1000x24 -nolisten tcp >/dev/null 2>&1 &
+# chroot, env and timeout exec in turn, so $! is the pid of Xvfb (and of Blender's timeout) itself,
+# not of a subshell: cleanup kills exactly these processes.
+chroot "$ROOT" env -i PATH=/usr/bin:/bin HOME=/root Xvfb :98 -screen 0 1600x1000x24 -nolisten tcp >/dev/null 2>&1 &
 XVFB_PID=$!
 sleep 1
-in_root env DISPLAY=:98 BLENDER_USER_RESOURCES=/root/blendercnn-journey/user timeout 900 \
+chroot "$ROOT" env -i PATH=/usr/bin:/bin HOME=/root DISPLAY=:98 \
+  BLENDER_USER_RESOURCES=/root/blendercnn-journey/user timeout 900 \
   blender --factory-startup --window-geometry 0 0 1600 1000 \
   --python /root/blendercnn-journey/drive.py -- /root/blendercnn-journey/out \
   /root/blendercnn-journey/blendercnn_addon.zip /opt/tfenv/bin/python > "$WORK/blender.log" 2>&1 &
