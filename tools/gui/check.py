@@ -34,6 +34,14 @@ def blue_fill(sidebar: np.ndarray) -> int:
     return int(np.count_nonzero((b >= PROGRESS_BLUE_MIN) & (b > r + 60) & (b > g + 30)))
 
 
+def bar_row(shot: dict, half_height: int = 6) -> list[int]:
+    """The progress bar's row inside the sidebar (drive.py records where Generate was)."""
+    if "bar_y" not in shot:  # evidence from an older driver: the whole sidebar
+        return shot["sidebar"]
+    x, _, width, _ = shot["sidebar"]
+    return [x, shot["bar_y"] - half_height, width, 2 * half_height]
+
+
 def bright_spot(pixels: np.ndarray) -> tuple[float, float]:
     luminance = pixels.sum(axis=2)
     rows, cols = np.nonzero(luminance >= np.quantile(luminance, 0.98))
@@ -64,7 +72,7 @@ def main(out: str) -> int:
     for shot in shots:
         if crop(load(out, shot), shot["sidebar"]).std() < 10:
             failures.append(f"{shot['path']}: the sidebar is blank")
-    fills = [blue_fill(crop(load(out, s), s["sidebar"])) for s in shots if s["name"] == "generating"]
+    fills = [blue_fill(crop(load(out, s), bar_row(s))) for s in shots if s["name"] == "generating"]
     if len(fills) < 2 or fills != sorted(fills) or fills[-1] <= fills[0]:
         failures.append(f"the progress bar's filled part does not grow across screenshots: {fills}")
     for shot in shots:

@@ -139,10 +139,15 @@ class Driver:
         yield from self.find(wanted)
         yield from self.type_into(*self.found, text)
 
-    def type_into(self, x: int, y: int, text: str):
-        """Double-click the field at (x, y), select all, type, Enter."""
+    def type_into(self, x: int, y: int, text: str, start_with_enter: bool = False):
+        """Double-click the field at (x, y) (or hover it and press Enter: colour components are
+        sliders, where a double-click can turn into a drag), select all, type, Enter."""
         self.move(x, y)
-        self.xdo("click", "--repeat", "2", "--delay", "80", "1")
+        yield 0.05
+        if start_with_enter:
+            self.key("Return")
+        else:
+            self.xdo("click", "--repeat", "2", "--delay", "80", "1")
         yield 0.2
         self.key("ctrl+a")
         self.type(text)
@@ -258,6 +263,7 @@ def journey(d: Driver):
     d.check("dataset fields typed", (props.output_dir, props.count, props.resolution, props.render_samples)
             == (DATASET, 24, 32, 4), (props.output_dir, props.count, props.resolution, props.render_samples))
     yield from d.press("blendercnn.generate_dataset(")
+    bar_y = d.found[1]  # the progress bar replaces the Generate button in its row
     job = status("blendercnn_status")
     d.check("Generate Dataset runs modally", job.running, job.message)
     view = d.view3d().spaces.active.region_3d
@@ -268,7 +274,7 @@ def journey(d: Driver):
     for _ in range(3):
         yield 0.4
         progress.append(job.done)
-        d.shot("generating", done=job.done, total=job.total)
+        d.shot("generating", done=job.done, total=job.total, bar_y=bar_y)
     d.check("viewport responds while generating", (view.view_distance, view.view_camera_zoom) != distance,
             (distance, view.view_distance, view.view_camera_zoom))
     d.check("progress advances across screenshots", progress == sorted(progress) and progress[-1] > progress[0],
@@ -341,7 +347,7 @@ def journey(d: Driver):
     row_y = d.found[1] - 7  # from the row's lower edge into its middle
     left = d.to_screen(ui, 0, 0)[0]
     for fraction, text in ((0.17, "1"), (0.5, "0.25"), (0.83, "0")):
-        yield from d.type_into(left + int(ui.width * fraction), row_y, text)
+        yield from d.type_into(left + int(ui.width * fraction), row_y, text, start_with_enter=True)
     props = bpy.context.scene.blendercnn
     typed = [round(v, 4) for v in props.preview_vector()]
     d.check("R, G, B, X, Y typed into the Preview panel", typed == [1.0, 0.25, 0.0, 0.6, -0.4], typed)
