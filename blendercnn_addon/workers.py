@@ -67,6 +67,7 @@ class Worker:
 
     def __init__(self, argv: list[str], log_path: str | None = None, env: dict | None = None,
                  cwd: str | None = None):
+        """``env`` defaults to :func:`subprocess_environment` (this package on PYTHONPATH, Blender's pid)."""
         self.argv = argv
         self.log_path = log_path
         self.started = time.monotonic()
@@ -81,7 +82,8 @@ class Worker:
         # cwd defaults to the package's parent, not Blender's: a stray folder named like the
         # package in the current directory must not shadow the installed code.
         self.process = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=env if env is not None else subprocess_environment(),
             cwd=cwd or package_parent(),
             text=True, encoding="utf-8", errors="replace", bufsize=1, **creation)
         self._readers = [

@@ -14,7 +14,7 @@ import bpy
 
 from .. import background
 from ..preferences import check_interpreter, environment_dir, preferences
-from ..workers import Worker, addon_command, subprocess_environment
+from ..workers import Worker, addon_command
 from .train_ops import crash_message, log_path
 
 
@@ -85,7 +85,7 @@ class BLENDERCNN_OT_create_environment(bpy.types.Operator):
         variant = prefs.environment_variant if prefs else "cpu"
         target = environment_dir()
         worker = Worker(addon_command(sys.executable, "create-env", "--dir", target, "--variant", variant),
-                        log_path=log_path("create-env"), env=subprocess_environment())
+                        log_path=log_path("create-env"))
         status = _status(context)
         status.creating, status.error, status.last_line = True, "", ""
         status.step, status.steps, status.step_title = 0, 3, "Starting"

@@ -24,7 +24,7 @@ from ..images import (EVALUATION_IMAGE, PREVIEW_IMAGE, REAL_IMAGE, load_png, rea
 from ..ml.serve import IMAGE_ENCODING, decode_pixels
 from ..preferences import tensorflow_python
 from ..settings import GenerationSettings
-from ..workers import Worker, addon_command, subprocess_environment
+from ..workers import Worker, addon_command
 from .train_ops import crash_message, log_path, training_data_dir
 
 MAX_RESTARTS = 3
@@ -153,8 +153,7 @@ class PreviewSession(background.Session):
 
 
 def _start_worker(run: str, python: str, vector) -> PreviewSession:
-    worker = Worker(addon_command(python, "serve", "--model", run), log_path=log_path("preview"),
-                    env=subprocess_environment())
+    worker = Worker(addon_command(python, "serve", "--model", run), log_path=log_path("preview"))
     return PreviewSession(worker, run, python, vector)
 
 
@@ -315,7 +314,7 @@ class BLENDERCNN_OT_evaluate(bpy.types.Operator):
             self.report({"ERROR"}, str(err))
             return {"CANCELLED"}
         worker = Worker(addon_command(python, "evaluate", "--data", data, "--model", run),
-                        log_path=log_path("evaluate"), env=subprocess_environment())
+                        log_path=log_path("evaluate"))
         status = _status(context)
         status.evaluating, status.evaluation = True, "Evaluating…"
         background.start(EvaluationSession(worker, run))

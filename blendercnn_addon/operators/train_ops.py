@@ -21,7 +21,7 @@ from .. import background
 from ..errors import UserError
 from ..paths import resolve_output_dir, user_folder
 from ..preferences import tensorflow_python
-from ..workers import Worker, addon_command, subprocess_environment
+from ..workers import Worker, addon_command
 
 STOP_GRACE_SECONDS = 30.0  # after Cancel: time to finish the batch and save, before terminate
 KILL_GRACE_SECONDS = 5.0
@@ -186,8 +186,7 @@ class BLENDERCNN_OT_train(bpy.types.Operator):
         except UserError as err:
             self.report({"ERROR"}, str(err))
             return {"CANCELLED"}
-        worker = Worker(_train_argv(python, props, data, run_dir, self.resume), log_path=log_path("train"),
-                        env=subprocess_environment())
+        worker = Worker(_train_argv(python, props, data, run_dir, self.resume), log_path=log_path("train"))
         for name in ("epoch", "batch", "batches"):
             setattr(status, name, 0)
         for name in ("loss", "val_loss", "val_psnr", "best_val_psnr", "elapsed_s", "eta_s"):
@@ -295,7 +294,7 @@ class BLENDERCNN_OT_open_tensorboard(bpy.types.Operator):
             return {"CANCELLED"}
         port = _free_port()
         worker = Worker([python, "-m", "tensorboard.main", "--logdir", logs, "--host", "127.0.0.1",
-                         "--port", str(port)], log_path=log_path("tensorboard"), env=subprocess_environment())
+                         "--port", str(port)], log_path=log_path("tensorboard"))
         background.start(TensorBoardSession(worker, port, self.open_browser))
         self.report({"INFO"}, f"TensorBoard starting at http://127.0.0.1:{port}/")
         return {"FINISHED"}
