@@ -44,6 +44,7 @@ gui-test: $(ZIP)
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/render_speed.py
+	$(PY) benchmarks/render_throughput.py
 	$(PY) benchmarks/train_speed.py
 	$(PY) benchmarks/preview_latency.py
 

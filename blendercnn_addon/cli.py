@@ -16,7 +16,10 @@ import time
 from .errors import UserError
 from .randomization import COLOUR_SCHEMES, VectorSpec
 from .text import format_duration
-from .settings import DENOISERS, MAX_RESOLUTION, MIN_RESOLUTION, GenerationSettings, SceneTarget
+from .parallel import default_workers
+from .settings import (DEFAULT_PRESET, DENOISE_PASSES, DENOISE_PREFILTERS, DENOISE_QUALITIES, DENOISERS,
+                       MAX_RESOLUTION, MIN_RESOLUTION, RENDER_DEVICES, RENDER_PRESETS, SAMPLING_PATTERNS,
+                       GenerationSettings, SceneTarget)
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -56,13 +59,47 @@ def build_parser(prog: str = "python -m blendercnn_addon") -> argparse.ArgumentP
     gen.add_argument("--count", type=int, default=10_000, metavar="N", help="number of samples (default 10000)")
     gen.add_argument("--resolution", type=int, default=256, metavar="R",
                      help=f"square image size in pixels, {MIN_RESOLUTION}..{MAX_RESOLUTION} (default 256)")
-    gen.add_argument("--samples", type=int, default=32, metavar="S", help="Cycles samples per pixel (default 32)")
+    gen.add_argument("--preset", choices=tuple(RENDER_PRESETS), default=DEFAULT_PRESET,
+                     help="render quality: " + "; ".join(f"{name}: {p.description}" for name, p in
+                                                        RENDER_PRESETS.items()) + f" (default {DEFAULT_PRESET})")
+    gen.add_argument("--samples", type=int, metavar="S", help="Cycles samples per pixel (default: the preset's)")
     gen.add_argument("--seed", type=int, default=0, metavar="K",
                      help="dataset seed: sample i's vector and noise depend on (K, i) only (default 0)")
-    gen.add_argument("--denoiser", choices=DENOISERS, default="none",
-                     help="Cycles denoiser; falls back to none with a note if this Blender lacks it (default none)")
+    gen.add_argument("--denoiser", choices=DENOISERS,
+                     help="Cycles denoiser; falls back to none with a note if this Blender lacks it "
+                          "(default: the preset's)")
+    gen.add_argument("--denoise-quality", choices=DENOISE_QUALITIES, help="OpenImageDenoise quality "
+                     "(default: the preset's)")
+    gen.add_argument("--denoise-prefilter", choices=DENOISE_PREFILTERS, help="OpenImageDenoise prefilter "
+                     "(default: the preset's)")
+    gen.add_argument("--denoise-passes", choices=DENOISE_PASSES, help="what the denoiser sees besides colour "
+                     "(default: the preset's)")
+    gen.add_argument("--sampling-pattern", choices=SAMPLING_PATTERNS, help="Cycles' sample sequence "
+                     "(default: the preset's)")
+    gen.add_argument("--device", choices=RENDER_DEVICES, default="CPU",
+                     help="CPU, PREFERENCES (Blender's Cycles device preference) or a GPU backend; no GPU "
+                          "found means the CPU, with a note (default CPU)")
+    gen.add_argument("--workers", type=int, metavar="W", help="local render processes (default: one per two "
+                     "CPU cores; 1 renders in this process); with --backend ray: actors (default: one per "
+                     "cluster CPU)")
+    gen.add_argument("--threads", type=int, default=0, metavar="T",
+                     help="Cycles threads per process (default 0: the cores shared out among the workers)")
+    gen.add_argument("--recycle-every", type=int, default=500, metavar="K",
+                     help="a worker process is replaced by a fresh one after K images (default 500)")
+    gen.add_argument("--shard", type=_shard, default=(0, 1), metavar="I/N",
+                     help="render only samples i with i %% N == I, for array jobs; every shard writes "
+                          "the whole folder's tables (default 0/1: all)")
+    gen.add_argument("--backend", choices=("local", "ray"), default="local",
+                     help="local: worker processes on this machine; ray: actors on a Ray cluster "
+                          "(pip install ray) (default local)")
+    gen.add_argument("--ray-address", metavar="ADDR", default=None,
+                     help="Ray cluster to join, e.g. 10.0.0.5:6379 or auto (default: start one here)")
     gen.add_argument("--colour-scheme", choices=COLOUR_SCHEMES, default="vibrant",
-                     help="vibrant: one channel 1, one 0, one random (the seed's); uniform: any RGB")
+                     help="vibrant: one channel 1, one 0, one random (the seed's); uniform: any RGB; for "
+                          "evaluation sets: pastel, dim, near_white, or unseen (those four in turn)")
+    gen.add_argument("--exclude-quadrant", action="store_true",
+                     help="never put the ball where x > 0 and y > 0 (train there, test with --x-range 0 1 "
+                          "--y-range 0 1)")
     gen.add_argument("--x-range", type=_range, nargs=2, default=(-1.0, 1.0), metavar=("MIN", "MAX"),
                      help="ball x range in metres (default -1 1)")
     gen.add_argument("--y-range", type=_range, nargs=2, default=(-1.0, 1.0), metavar=("MIN", "MAX"),
@@ -74,6 +111,10 @@ def build_parser(prog: str = "python -m blendercnn_addon") -> argparse.ArgumentP
     gen.add_argument("--node", default="Emission", help="node whose colour is set (default Emission)")
     gen.add_argument("--quiet", action="store_true", help="print only errors and the final summary")
     gen.set_defaults(handler=_generate)
+
+    worker = commands.add_parser("render-worker", help="(internal) one render process of generate --workers")
+    worker.add_argument("job", metavar="JOB.json")
+    worker.set_defaults(handler=_render_worker)
 
     tr = commands.add_parser(
         "train", help="train a model on a dataset (needs TensorFlow; no Blender)",
@@ -90,6 +131,8 @@ def build_parser(prog: str = "python -m blendercnn_addon") -> argparse.ArgumentP
     tr.add_argument("--split-seed", type=int, default=0, help="seed of the train/validation shuffle (default 0)")
     tr.add_argument("--seed", type=int, default=0, help="seed of weights and batch order (default 0)")
     tr.add_argument("--patience", type=int, default=5, help="early-stopping patience in epochs (default 5)")
+    tr.add_argument("--time-budget", type=float, default=0.0, metavar="SECONDS",
+                    help="stop after the first epoch that ends past this much training time (default 0: no limit)")
     tr.add_argument("--resume", action="store_true", help="continue the run in RUN from its last epoch")
     tr.add_argument("--progress", choices=("bar", "json"), default="bar",
                     help="bar: a terminal progress bar; json: protocol lines on stdout, stop via stdin")
@@ -222,7 +265,8 @@ def _train(args: argparse.Namespace) -> int:
     config = TrainConfig(data=args.data, out=os.path.abspath(args.out), arch=args.arch, epochs=args.epochs,
                          batch_size=args.batch_size, learning_rate=args.learning_rate,
                          validation_fraction=args.validation_fraction, split_seed=args.split_seed,
-                         seed=args.seed, early_stopping_patience=args.patience, resume=args.resume)
+                         seed=args.seed, early_stopping_patience=args.patience, time_budget_s=args.time_budget,
+                         resume=args.resume)
     stop = threading.Event()
     if args.progress == "json":
         from .ml.protocol import JsonLinesWriter, watch_for_stop
@@ -254,15 +298,36 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _shard(text: str) -> tuple[int, int]:
+    """'I/N' → (I, N)."""
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected I/N (e.g. 3/8), got {text!r}") from None
+    if not 0 <= index < count:
+        raise argparse.ArgumentTypeError(f"shard I/N needs 0 <= I < N, got {text!r}")
+    return index, count
+
+
 def settings_from_args(args: argparse.Namespace) -> GenerationSettings:
-    return GenerationSettings(
+    quality = {name: value for name, value in (
+        ("samples", args.samples), ("denoiser", args.denoiser), ("denoise_quality", args.denoise_quality),
+        ("denoise_prefilter", args.denoise_prefilter), ("denoise_passes", args.denoise_passes),
+        ("sampling_pattern", args.sampling_pattern)) if value is not None}
+    return GenerationSettings.from_preset(
+        args.preset,
+        **quality,
         out_dir=os.path.abspath(args.out),
         count=args.count,
         resolution=args.resolution,
-        samples=args.samples,
         seed=args.seed,
-        denoiser=args.denoiser,
-        vectors=VectorSpec(tuple(args.x_range), tuple(args.y_range), args.colour_scheme),
+        device=args.device,
+        workers=default_workers() if args.workers is None else args.workers,
+        threads=args.threads,
+        recycle_every=args.recycle_every,
+        shard_index=args.shard[0],
+        shard_count=args.shard[1],
+        vectors=VectorSpec(tuple(args.x_range), tuple(args.y_range), args.colour_scheme, args.exclude_quadrant),
         target=SceneTarget(args.object, args.material, args.node),
         blend_file=os.path.abspath(args.blend) if args.blend else None,
     )
@@ -291,28 +356,49 @@ class TerminalProgress:
         sys.stderr.flush()
 
 
-def _generate(args: argparse.Namespace) -> int:
-    settings = settings_from_args(args)
-    settings.validate()  # before importing bpy: bad input answers fast and writes nothing
+def _import_bpy():
     try:
         import bpy
     except ImportError:
         raise UserError("generate needs Blender's bpy module: pip install bpy==5.0.1 (Python 3.11), "
                         "or run it inside Blender: blender -b -c blendercnn generate ...") from None
-    from .generator import DatasetJob
-    from .scene_setup import build_seed_scene
+    return bpy
 
+
+def _open_scene(bpy, settings: GenerationSettings, scene_name: str | None):
+    """The scene to render: the --blend file's (or its --scene), else the seed's scene built here."""
     if settings.blend_file:
         bpy.ops.wm.open_mainfile(filepath=settings.blend_file, load_ui=False)
     scene = bpy.context.scene
-    if args.scene:
-        scene = bpy.data.scenes.get(args.scene)
+    if scene_name:
+        scene = bpy.data.scenes.get(scene_name)
         if scene is None:
-            raise UserError(f"scene {args.scene!r} not found; the file has: "
+            raise UserError(f"scene {scene_name!r} not found; the file has: "
                             f"{', '.join(s.name for s in bpy.data.scenes)}")
     if not settings.blend_file:
+        from .scene_setup import build_seed_scene
+
         build_seed_scene(scene)
-    job = DatasetJob(scene, settings, quiet=True)
+    return scene
+
+
+def _generate(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    settings.validate()  # before importing bpy: bad input answers fast and writes nothing
+    if args.backend == "ray":
+        from .ray_backend import check_ray
+
+        check_ray()
+    bpy = _import_bpy()
+    scene = _open_scene(bpy, settings, args.scene)
+    if args.backend == "ray":
+        from .ray_backend import RayDatasetJob
+
+        job = RayDatasetJob(scene, settings, address=args.ray_address, actors=args.workers, quiet=True)
+    else:
+        from .generator import make_job
+
+        job = make_job(scene, settings, quiet=True)
     try:
         job.run(on_progress=TerminalProgress(args.quiet))
     except KeyboardInterrupt:
@@ -321,9 +407,18 @@ def _generate(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     for note in job.notes:
         sys.stderr.write(f"note: {note}\n")
-    print(f"dataset {settings.out_dir}: {job.done}/{job.total} samples "
-          f"({job.rendered_now} rendered now, {job.done - job.rendered_now} already there)")
+    shard = f" (shard {settings.shard_index}/{settings.shard_count})" if settings.shard_count > 1 else ""
+    print(f"dataset {settings.out_dir}{shard}: {job.done}/{job.total} samples "
+          f"({job.rendered_now} rendered now, {job.done - job.rendered_now} already there)"
+          + job.worker_summary())
     return 0
+
+
+def _render_worker(args: argparse.Namespace) -> int:
+    _import_bpy()
+    from .render_worker import serve
+
+    return serve(args.job)
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m blendercnn_addon") -> int:

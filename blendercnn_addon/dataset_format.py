@@ -19,7 +19,8 @@ from __future__ import annotations
 import json
 import os
 import re
-from typing import Iterable, Mapping, Sequence
+import socket
+from typing import Callable, Iterable, Mapping, Sequence
 
 from .errors import UserError
 
@@ -30,6 +31,7 @@ CARD_FORMAT = "blendercnn-dataset"
 CARD_FORMAT_VERSION = 1
 TEMP_SUFFIX = ".partial"
 _SAMPLE_RE = re.compile(r"^sample_(\d+)\.png$")
+_TEMP_IMAGE_RE = re.compile(r"^\.sample_(\d+)\.png" + re.escape(TEMP_SUFFIX) + "$")
 
 Vector = Sequence[float]
 
@@ -42,7 +44,8 @@ def sample_name(index: int) -> str:
 def write_atomically(path: str, data: bytes) -> None:
     """Write ``data`` to ``path`` so readers see either the old file or the whole new one."""
     folder, name = os.path.split(path)
-    temp_path = os.path.join(folder, f".{name}.{os.getpid()}{TEMP_SUFFIX}")
+    # host and pid in the name: shards on several machines may share the folder
+    temp_path = os.path.join(folder, f".{name}.{socket.gethostname()}-{os.getpid()}{TEMP_SUFFIX}")
     with open(temp_path, "wb") as handle:
         handle.write(data)
         handle.flush()
@@ -133,11 +136,19 @@ class DatasetFolder:
                 f"more than the {count} asked for; ask for at least {max(beyond) + 1} or choose another folder"
             )
 
-    def prepare(self) -> None:
-        """Create the folder and delete temporaries left by an interrupted run."""
+    def prepare(self, owns: Callable[[int], bool] | None = None) -> None:
+        """Create the folder and delete temporary images left by an interrupted run.
+
+        ``owns(i)`` says which samples' temporaries are this run's to delete: a shard must not
+        delete the image another shard (another process or machine) is rendering right now.
+        None: the run owns the whole folder (then half-written tables go too).
+        """
         os.makedirs(self.path, exist_ok=True)
         for name in os.listdir(self.path):
-            if name.startswith(".") and name.endswith(TEMP_SUFFIX):
+            if not (name.startswith(".") and name.endswith(TEMP_SUFFIX)):
+                continue
+            match = _TEMP_IMAGE_RE.match(name)
+            if owns is None or (match and owns(int(match.group(1)))):
                 os.remove(self.file(name))
 
     def commit_image(self, index: int) -> None:

@@ -9,17 +9,26 @@ frames. All bpy work goes through :mod:`.renderer`; files through :mod:`.dataset
 from __future__ import annotations
 
 import datetime
+import io
+import os
+import shutil
+import socket
+import sys
 import time
 from typing import Callable
 
 import bpy
+import numpy as np
 
-from . import renderer
-from .dataset_format import CARD_FORMAT, CARD_FORMAT_VERSION, DatasetFolder, missing_indices
+from . import render_worker, renderer, view_lut
+from .dataset_format import CARD_FORMAT, CARD_FORMAT_VERSION, DatasetFolder, missing_indices, write_atomically
 from .randomization import VECTOR_FIELDS, noise_seed, sample_vector
+from .parallel import LocalRenderPool
 from .settings import GenerationSettings
 from .version import addon_version
+from .workers import addon_command, package_parent
 
+WORK_FOLDER = ".blendercnn"  # hidden: the workers' scene copy and logs, inside the dataset folder
 TABLE_FLUSH_SECONDS = 2.0  # how stale metadata.json may get while rendering (rebuilt on resume anyway)
 
 
@@ -52,15 +61,21 @@ class DatasetJob:
         self._started_at = 0.0
         self._last_flush = 0.0
         self._render_seconds = 0.0
+        self._shard_total: int | None = None
+        self._denoiser = "none"
 
     # -- progress ---------------------------------------------------------
     @property
     def total(self) -> int:
-        return self.settings.count
+        """Samples this job is responsible for: all N, or its shard's share."""
+        return self._shard_total if self._shard_total is not None else self.settings.count
 
     @property
     def done(self) -> int:
-        return len(self._vectors)
+        """Of :attr:`total`, how many are on disk."""
+        if self.settings.shard_count == 1:
+            return len(self._vectors)
+        return sum(1 for i in self._vectors if self.settings.in_shard(i))
 
     @property
     def finished(self) -> bool:
@@ -81,21 +96,39 @@ class DatasetJob:
         self._target = renderer.resolve_target(self.scene, self.settings.target)
         denoiser, notes = renderer.resolve_denoiser(self.scene, self.settings.denoiser)
         self.notes.extend(notes)
-        renderer.configure_render(self.scene, self.settings, denoiser)
-        self._card = self._make_card(denoiser)
+        threads = self.settings.threads or None
+        device, notes = renderer.configure_render(self.scene, self.settings, denoiser, threads=threads)
+        self.notes.extend(notes)
+        self._denoiser = denoiser
+        self._card = self._make_card(denoiser, device)
         self.folder.check_can_hold(self._card["identity"], self.settings.count)
 
         previous = self.folder.read_card()
         if previous:
             self._card["created_utc"] = previous.get("created_utc", self._card["created_utc"])
-        self.folder.prepare()
+        self.folder.prepare(owns=self.settings.in_shard if self.settings.shard_count > 1 else None)
         finished = {i for i in self.folder.finished_indices() if i < self.settings.count}
         for index in sorted(finished):
             self._remember(index)
-        self.pending = missing_indices(self.settings.count, finished)
+        self._write_view_lut()
+        self.pending = [i for i in missing_indices(self.settings.count, finished) if self.settings.in_shard(i)]
+        self._shard_total = sum(1 for i in range(self.settings.count) if self.settings.in_shard(i))
         self._original_vector = renderer.read_vector(self._target)
         self._started_at = time.monotonic()
         self.flush()
+
+    def _write_view_lut(self) -> None:
+        """Bake the scene's view transform into the folder (once), for models that predict linear light."""
+        path = self.folder.file(view_lut.LUT_FILE)
+        if not os.path.exists(path):
+            buffer = io.BytesIO()
+            np.save(buffer, renderer.bake_view_transform(self.scene))
+            write_atomically(path, buffer.getvalue())
+
+    def step(self, timeout: float = 0.0) -> list[int]:
+        """Make progress: here, render one sample. Returns the indices finished by this call."""
+        index = self.render_next()
+        return [] if index is None else [index]
 
     def render_next(self) -> int | None:
         """Render the lowest missing sample; returns its index, or None when none is left."""
@@ -117,9 +150,17 @@ class DatasetJob:
         return index
 
     def flush(self) -> None:
-        """Rewrite metadata.json, vectors.csv and the card for the samples finished so far."""
+        """Rewrite metadata.json, vectors.csv and the card for the samples finished so far.
+
+        A shard also lists what other shards (other processes or machines writing into the
+        same folder) have finished: every writer writes the whole folder's tables."""
+        if self.settings.shard_count > 1:
+            for index in self.folder.finished_indices() - set(self._vectors):
+                if index < self.settings.count:
+                    self._remember(index)
         self.folder.write_tables(self._vectors, self._noise_seeds)
-        self._card.update(finished=self.done, complete=self.finished, updated_utc=_now(), notes=self.notes)
+        complete = len(self._vectors) >= self.settings.count
+        self._card.update(finished=len(self._vectors), complete=complete, updated_utc=_now(), notes=self.notes)
         self.folder.write_card(self._card)
         self._last_flush = time.monotonic()
 
@@ -129,6 +170,10 @@ class DatasetJob:
         if self._original_vector is not None:
             renderer.apply_vector(self._target, self._original_vector)
 
+    def worker_summary(self) -> str:
+        """', 2 workers (1 restarted after a crash)' for the CLI's last line; '' when serial."""
+        return ""
+
     def run(self, on_progress: Callable[["DatasetJob", int], None] | None = None,
             should_stop: Callable[[], bool] | None = None) -> None:
         """Start, render every missing sample (or until ``should_stop()``), finish."""
@@ -137,9 +182,9 @@ class DatasetJob:
             while not self.finished:
                 if should_stop is not None and should_stop():
                     break
-                index = self.render_next()
-                if on_progress is not None:
-                    on_progress(self, index)
+                for index in self.step(timeout=0.5):
+                    if on_progress is not None:
+                        on_progress(self, index)
         finally:
             self.finish()
 
@@ -148,7 +193,7 @@ class DatasetJob:
         self._vectors[index] = vector or sample_vector(self.settings.seed, index, self.settings.vectors)
         self._noise_seeds[index] = noise_seed(self.settings.seed, index)
 
-    def _make_card(self, denoiser: str) -> dict:
+    def _make_card(self, denoiser: str, device: str) -> dict:
         """The dataset card. ``identity`` holds what must match for a run to resume into the folder."""
         s = self.settings
         colour = renderer.colour_management(self.scene)
@@ -157,11 +202,16 @@ class DatasetJob:
             "resolution": s.resolution,
             "render_samples": s.samples,
             "denoiser": denoiser,
+            "denoise_quality": s.denoise_quality if denoiser != "none" else None,
+            "denoise_prefilter": s.denoise_prefilter if denoiser != "none" else None,
+            "denoise_passes": s.denoise_passes if denoiser != "none" else None,
+            "sampling_pattern": s.sampling_pattern,
             "engine": "CYCLES",
             "view_transform": colour["view_transform"],
             "look": colour["look"],
             "exposure": colour["exposure"],
             "colour_scheme": s.vectors.colour_scheme,
+            **({"exclude_quadrant": True} if s.vectors.exclude_quadrant else {}),  # older cards lack the key
             "x_range": list(s.vectors.x_range),
             "y_range": list(s.vectors.y_range),
             "object": s.target.object_name,
@@ -181,19 +231,31 @@ class DatasetJob:
             "updated_utc": _now(),
             "render": {
                 "engine": "CYCLES",
-                "device": self.scene.cycles.device,
+                "device": device,
+                "device_requested": s.device,
+                "workers": s.workers,
+                "threads_per_worker": s.threads_per_worker() if s.workers > 1 else (s.threads or "auto"),
+                "recycle_every": s.recycle_every,
                 "samples": s.samples,
                 "adaptive_sampling": False,
                 "light_tree": False,
                 "denoiser": denoiser,
                 "denoiser_requested": s.denoiser,
+                "denoise_quality": s.denoise_quality,
+                "denoise_prefilter": s.denoise_prefilter,
+                "denoise_passes": s.denoise_passes,
+                "sampling_pattern": s.sampling_pattern,
                 "resolution": [s.resolution, s.resolution],
                 "file_format": "PNG",
                 "color_mode": "RGB",
                 "color_depth": 8,
                 "noise_seed": "per sample: column noise_seed of vectors.csv, a function of (seed, index)",
             },
-            "color_management": colour,
+            "color_management": {**colour, "lut": {
+                "file": view_lut.LUT_FILE, "size": view_lut.LUT_SIZE, "min": view_lut.LUT_MIN,
+                "max": view_lut.LUT_MAX, "nodes": "0, then log-uniform from min to max, per channel",
+                "layout": "float32 [r, g, b, 3]: display RGB in [0, 1] of linear RGB",
+                "baked_by": "Blender: image.save_render with the scene's colour management, 16-bit PNG, no dither"}},
             "randomization": {"seed": s.seed, **s.vectors.as_dict()},
             "vector_fields": list(VECTOR_FIELDS),
             "scene": {
@@ -205,3 +267,108 @@ class DatasetJob:
             "files": {"images": "sample_<i>.png", "metadata": "metadata.json", "vectors": "vectors.csv"},
             "notes": [],
         }
+
+
+class ParallelDatasetJob(DatasetJob):
+    """The same job, rendered by ``settings.workers`` background processes (parallel.LocalRenderPool).
+
+    ``start()`` also saves a copy of the scene (as it is in memory, render settings
+    included) for the workers to open; :meth:`step` collects what they finished and
+    never blocks longer than its timeout, so a modal operator can call it every tick.
+    """
+
+    def __init__(self, scene: bpy.types.Scene, settings: GenerationSettings, quiet: bool = False):
+        super().__init__(scene, settings, quiet)
+        self.pool: LocalRenderPool | None = None
+        self._work_dir: str | None = None
+
+    def start(self) -> None:
+        super().start()
+        if not self.pending:
+            return
+        self._work_dir = os.path.join(self.folder.path, WORK_FOLDER, f"run-{socket.gethostname()}-{os.getpid()}")
+        os.makedirs(self._work_dir, exist_ok=True)
+        blend_copy = os.path.join(self._work_dir, "scene.blend")
+        renderer.save_scene_copy(blend_copy)
+        self.pool = self._make_pool(blend_copy)
+        self._pending_set = set(self.pending)
+
+    def _make_pool(self, blend_copy: str):
+        """The pool of local worker processes that render ``self.pending`` from ``blend_copy``."""
+        job_path = os.path.join(self._work_dir, "job.json")
+        render_worker.write_job(job_path, self.settings, blend_copy, self.scene.name, self._denoiser,
+                                self.settings.threads_per_worker())
+        logs = os.path.join(self.folder.path, WORK_FOLDER, "logs")
+        return LocalRenderPool(
+            command=lambda slot: worker_command(job_path),
+            indices=list(self.pending), workers=self.settings.workers,
+            log_path=lambda slot: os.path.join(logs, f"worker-{socket.gethostname()}-{os.getpid()}-{slot}.log"),
+            is_on_disk=lambda index: os.path.exists(self.folder.image_path(index)))
+
+    def seconds_per_image(self) -> float | None:
+        """Wall seconds per finished image over all workers (start-up included), or None before one."""
+        if not self.rendered_now:
+            return None
+        return (time.monotonic() - self._started_at) / self.rendered_now
+
+    def step(self, timeout: float = 0.0) -> list[int]:
+        if self.pool is None:
+            return []
+        finished = [i for i in self.pool.poll(timeout) if i in self._pending_set]
+        for index in finished:
+            self._pending_set.discard(index)
+            self._remember(index)
+            self.rendered_now += 1
+        if finished:
+            self.pending = [i for i in self.pending if i in self._pending_set]
+        for note in self.pool.stats.notes:
+            if note not in self.notes:
+                self.notes.append(note)
+        if time.monotonic() - self._last_flush >= TABLE_FLUSH_SECONDS:
+            self.flush()
+        return finished
+
+    def render_next(self) -> int | None:
+        raise NotImplementedError("a parallel job advances with step()")
+
+    def worker_label(self) -> str:
+        return f"{self.settings.workers} workers"
+
+    def worker_summary(self) -> str:
+        if self.pool is None:
+            return ""
+        stats = self.pool.stats
+        crashed = f", {stats.restarted_after_crash} restarted after a crash" if stats.restarted_after_crash else ""
+        return (f"; {self.worker_label()}, {stats.started} processes "
+                f"({stats.recycled} recycled{crashed}), peak {stats.peak_rss_mb:.0f} MiB each")
+
+    def finish(self) -> None:
+        if self.pool is not None:
+            self.pool.stop()
+            self._card["render"]["worker_processes_started"] = self.pool.stats.started
+            self._card["render"]["worker_restarts_after_crash"] = self.pool.stats.restarted_after_crash
+            if self.pool.stats.devices:
+                self._card["render"]["device"] = ", ".join(sorted(self.pool.stats.devices))
+        if self._work_dir:
+            shutil.rmtree(self._work_dir, ignore_errors=True)
+        super().finish()
+
+
+def worker_command(job_path: str) -> list[str]:
+    """argv of one render worker: the bpy module's Python, or this Blender in background mode."""
+    if bpy.app.binary_path and not getattr(bpy.app, "module", False):
+        package = os.path.basename(os.path.dirname(os.path.abspath(__file__)))
+        code = (f"import sys; sys.path.insert(0, {package_parent()!r}); "
+                f"from {package}.render_worker import serve; sys.exit(serve({job_path!r}))")
+        return [bpy.app.binary_path, "--background", "--factory-startup", "--python-exit-code", "1",
+                "--python-expr", code]
+    return addon_command(sys.executable, "render-worker", job_path)
+
+
+def make_job(scene: bpy.types.Scene, settings: GenerationSettings, quiet: bool = False,
+             background: bool = False) -> DatasetJob:
+    """A job rendering in this process for one worker, or with worker processes for more.
+
+    ``background``: always use worker processes, even one (the panel: Blender stays responsive)."""
+    parallel = background or settings.workers > 1
+    return (ParallelDatasetJob if parallel else DatasetJob)(scene, settings, quiet)

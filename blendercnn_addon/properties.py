@@ -11,8 +11,10 @@ import bpy
 from bpy.props import (BoolProperty, EnumProperty, FloatProperty, FloatVectorProperty, IntProperty,
                        PointerProperty, StringProperty)
 
+from .parallel import default_workers
 from .randomization import VectorSpec
-from .settings import MAX_RESOLUTION, MIN_RESOLUTION, GenerationSettings, SceneTarget
+from .settings import (DEFAULT_PRESET, MAX_RESOLUTION, MAX_WORKERS, MIN_RESOLUTION, RENDER_PRESETS,
+                       GenerationSettings, SceneTarget)
 
 COLOUR_SCHEME_ITEMS = (
     ("vibrant", "Vibrant", "The seed's scheme: one channel 1, one 0, one random"),
@@ -25,8 +27,43 @@ DENOISER_ITEMS = (
     ("optix", "OptiX", "NVIDIA OptiX (needs an NVIDIA GPU)"),
 )
 
+PRESET_ITEMS = tuple((name, p.label, p.description) for name, p in RENDER_PRESETS.items()) + (
+    ("custom", "Custom", "Your own samples and denoiser settings"),
+)
+DENOISE_QUALITY_ITEMS = (
+    ("HIGH", "High", "OpenImageDenoise's best quality, slowest"),
+    ("BALANCED", "Balanced", "Nearly High's quality at a fraction of its time"),
+    ("FAST", "Fast", "Quickest"),
+)
+DENOISE_PREFILTER_ITEMS = (
+    ("ACCURATE", "Accurate", "Denoise the albedo and normal passes first (slowest)"),
+    ("FAST", "Fast", "Assume clean albedo and normal passes"),
+    ("NONE", "None", "Use the passes as they are"),
+)
+DENOISE_PASSES_ITEMS = (
+    ("RGB_ALBEDO_NORMAL", "Albedo and Normal", "Colour, albedo and normal passes"),
+    ("RGB_ALBEDO", "Albedo", "Colour and albedo (measured best for this scene at few samples)"),
+    ("RGB", "None", "Colour only"),
+)
+SAMPLING_PATTERN_ITEMS = (
+    ("BLUE_NOISE", "Blue Noise", "Noise spread evenly: denoises best at few samples"),
+    ("TABULATED_SOBOL", "Tabulated Sobol", "Cycles' classic sequence (the seed's era)"),
+    ("AUTOMATIC", "Automatic", "Blender chooses"),
+)
+RENDER_DEVICE_ITEMS = (
+    ("CPU", "CPU", "Render on the processor (always there)"),
+    ("PREFERENCES", "As in Preferences", "The GPU backend and devices ticked in Preferences > System"),
+    ("CUDA", "CUDA", "NVIDIA GPUs through CUDA"),
+    ("OPTIX", "OptiX", "NVIDIA RTX GPUs through OptiX"),
+    ("HIP", "HIP", "AMD GPUs"),
+    ("METAL", "Metal", "Apple GPUs"),
+    ("ONEAPI", "oneAPI", "Intel GPUs"),
+)
+
 ARCHITECTURE_ITEMS = (  # names of ml.models.ARCHITECTURES (a test keeps them in step)
     ("seed", "Seed", "The seed project's decoder (Dense + 4 transposed convolutions), the baseline"),
+    ("radiance", "Radiance", "Predicts the linear light of the ball from its position, applies the colour "
+                             "exactly and the scene's view transform: right for colours it never saw"),
 )
 
 
@@ -34,6 +71,26 @@ def _preview_vector_changed(self, context):
     from .operators import preview_ops  # late import: operators import this module
 
     preview_ops.request_preview(self)
+
+
+def _preset_chosen(self, context):
+    """Copy the chosen preset's render quality into the fields it stands for."""
+    preset = RENDER_PRESETS.get(self.render_preset)
+    if preset is None:
+        return
+    chosen = self.render_preset
+    for prop, value in preset.as_settings().items():
+        setattr(self, "render_samples" if prop == "samples" else prop, value)
+    self["render_preset"] = list(RENDER_PRESETS).index(chosen)  # the setters above may have said Custom
+
+
+def _quality_edited(self, context):
+    """A field a preset stands for was edited by hand: the preset becomes Custom unless it still matches."""
+    for index, preset in enumerate(RENDER_PRESETS.values()):
+        if preset.as_settings() == self.quality_settings():
+            self["render_preset"] = index
+            return
+    self["render_preset"] = len(RENDER_PRESETS)  # "custom"
 
 
 def _objects_in_scene(self, obj):
@@ -70,11 +127,27 @@ class BlenderCNNSceneSettings(bpy.types.PropertyGroup):
                        description="Number of images to render")
     resolution: IntProperty(name="Resolution", default=256, min=MIN_RESOLUTION, max=MAX_RESOLUTION,
                             subtype="PIXEL", description="Square image size in pixels")
-    render_samples: IntProperty(name="Render Samples", default=32, min=1, soft_max=4096,
-                                description="Cycles samples per pixel")
+    render_preset: EnumProperty(name="Quality", items=PRESET_ITEMS, default=DEFAULT_PRESET, update=_preset_chosen,
+                                description="Render quality preset: samples and denoising")
+    render_samples: IntProperty(name="Render Samples", default=RENDER_PRESETS[DEFAULT_PRESET].samples, min=1,
+                                soft_max=4096, update=_quality_edited, description="Cycles samples per pixel")
     seed: IntProperty(name="Dataset Seed", default=0, min=0,
                       description="Sample i's vector and noise depend on (seed, i) only")
-    denoiser: EnumProperty(name="Denoiser", items=DENOISER_ITEMS, default="none")
+    denoiser: EnumProperty(name="Denoiser", items=DENOISER_ITEMS, default=RENDER_PRESETS[DEFAULT_PRESET].denoiser,
+                           update=_quality_edited)
+    denoise_quality: EnumProperty(name="Denoise Quality", items=DENOISE_QUALITY_ITEMS, update=_quality_edited,
+                                  default=RENDER_PRESETS[DEFAULT_PRESET].denoise_quality)
+    denoise_prefilter: EnumProperty(name="Prefilter", items=DENOISE_PREFILTER_ITEMS, update=_quality_edited,
+                                    default=RENDER_PRESETS[DEFAULT_PRESET].denoise_prefilter)
+    denoise_passes: EnumProperty(name="Denoise Passes", items=DENOISE_PASSES_ITEMS, update=_quality_edited,
+                                 default=RENDER_PRESETS[DEFAULT_PRESET].denoise_passes)
+    sampling_pattern: EnumProperty(name="Pattern", items=SAMPLING_PATTERN_ITEMS, update=_quality_edited,
+                                   default=RENDER_PRESETS[DEFAULT_PRESET].sampling_pattern)
+    render_device: EnumProperty(name="Device", items=RENDER_DEVICE_ITEMS, default="CPU",
+                                description="Where Cycles renders; without the GPU asked for, the CPU, with a note")
+    workers: IntProperty(name="Workers", default=default_workers(), min=1, max=MAX_WORKERS,
+                         description="Background Blender processes rendering at once, each with its share "
+                                     "of the CPU cores (default: one per two cores)")
 
     train_data_dir: StringProperty(
         name="Data", subtype="DIR_PATH", default="",
@@ -120,10 +193,17 @@ class BlenderCNNSceneSettings(bpy.types.PropertyGroup):
     def vector_spec(self) -> VectorSpec:
         return VectorSpec((self.x_min, self.x_max), (self.y_min, self.y_max), self.colour_scheme)
 
+    def quality_settings(self) -> dict:
+        """The render-quality fields, named as in GenerationSettings (what a preset sets)."""
+        return {"samples": self.render_samples, "denoiser": self.denoiser, "denoise_quality": self.denoise_quality,
+                "denoise_prefilter": self.denoise_prefilter, "denoise_passes": self.denoise_passes,
+                "sampling_pattern": self.sampling_pattern}
+
     def generation_settings(self, out_dir: str) -> GenerationSettings:
         return GenerationSettings(
-            out_dir=out_dir, count=self.count, resolution=self.resolution, samples=self.render_samples,
-            seed=self.seed, denoiser=self.denoiser, vectors=self.vector_spec(), target=self.target_names())
+            out_dir=out_dir, count=self.count, resolution=self.resolution, seed=self.seed,
+            **self.quality_settings(), device=self.render_device, workers=self.workers,
+            vectors=self.vector_spec(), target=self.target_names())
 
 
 class BlenderCNNJobStatus(bpy.types.PropertyGroup):

@@ -16,7 +16,10 @@ from dataclasses import asdict, dataclass
 
 from .errors import UserError
 
-COLOUR_SCHEMES = ("vibrant", "uniform")
+# vibrant, uniform: training schemes; pastel, dim, near_white, unseen: evaluation sets of colours a
+# vibrant-trained model never saw ("unseen" cycles through uniform, pastel, dim, near_white by index).
+COLOUR_SCHEMES = ("vibrant", "uniform", "pastel", "dim", "near_white", "unseen")
+UNSEEN_CYCLE = ("uniform", "pastel", "dim", "near_white")
 VECTOR_FIELDS = ("r", "g", "b", "x", "y")
 MAX_NOISE_SEED = 2**31 - 1
 
@@ -26,13 +29,18 @@ class VectorSpec:
     """Ranges the random vectors are drawn from.
 
     x_range, y_range: (min, max) in Blender units (metres) of the ball's world x, y.
-    colour_scheme: "vibrant" (the seed's: one channel 1, one 0, one uniform(0, 1))
-    or "uniform" (each channel uniform(0, 1)). Colours are linear emission RGB.
+    colour_scheme: "vibrant" (the seed's: one channel 1, one 0, one uniform(0, 1)),
+    "uniform" (each channel uniform(0, 1)), or an evaluation scheme: "pastel" (each channel
+    uniform(0.55, 1)), "dim" (a vibrant colour times uniform(0.05, 0.3)), "near_white" (each
+    channel uniform(0.85, 1)), "unseen" (the four in turn). Colours are linear emission RGB.
+    exclude_quadrant: never place the ball where x > 0 and y > 0 (redrawn until outside),
+    so a model can be tested on positions it never saw.
     """
 
     x_range: tuple[float, float] = (-1.0, 1.0)
     y_range: tuple[float, float] = (-1.0, 1.0)
     colour_scheme: str = "vibrant"
+    exclude_quadrant: bool = False
 
     def validate(self) -> None:
         """Raise :class:`UserError` naming the first bad field."""
@@ -41,6 +49,8 @@ class VectorSpec:
                 raise UserError(f"{axis} range must be numbers, got {low}..{high}")
             if low > high:
                 raise UserError(f"{axis} range is empty: min {low} is greater than max {high}")
+        if self.exclude_quadrant and self.x_range[0] >= 0 and self.y_range[0] >= 0:
+            raise UserError("the x and y ranges lie inside the excluded quadrant x > 0, y > 0: nothing is left")
         if self.colour_scheme not in COLOUR_SCHEMES:
             raise UserError(
                 f"unknown colour scheme {self.colour_scheme!r}; choose one of {', '.join(COLOUR_SCHEMES)}"
@@ -70,15 +80,28 @@ def vibrant_colour(rng: random.Random) -> tuple[float, float, float]:
     return (colour[0], colour[1], colour[2])
 
 
+def scheme_colour(rng: random.Random, scheme: str, index: int) -> tuple[float, float, float]:
+    """A colour of ``scheme`` (see VectorSpec), each channel in [0, 1]."""
+    if scheme == "unseen":
+        scheme = UNSEEN_CYCLE[index % len(UNSEEN_CYCLE)]
+    if scheme == "vibrant":
+        return vibrant_colour(rng)
+    if scheme == "dim":
+        scale = rng.uniform(0.05, 0.3)
+        r, g, b = vibrant_colour(rng)
+        return (r * scale, g * scale, b * scale)
+    low = {"uniform": 0.0, "pastel": 0.55, "near_white": 0.85}[scheme]
+    return (rng.uniform(low, 1.0), rng.uniform(low, 1.0), rng.uniform(low, 1.0))
+
+
 def sample_vector(seed: int, index: int, spec: VectorSpec) -> tuple[float, float, float, float, float]:
     """Vector (r, g, b, x, y) of sample ``index``: r, g, b in [0, 1], x, y inside spec's ranges."""
     rng = _rng(seed, index, "vector")
-    if spec.colour_scheme == "vibrant":
-        r, g, b = vibrant_colour(rng)
-    else:
-        r, g, b = rng.random(), rng.random(), rng.random()
+    r, g, b = scheme_colour(rng, spec.colour_scheme, index)
     x = rng.uniform(*spec.x_range)
     y = rng.uniform(*spec.y_range)
+    while spec.exclude_quadrant and x > 0 and y > 0:
+        x, y = rng.uniform(*spec.x_range), rng.uniform(*spec.y_range)
     return (r, g, b, x, y)
 
 

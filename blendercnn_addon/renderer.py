@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 from dataclasses import dataclass
 
 import bpy
+import numpy as np
 
+from . import view_lut
 from .errors import UserError
 from .settings import GenerationSettings, SceneTarget
 
@@ -89,11 +92,49 @@ def resolve_denoiser(scene: bpy.types.Scene, requested: str) -> tuple[str, list[
     return "none", [f"denoiser {requested!r} is not available in this Blender build: rendering without denoising"]
 
 
-def configure_render(scene: bpy.types.Scene, settings: GenerationSettings, denoiser: str) -> None:
+def find_gpus(requested: str) -> tuple[str, list]:
+    """(backend, GPU device entries) that a RENDER_DEVICES choice would render on; changes nothing.
+
+    "PREFERENCES": the backend and the devices ticked in Edit > Preferences > System;
+    a backend name: all of that backend's devices. An empty list means no such GPU here.
+    """
+    prefs = bpy.context.preferences.addons["cycles"].preferences
+    if requested == "PREFERENCES":
+        backend = prefs.compute_device_type
+        if backend in ("NONE", "CPU"):
+            return backend, []
+        return backend, [d for d in prefs.get_devices_for_type(backend) if d.use and d.type == backend]
+    try:
+        return requested, [d for d in prefs.get_devices_for_type(requested) if d.type == requested]
+    except (TypeError, ValueError, KeyError):  # a backend this Blender or platform does not know
+        return requested, []
+
+
+def resolve_device(requested: str) -> tuple[str, str, list[str]]:
+    """Set Cycles up for a RENDER_DEVICES choice; returns (scene.cycles.device, description, notes).
+
+    Whatever is asked for, no GPU found means the CPU, with a note saying so.
+    """
+    if requested == "CPU":
+        return "CPU", "CPU", []
+    backend, gpus = find_gpus(requested)
+    if not gpus:
+        wanted = "GPU chosen in Preferences" if requested == "PREFERENCES" else f"{requested} GPU"
+        return "CPU", "CPU", [f"no {wanted} found: rendering on the CPU"]
+    prefs = bpy.context.preferences.addons["cycles"].preferences
+    prefs.compute_device_type = backend
+    for device in gpus:
+        device.use = True
+    return "GPU", f"{backend}: {', '.join(d.name for d in gpus)}", []
+
+
+def configure_render(scene: bpy.types.Scene, settings: GenerationSettings, denoiser: str,
+                     threads: int | None = None) -> tuple[str, list[str]]:
     """Set everything a correct dataset render depends on, explicitly, whatever the file had.
 
-    The compositor is switched off: files from older Blenders rendered flat grey
-    through it in Blender 5.0 (REFERENCE.md).
+    ``threads``: Cycles CPU threads (None: Blender's automatic choice). Returns the device
+    description for the card (e.g. "CPU", "OPTIX: NVIDIA H100") and notes (e.g. a GPU fallback). The compositor is switched off: files from older Blenders
+    rendered flat grey through it in Blender 5.0 (REFERENCE.md).
     """
     render = scene.render
     render.engine = "CYCLES"
@@ -105,11 +146,14 @@ def configure_render(scene: bpy.types.Scene, settings: GenerationSettings, denoi
     render.use_compositing = False
     render.use_sequencer = False
     render.use_file_extension = False
+    render.threads_mode = "AUTO" if threads is None else "FIXED"
+    if threads is not None:
+        render.threads = threads
     render.image_settings.file_format = "PNG"
     render.image_settings.color_mode = "RGB"
     render.image_settings.color_depth = "8"
     cycles = scene.cycles
-    cycles.device = "CPU"
+    cycles.device, device_description, notes = resolve_device(settings.device)
     cycles.samples = settings.samples
     cycles.use_adaptive_sampling = False
     # The light tree (Blender >= 4.0 default) samples this one-emitter scene 2.6x slower for
@@ -119,8 +163,17 @@ def configure_render(scene: bpy.types.Scene, settings: GenerationSettings, denoi
     cycles.use_denoising = denoiser != "none"
     if denoiser != "none":
         cycles.denoiser = DENOISER_IDS[denoiser]
+        cycles.denoising_quality = settings.denoise_quality
+        cycles.denoising_prefilter = settings.denoise_prefilter
+        cycles.denoising_input_passes = settings.denoise_passes
+    try:
+        cycles.sampling_pattern = settings.sampling_pattern
+    except TypeError:  # Blender < 4.2 has no blue-noise patterns
+        notes.append(f"sampling pattern {settings.sampling_pattern} is not in this Blender: using "
+                     f"{cycles.sampling_pattern}")
     if scene.camera is None:
         raise UserError(f"scene {scene.name!r} has no camera")
+    return device_description, notes
 
 
 def colour_management(scene: bpy.types.Scene) -> dict:
@@ -160,3 +213,45 @@ def render_still(scene: bpy.types.Scene, path: str, noise_seed: int, quiet: bool
         result = bpy.ops.render.render(write_still=True, scene=scene.name)
     if "FINISHED" not in result or not os.path.exists(path):
         raise UserError(f"Blender did not write the render to {path}")
+
+
+def save_scene_copy(path: str) -> None:
+    """Save the open file as it is in memory (unsaved changes included) to ``path``, for workers.
+
+    The current file keeps its own name and unsaved state."""
+    with _stdout_silenced(True):
+        bpy.ops.wm.save_as_mainfile(filepath=path, copy=True, check_existing=False)
+
+
+def bake_view_transform(scene: bpy.types.Scene, size: int = view_lut.LUT_SIZE) -> np.ndarray:
+    """The scene's colour management (view transform, look, exposure, gamma, display) as a 3-D table.
+
+    Blender itself transforms a float image holding the table's linear grid (view_lut.grid) and
+    saves it as a 16-bit PNG with the scene's settings, without dither; returns the display
+    values, float32 (size, size, size, 3) indexed [r, g, b], in [0, 1].
+    """
+    grid_image = view_lut.linear_grid_image(size)  # (size, size*size, 3)
+    height, width = grid_image.shape[:2]
+    source = bpy.data.images.new("BlenderCNN LUT grid", width=width, height=height, float_buffer=True, alpha=False)
+    rgba = np.concatenate([grid_image, np.ones((height, width, 1), np.float32)], axis=-1)
+    source.pixels.foreach_set(rgba.ravel())
+    settings = scene.render.image_settings
+    saved = (settings.file_format, settings.color_mode, settings.color_depth, scene.render.dither_intensity)
+    with tempfile.TemporaryDirectory(prefix="blendercnn-lut-") as folder:
+        path = os.path.join(folder, "lut.png")
+        try:
+            settings.file_format, settings.color_mode, settings.color_depth = "PNG", "RGB", "16"
+            scene.render.dither_intensity = 0.0
+            source.save_render(path, scene=scene)
+        finally:
+            settings.file_format, settings.color_mode, settings.color_depth = saved[:3]
+            scene.render.dither_intensity = saved[3]
+            bpy.data.images.remove(source)
+        baked = bpy.data.images.load(path)
+        try:
+            baked.colorspace_settings.name = "Non-Color"  # read the stored display values as they are
+            pixels = np.empty(width * height * 4, np.float32)
+            baked.pixels.foreach_get(pixels)
+        finally:
+            bpy.data.images.remove(baked)
+    return view_lut.table_from_image(pixels.reshape(height, width, 4)[..., :3], size)

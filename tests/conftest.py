@@ -67,4 +67,4 @@ def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=timeout)
 
 
-TINY = ("--resolution", "32", "--samples", "4")
+TINY = ("--resolution", "32", "--samples", "4", "--denoiser", "none", "--workers", "1")

@@ -12,6 +12,7 @@ from conftest import ROOT
 PACKAGE = os.path.join(ROOT, "blendercnn_addon")
 # Modules that run in plain Python (training subprocess, ml CLI): bpy must never be imported by them.
 BLENDER_FREE = ["ml", "errors.py", "randomization.py", "settings.py", "dataset_format.py", "version.py", "text.py",
+                "view_lut.py", "parallel.py", "workers.py",
                 "cli.py", "__init__.py", "__main__.py"]
 
 
@@ -100,3 +101,44 @@ def test_vibrant_colours_cover_all_six_hue_sectors():
         assert sorted((r, g, b))[0] == 0.0 and sorted((r, g, b))[2] == 1.0
         sectors.add(((r, g, b).index(1.0), (r, g, b).index(0.0)))
     assert len(sectors) == 6
+
+
+def test_evaluation_colour_schemes_and_the_held_out_quadrant():
+    from blendercnn_addon.randomization import VectorSpec, sample_vector
+
+    def colours(scheme, n=400):
+        return [sample_vector(5, i, VectorSpec(colour_scheme=scheme))[:3] for i in range(n)]
+
+    assert all(min(c) >= 0.55 for c in colours("pastel"))
+    assert all(min(c) >= 0.85 for c in colours("near_white"))
+    assert all(max(c) <= 0.3 and max(c) > 0 for c in colours("dim"))
+    uniform = colours("uniform")
+    assert any(0.1 < min(c) and max(c) < 0.9 for c in uniform), "uniform colours are not all vibrant"
+    unseen = colours("unseen", 8)
+    assert min(unseen[1]) >= 0.55 and max(unseen[2]) <= 0.3 and min(unseen[3]) >= 0.85  # the four in turn
+    held_out = [sample_vector(5, i, VectorSpec(exclude_quadrant=True)) for i in range(2000)]
+    assert not [v for v in held_out if v[3] > 0 and v[4] > 0]
+    assert sum(1 for v in held_out if v[3] > 0) > 500 and sum(1 for v in held_out if v[4] > 0) > 500
+    assert held_out == [sample_vector(5, i, VectorSpec(exclude_quadrant=True)) for i in range(2000)]
+    with pytest.raises(Exception, match="inside the excluded quadrant"):
+        VectorSpec(x_range=(0.0, 1.0), y_range=(0.2, 1.0), exclude_quadrant=True).validate()
+
+
+def test_the_numpy_table_lookup_is_exact_on_the_nodes_and_linear_between():
+    import numpy as np
+
+    from blendercnn_addon import view_lut
+
+    rng = np.random.default_rng(0)
+    table = rng.random((view_lut.LUT_SIZE,) * 3 + (3,)).astype(np.float32)
+    nodes = view_lut.grid()
+    idx = rng.integers(0, view_lut.LUT_SIZE, size=(50, 3))
+    at_nodes = view_lut.apply(table, nodes[idx])
+    assert np.allclose(at_nodes, table[idx[:, 0], idx[:, 1], idx[:, 2]], atol=1e-5)
+    # halfway between two nodes along r (in node coordinates): the mean of the two entries
+    low, high = nodes[10], nodes[11]
+    middle = np.exp((np.log(low) + np.log(high)) / 2)
+    got = view_lut.apply(table, np.array([[middle, nodes[3], nodes[7]]]))[0]
+    assert np.allclose(got, (table[10, 3, 7] + table[11, 3, 7]) / 2, atol=1e-5)
+    image = view_lut.linear_grid_image(5)
+    assert np.array_equal(view_lut.table_from_image(image, 5)[1, 2, 3], view_lut.grid(5)[[1, 2, 3]].astype(np.float32))

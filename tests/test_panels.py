@@ -141,3 +141,33 @@ def test_train_panel_offers_create_environment_when_no_tensorflow_python(scene):
         env.checked, env.python, env.summary = saved
     assert ("label", "No Python with TensorFlow found") in log
     assert ("operator", "blendercnn.create_environment") in log and ("prop", "environment_variant") in log
+
+
+def test_quality_presets_fill_the_fields_and_hand_edits_make_custom(seed_scene):
+    props = seed_scene.blendercnn
+    assert props.render_preset == "default"
+    assert (props.render_samples, props.denoiser, props.denoise_quality) == (3, "auto", "FAST")
+    props.render_preset = "reference"
+    assert (props.render_samples, props.denoise_quality, props.denoise_prefilter) == (256, "HIGH", "ACCURATE")
+    assert props.render_preset == "reference"
+    props.render_samples = 100
+    assert props.render_preset == "custom"
+    props.render_samples = 256  # back to what Reference stands for: recognised again
+    assert props.render_preset == "reference"
+    props.render_preset = "seed"
+    settings = props.generation_settings("/tmp/x")
+    assert (settings.samples, settings.denoiser, settings.sampling_pattern) == (32, "none", "TABULATED_SOBOL")
+    labels = [entry[1] for entry in draw("BLENDERCNN_PT_dataset") if entry[0] == "label"]
+    assert any(text.startswith("≈ ") and "10,000 images" in text for text in labels), labels
+    props.render_preset = "default"
+
+
+def test_dataset_panel_names_a_missing_gpu(seed_scene):
+    props = seed_scene.blendercnn
+    props.render_device = "CUDA"
+    try:
+        labels = [entry[1] for entry in draw("BLENDERCNN_PT_dataset") if entry[0] == "label"]
+    finally:
+        props.render_device = "CPU"
+    assert "No CUDA GPU here: the CPU renders" in labels
+    assert not [t for t in (e[1] for e in draw("BLENDERCNN_PT_dataset") if e[0] == "label") if "GPU" in t]

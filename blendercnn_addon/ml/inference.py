@@ -47,6 +47,8 @@ def load_run(run: str) -> TrainedModel:
         raise UserError(f"{config_path} is not a valid run config ({err})") from None
     import keras
 
+    from . import models  # noqa: F401  (registers the custom layers that saved models name)
+
     try:
         model = keras.saving.load_model(model_path, compile=False, safe_mode=True)
     except Exception as err:  # Keras raises many types for corrupt or hostile files

@@ -2,14 +2,32 @@
 
 Every model takes a (batch, 5) float32 input and returns (batch, R, R, 3) values in
 [0, 1] (display-referred RGB, as in the PNGs).
+
+- ``seed``: the seed project's decoder, the baseline.
+- ``radiance``: predicts the *linear light* of a white ball at (x, y) — one HDR channel A
+  plus a faint colourless background B — multiplies A by the colour, and maps the result to
+  display RGB through the dataset's own view transform, baked by Blender into a 3-D table
+  (view_lut.py) and looked up trilinearly inside the model. Rendering is exactly linear in
+  the emitted colour (REFERENCE.md), so colour is never learned, only position. The position
+  path is coordinate-aware (Fourier features of x, y; pixel-coordinate channels before every
+  convolution) and up-samples by nearest-neighbour resize + 3x3 convolution, which draws no
+  checkerboards.
+
+The custom layers are registered Keras serializables, so a saved ``.keras`` file is
+self-contained (the table travels as a weight) and loads in safe mode once this module
+is imported.
 """
 
 from __future__ import annotations
 
+import math
+
 import keras
-from keras import layers
+import numpy as np
+from keras import layers, ops
 
 from ..errors import UserError
+from .. import view_lut
 
 SEED_BASE_CHANNELS = 128
 SEED_UPSAMPLINGS = 4  # each doubles the side: R = 16 * base side at 256
@@ -40,11 +58,164 @@ def build_seed(resolution: int) -> keras.Model:
     return keras.Model(vector, image, name="seed")
 
 
-ARCHITECTURES = {"seed": build_seed}
+@keras.saving.register_keras_serializable(package="blendercnn")
+class FourierFeatures(layers.Layer):
+    """(batch, 2) position → (batch, 2 + 4·octaves): [p, sin(π 2^k p), cos(π 2^k p)], k < octaves."""
+
+    def __init__(self, octaves: int = 6, **kwargs):
+        super().__init__(**kwargs)
+        self.octaves = octaves
+
+    def call(self, position):
+        scales = ops.convert_to_tensor([math.pi * 2.0**k for k in range(self.octaves)], dtype=position.dtype)
+        angles = ops.reshape(position[:, :, None] * scales, (-1, 2 * self.octaves))
+        return ops.concatenate([position, ops.sin(angles), ops.cos(angles)], axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "octaves": self.octaves}
 
 
-def build_model(arch: str, resolution: int) -> keras.Model:
-    """The model named ``arch`` for square images of side ``resolution``."""
+@keras.saving.register_keras_serializable(package="blendercnn")
+class CoordinateChannels(layers.Layer):
+    """(batch, H, W, C) → (batch, H, W, C + 2): appends each pixel's (u, v) in [-1, 1] (CoordConv)."""
+
+    def call(self, features):
+        shape = ops.shape(features)
+        height, width = shape[1], shape[2]
+        v = ops.linspace(-1.0, 1.0, height)
+        u = ops.linspace(-1.0, 1.0, width)
+        grid = ops.stack(ops.meshgrid(u, v, indexing="xy"), axis=-1)  # (H, W, 2)
+        grid = ops.broadcast_to(ops.cast(grid, features.dtype)[None], (shape[0], height, width, 2))
+        return ops.concatenate([features, grid], axis=-1)
+
+
+@keras.saving.register_keras_serializable(package="blendercnn")
+class ColouredLight(layers.Layer):
+    """[colour (batch, 3), light (batch, H, W, 4)] → linear RGB (batch, H, W, 3) = colour·A + B.
+
+    light[..., 0] is log A (A: the white ball's radiance, HDR), light[..., 1:] is log B (a faint
+    colourless background); both are clipped so exp() stays finite."""
+
+    def call(self, inputs):
+        colour, light = inputs
+        a = ops.exp(ops.clip(light[..., :1], -20.0, 8.0))
+        b = ops.exp(ops.clip(light[..., 1:], -20.0, 2.0))
+        return colour[:, None, None, :] * a + b
+
+
+@keras.saving.register_keras_serializable(package="blendercnn")
+class ViewTransformLUT(layers.Layer):
+    """Linear RGB (batch, H, W, 3) → display RGB in [0, 1]: trilinear lookup in the baked table.
+
+    The table (size³ x 3, float32) is a non-trainable weight, so it is saved with the model.
+    Node coordinates follow view_lut.coordinate: 0, then log-uniform from lut_min to lut_max."""
+
+    def __init__(self, size: int = view_lut.LUT_SIZE, lut_min: float = view_lut.LUT_MIN,
+                 lut_max: float = view_lut.LUT_MAX, table=None, **kwargs):
+        super().__init__(**kwargs)
+        self.size, self.lut_min, self.lut_max = size, lut_min, lut_max
+        self._initial = None if table is None else np.asarray(table, np.float32).reshape(-1, 3)
+
+    def build(self, input_shape):
+        self.table = self.add_weight(name="table", shape=(self.size**3, 3), trainable=False,
+                                     initializer=keras.initializers.Zeros())
+        if self._initial is not None:
+            self.table.assign(self._initial)
+
+    def _coordinate(self, linear):
+        v = ops.clip(linear, 0.0, self.lut_max)
+        log_low, log_high = math.log(self.lut_min), math.log(self.lut_max)
+        log_part = 1.0 + (ops.log(ops.maximum(v, self.lut_min)) - log_low) / (log_high - log_low) * (self.size - 2)
+        return ops.where(v < self.lut_min, v / self.lut_min, log_part)
+
+    def call(self, linear):
+        t = self._coordinate(linear)
+        i0 = ops.clip(ops.floor(t), 0.0, self.size - 2.0)
+        f = ops.clip(t - i0, 0.0, 1.0)
+        i0 = ops.cast(i0, "int32")
+        out = 0.0
+        for corner in range(8):
+            offset = [(corner >> axis) & 1 for axis in range(3)]
+            weight = 1.0
+            for axis in range(3):
+                weight = weight * (f[..., axis] if offset[axis] else 1.0 - f[..., axis])
+            index = ((i0[..., 0] + offset[0]) * self.size + i0[..., 1] + offset[1]) * self.size + i0[..., 2] + offset[2]
+            out = out + weight[..., None] * ops.take(self.table, index, axis=0)
+        return out
+
+    def get_config(self):
+        return {**super().get_config(), "size": self.size, "lut_min": self.lut_min, "lut_max": self.lut_max}
+
+
+RADIANCE_START_SIDE = 4
+RADIANCE_CHANNELS_FROM_FULL = (8, 16, 24, 32, 48, 64, 64)  # at R, R/2, R/4, ...: thin where pixels are many
+
+
+def build_radiance(resolution: int, view_table=None) -> keras.Model:
+    """Linear-light decoder: position → A(x, y), B(x, y); colour applied exactly; baked view transform.
+
+    vector (5) → colour (3) and position (2); position → Fourier features (26) → Dense 256 →
+    Dense 256 → Dense (4·4·64) → (4, 4, 64); then n = log2(R/4) blocks of [nearest ×2 →
+    + (u, v) → Conv 3×3 → ReLU], channels narrowing towards full size (…, 32 at R/8, 24 at R/4,
+    16 at R/2, 8 at R); → + (u, v) → Conv 3×3 (4): log A and log B → colour·A + B (linear RGB,
+    HDR) → view-transform table → (R, R, 3) display RGB.
+    """
+    blocks = int(round(math.log2(max(1, resolution // RADIANCE_START_SIDE))))
+    if RADIANCE_START_SIDE * 2**blocks != resolution or blocks > len(RADIANCE_CHANNELS_FROM_FULL):
+        raise UserError(f"the radiance architecture needs a power-of-two resolution from 8 to 512, got {resolution}")
+    if view_table is None:
+        raise UserError("the radiance architecture needs the dataset's view-transform table "
+                        f"({view_lut.LUT_FILE}); run generate on the dataset folder again to add it")
+    start_channels = RADIANCE_CHANNELS_FROM_FULL[blocks - 1]
+    vector = keras.Input(shape=(5,), name="vector")
+    colour = SliceVector(0, 3, name="colour")(vector)  # (3,) linear emission RGB
+    position = SliceVector(3, 5, name="position")(vector)  # (2,) metres
+    x = FourierFeatures(name="fourier")(position)  # (26,)
+    x = layers.Dense(256, activation="relu", name="dense1")(x)
+    x = layers.Dense(256, activation="relu", name="dense2")(x)
+    side = RADIANCE_START_SIDE
+    x = layers.Dense(side * side * start_channels, activation="relu", name="dense3")(x)
+    x = layers.Reshape((side, side, start_channels), name="reshape")(x)  # (4, 4, C)
+    for block in range(1, blocks + 1):
+        channels = RADIANCE_CHANNELS_FROM_FULL[blocks - block]
+        x = layers.UpSampling2D(2, interpolation="nearest", name=f"up{block}")(x)
+        x = CoordinateChannels(name=f"coords{block}")(x)
+        x = layers.Conv2D(channels, 3, padding="same", activation="relu", name=f"conv{block}")(x)
+        # (4·2^block, 4·2^block, channels): ... → (R/2, 16) → (R, 8)
+    x = CoordinateChannels(name="coords_out")(x)
+    light = layers.Conv2D(4, 3, padding="same", name="log_light",
+                          bias_initializer=keras.initializers.Constant(-4.0))(x)  # (R, R, 4)
+    linear = ColouredLight(name="linear_rgb")([colour, light])  # (R, R, 3), HDR
+    image = ViewTransformLUT(table=view_table, name="view_transform")(linear)  # (R, R, 3) in [0, 1]
+    return keras.Model(vector, image, name="radiance")
+
+
+@keras.saving.register_keras_serializable(package="blendercnn")
+class SliceVector(layers.Layer):
+    """(batch, 5) → (batch, stop - start): the vector's fields start .. stop-1."""
+
+    def __init__(self, start: int, stop: int, **kwargs):
+        super().__init__(**kwargs)
+        self.start, self.stop = start, stop
+
+    def call(self, vector):
+        return vector[:, self.start:self.stop]
+
+    def get_config(self):
+        return {**super().get_config(), "start": self.start, "stop": self.stop}
+
+
+ARCHITECTURES = {"seed": build_seed, "radiance": build_radiance}
+NEEDS_VIEW_TABLE = {"radiance"}
+
+
+def build_model(arch: str, resolution: int, view_table=None) -> keras.Model:
+    """The model named ``arch`` for square images of side ``resolution``.
+
+    ``view_table``: the dataset's baked view transform (view_lut.load), for architectures
+    that predict linear light."""
     if arch not in ARCHITECTURES:
         raise UserError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
+    if arch in NEEDS_VIEW_TABLE:
+        return ARCHITECTURES[arch](resolution, view_table)
     return ARCHITECTURES[arch](resolution)

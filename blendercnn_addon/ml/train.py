@@ -46,6 +46,7 @@ class TrainConfig:
     seed: int = 0  # weight initialisation and batch order
     early_stopping_patience: int = 5
     lr_patience: int = 3
+    time_budget_s: float = 0.0  # > 0: stop after the batch that passes this many seconds of training
     resume: bool = False
 
     def validate(self) -> None:
@@ -55,6 +56,8 @@ class TrainConfig:
             raise UserError(f"batch size must be at least 1, got {self.batch_size}")
         if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
             raise UserError(f"learning rate must be a positive number, got {self.learning_rate}")
+        if not (self.time_budget_s >= 0 and math.isfinite(self.time_budget_s)):
+            raise UserError(f"time budget must be 0 (none) or a positive number of seconds, got {self.time_budget_s}")
         if not 0 < self.validation_fraction < 1:
             raise UserError(f"validation fraction must be between 0 and 1, got {self.validation_fraction}")
 
@@ -150,7 +153,7 @@ def _callbacks(config: TrainConfig, report, stop_requested: threading.Event, gri
             per_epoch = elapsed / (self.epoch - self.first_epoch + 1)
             entry = {"epoch": self.epoch, "loss": float(logs["loss"]), "val_loss": float(logs["val_loss"]),
                      "val_psnr": logs["val_psnr"], "lr": float(self.model.optimizer.learning_rate.numpy()),
-                     "seconds": per_epoch}
+                     "seconds": per_epoch, "elapsed_s": elapsed}
             history = _read_json(history_path) if os.path.exists(history_path) else []
             _write_json(history_path, [h for h in history if h["epoch"] < self.epoch] + [entry])
             with image_writer.as_default():
@@ -160,6 +163,8 @@ def _callbacks(config: TrainConfig, report, stop_requested: threading.Event, gri
             report("epoch", epoch=self.epoch, epochs=config.epochs, loss=entry["loss"], val_loss=entry["val_loss"],
                    val_psnr=entry["val_psnr"], lr=entry["lr"], elapsed_s=elapsed,
                    eta_s=per_epoch * (config.epochs - self.epoch))
+            if config.time_budget_s and elapsed >= config.time_budget_s:
+                self.model.stop_training = True  # the budget is spent: this epoch was the last
 
     class SaveCheckpoints(keras.callbacks.Callback):
         """After each full epoch: model.keras when validation improved, last.keras (with optimizer)
@@ -238,20 +243,21 @@ def train(config: TrainConfig, report, stop_requested: threading.Event | None = 
     images = cached_images(index)
     if images.shape[1] != images.shape[2]:
         raise UserError(f"images must be square, got {images.shape[2]}x{images.shape[1]}")
-    run_config, state = _prepare_run(config, index, images.shape[1])
-
     import keras
 
+    from .. import view_lut
     from .models import build_model
 
     keras.utils.set_random_seed(config.seed)
+    # Built before anything is written: an unknown architecture or a missing view table writes nothing.
+    model = None if config.resume else build_model(config.arch, images.shape[1], view_lut.load(config.data))
+    run_config, state = _prepare_run(config, index, images.shape[1])
     position = {int(sample): row for row, sample in enumerate(index.indices)}
     train_rows = np.array([position[i] for i in run_config["train_indices"]])
     val_rows = np.array([position[i] for i in run_config["validation_indices"]])
     if config.resume:
         model = keras.saving.load_model(os.path.join(config.out, "last.keras"), safe_mode=True)
     else:
-        model = build_model(config.arch, images.shape[1])
         model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss="mse")
     train_batches = _make_batches(images, index.vectors, train_rows, config.batch_size, seed=config.seed)
     val_batches = _make_batches(images, index.vectors, val_rows, config.batch_size, seed=None)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import bpy
 
 from ..errors import UserError
-from ..generator import DatasetJob
+from ..generator import DatasetJob, make_job
 from ..paths import resolve_output_dir
 
-TIMER_SECONDS = 0.01  # a render per tick; the short gap lets Blender redraw and handle input
+TIMER_SECONDS = 0.01  # a render (or, with workers, a look at their progress) per tick; Blender redraws between
 
 
 def _publish(status, job: DatasetJob, message: str | None = None) -> None:
@@ -33,7 +33,7 @@ def _redraw_panels(context) -> None:
 def _summary(job: DatasetJob, cancelled: bool) -> str:
     verb = "Cancelled" if cancelled else "Finished"
     return (f"{verb}: {job.done}/{job.total} samples in {job.folder.path} "
-            f"({job.rendered_now} rendered now)")
+            f"({job.rendered_now} rendered now{job.worker_summary()})")
 
 
 class BLENDERCNN_OT_generate_dataset(bpy.types.Operator):
@@ -52,7 +52,7 @@ class BLENDERCNN_OT_generate_dataset(bpy.types.Operator):
     def _make_job(self, context) -> DatasetJob:
         props = context.scene.blendercnn
         settings = props.generation_settings(resolve_output_dir(props.output_dir))
-        return DatasetJob(context.scene, settings, quiet=True)
+        return make_job(context.scene, settings, quiet=True, background=True)
 
     def _start(self, context) -> DatasetJob | None:
         status = context.window_manager.blendercnn_status
@@ -78,7 +78,7 @@ class BLENDERCNN_OT_generate_dataset(bpy.types.Operator):
             return {"CANCELLED"}
         try:
             while not job.finished:
-                job.render_next()
+                job.step(timeout=0.5)
                 _publish(status, job)
         except UserError as err:
             self.report({"ERROR"}, str(err))
@@ -109,15 +109,16 @@ class BLENDERCNN_OT_generate_dataset(bpy.types.Operator):
         if event.type != "TIMER" or (timer is not None and timer is not self._timer):
             return {"PASS_THROUGH"}
         try:
-            self._job.render_next()
+            finished = self._job.step()
         except UserError as err:
             self.report({"ERROR"}, str(err))
             return self._stop(context, cancelled=True)
         except Exception as err:  # never leave the panel stuck in "running" after a bug or a render crash
             self.report({"ERROR"}, f"Dataset generation stopped: {type(err).__name__}: {err}")
             return self._stop(context, cancelled=True)
-        _publish(status, self._job)
-        _redraw_panels(context)
+        if finished:
+            _publish(status, self._job)
+            _redraw_panels(context)
         if self._job.finished:
             return self._stop(context, cancelled=False)
         return {"RUNNING_MODAL"}

@@ -251,10 +251,13 @@ def render_real(scene, vector: list[float], run_config: dict) -> np.ndarray:
     samples, denoiser from the run's dataset card when known). The scene's vector is restored after."""
     props = scene.blendercnn
     identity = run_config.get("dataset_identity") or {}
-    settings = GenerationSettings(
-        out_dir="", resolution=int(run_config.get("resolution", props.resolution)),
-        samples=int(identity.get("render_samples", props.render_samples)),
-        denoiser=identity.get("denoiser", props.denoiser), target=props.target_names())
+    quality = props.quality_settings()
+    for field, key in (("samples", "render_samples"), ("denoiser", "denoiser"), ("denoise_quality", None),
+                       ("denoise_prefilter", None), ("denoise_passes", None), ("sampling_pattern", None)):
+        if identity.get(key or field) is not None:  # datasets made before a field existed lack it
+            quality[field] = identity[key or field]
+    settings = GenerationSettings(out_dir="", resolution=int(run_config.get("resolution", props.resolution)),
+                                  **quality, target=props.target_names())
     target = renderer.resolve_target(scene, settings.target)
     before = renderer.read_vector(target)
     denoiser, _notes = renderer.resolve_denoiser(scene, settings.denoiser)

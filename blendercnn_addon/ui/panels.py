@@ -6,6 +6,7 @@ import bpy
 
 from .. import renderer
 from ..errors import UserError
+from ..settings import estimate_basis, estimate_seconds
 from ..text import format_duration
 
 
@@ -77,9 +78,28 @@ class BLENDERCNN_PT_dataset(_BlenderCNNPanel, bpy.types.Panel):
         col.prop(props, "output_dir")
         col.prop(props, "count")
         col.prop(props, "resolution")
+        col.prop(props, "seed")
+        col = layout.column(align=True)
+        col.enabled = not status.running
+        col.prop(props, "render_preset")
         col.prop(props, "render_samples")
         col.prop(props, "denoiser")
-        col.prop(props, "seed")
+        if props.denoiser != "none":
+            col.prop(props, "denoise_quality")
+            col.prop(props, "denoise_prefilter")
+            col.prop(props, "denoise_passes")
+        col.prop(props, "sampling_pattern")
+        col = layout.column(align=True)
+        col.enabled = not status.running
+        col.prop(props, "render_device")
+        col.prop(props, "workers")
+        note = gpu_note(props.render_device)
+        if note:
+            layout.label(text=note, icon="ERROR")
+        if not status.running:
+            settings = props.generation_settings("-")
+            layout.label(text=f"≈ {format_duration(estimate_seconds(settings))} for {props.count:,} images "
+                              f"({estimate_basis(settings)})", icon="TIME")
         if status.running:
             layout.progress(factor=status.fraction, type="BAR",
                             text=f"{status.done} / {status.total} · ETA {format_duration(status.eta_seconds)}")
@@ -90,6 +110,20 @@ class BLENDERCNN_PT_dataset(_BlenderCNNPanel, bpy.types.Panel):
             layout.label(text=status.message, icon="INFO")
 
 
+
+
+_GPU_NOTES: dict[str, str] = {}
+
+
+def gpu_note(device: str) -> str:
+    """'No CUDA GPU found: …' when the chosen device is missing (probed once per session and choice)."""
+    if device == "CPU":
+        return ""
+    if device not in _GPU_NOTES:
+        _backend, gpus = renderer.find_gpus(device)
+        wanted = "GPU chosen in Preferences" if device == "PREFERENCES" else f"{device} GPU"
+        _GPU_NOTES[device] = "" if gpus else f"No {wanted} here: the CPU renders"
+    return _GPU_NOTES[device]
 
 
 def _figure(value: float, fmt: str) -> str:

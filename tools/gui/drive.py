@@ -100,8 +100,9 @@ class Driver:
         (an operator call like 'blendercnn.train(' or a property path like 'blendercnn.count').
         Scrolls down a page at a time when the button is below the visible part."""
         wm = bpy.context.window_manager
-        self.scroll_sidebar(-40)
-        yield 0.3
+        for _ in range(2):  # twice: a popup closing under the mouse can swallow the first scroll
+            self.scroll_sidebar(-40)
+            yield 0.3
         for page in range(4):
             region = self.sidebar()
             for t in range(30, region.height - 4, step):
@@ -127,6 +128,26 @@ class Driver:
         self.key(COPY_OPERATOR_KEY if wanted.endswith("(") else "ctrl+shift+c")
         yield 0.05
         self.found = (x, y) if wanted in wm.clipboard else None
+
+    def component_centres(self, y: int, prop: str):
+        """Centres (screen x) of a vector property's fields on the row at screen y, by index:
+        Ctrl+Shift+Alt+C copies the full data path, which ends in '.prop[i]' over component i."""
+        wm = bpy.context.window_manager
+        region = self.sidebar()
+        left = self.to_screen(region, 0, 0)[0]
+        seen: dict[int, list[int]] = {}
+        for x in range(left + 4, left + region.width - 4, 4):
+            wm.clipboard = ""
+            self.move(x, y)
+            yield 0.02
+            self.key("ctrl+shift+alt+c")
+            yield 0.04
+            text = wm.clipboard
+            marker = f".{prop}["
+            if marker in text:
+                index = int(text[text.index(marker) + len(marker):].split("]")[0])
+                seen.setdefault(index, []).append(x)
+        return {index: (min(xs) + max(xs)) // 2 for index, xs in seen.items()}
 
     def press(self, wanted: str, **find):
         """Find the button and click it."""
@@ -256,12 +277,12 @@ def journey(d: Driver):
 
     # 3. A tiny dataset: progress across screenshots while the viewport still responds.
     yield from d.enter_value("blendercnn.output_dir", DATASET)
-    yield from d.enter_value("blendercnn.count", "24")
+    yield from d.enter_value("blendercnn.count", "60")
     yield from d.enter_value("blendercnn.resolution", "32")
     yield from d.enter_value("blendercnn.render_samples", "4")
     props = scene.blendercnn
     d.check("dataset fields typed", (props.output_dir, props.count, props.resolution, props.render_samples)
-            == (DATASET, 24, 32, 4), (props.output_dir, props.count, props.resolution, props.render_samples))
+            == (DATASET, 60, 32, 4), (props.output_dir, props.count, props.resolution, props.render_samples))
     yield from d.press("blendercnn.generate_dataset(")
     bar_y = d.found[1]  # the progress bar replaces the Generate button in its row
     job = status("blendercnn_status")
@@ -270,9 +291,10 @@ def journey(d: Driver):
     distance = (view.view_distance, view.view_camera_zoom)  # camera view zooms the latter
     d.move(*d.to_screen(d.view3d().regions[-1], 500, 400))
     d.xdo("click", "--repeat", "3", "--delay", "50", "5")  # zoom the viewport while rendering
+    yield from d.wait_for(lambda: job.done >= 1, 60, "the workers' first image", every=0.05)
     progress = []
     for _ in range(3):
-        yield 0.4
+        yield 0.3
         progress.append(job.done)
         d.shot("generating", done=job.done, total=job.total, bar_y=bar_y)
     d.check("viewport responds while generating", (view.view_distance, view.view_camera_zoom) != distance,
@@ -281,11 +303,12 @@ def journey(d: Driver):
             progress)
     yield from d.wait_for(lambda: not job.running, 120, "the dataset")
     files = sorted(f for f in os.listdir(DATASET) if f.endswith(".png"))
-    d.check("24 images written", len(files) == 24, len(files))
+    d.check("60 images written", len(files) == 60, len(files))
+    d.check("rendered by background Blender workers", "workers" in job.message, job.message)
     d.shot("dataset-done", message=job.message)
 
     # ... then Cancel a second, larger run half-way, and resume it.
-    yield from d.enter_value("blendercnn.count", "120")
+    yield from d.enter_value("blendercnn.count", "400")
     yield from d.press("blendercnn.generate_dataset(")
     generate_at = d.found
     yield from d.wait_for(lambda: job.done >= 40, 120, "a part of the second run", every=0.05)
@@ -297,12 +320,12 @@ def journey(d: Driver):
     d.click(*d.found)
     yield from d.wait_for(lambda: not job.running, 30, "the cancel")
     cancelled_at = job.done
-    d.check("Cancel stopped the run part-way", 40 <= cancelled_at < 120, cancelled_at)
+    d.check("Cancel stopped the run part-way", 40 <= cancelled_at < 400, cancelled_at)
     d.shot("cancelled", done=cancelled_at)
     yield from d.press("blendercnn.generate_dataset(")
     yield from d.wait_for(lambda: not job.running, 120, "the resumed run")
     files = sorted(f for f in os.listdir(DATASET) if f.endswith(".png"))
-    d.check("resume finished the dataset", len(files) == 120 and job.done == 120, (len(files), job.message))
+    d.check("resume finished the dataset", len(files) == 400 and job.done == 400, (len(files), job.message))
     d.shot("resumed", message=job.message)
 
     # 4. Train, tiny: epoch, loss and progress live, then done.
@@ -343,11 +366,11 @@ def journey(d: Driver):
         if d.found:
             break
     d.check("R, G, B fields found above X, Y", d.found is not None)
-    ui = d.sidebar()
     row_y = d.found[1] - 7  # from the row's lower edge into its middle
-    left = d.to_screen(ui, 0, 0)[0]
-    for fraction, text in ((0.17, "1"), (0.5, "0.25"), (0.83, "0")):
-        yield from d.type_into(left + int(ui.width * fraction), row_y, text, start_with_enter=True)
+    components = yield from d.component_centres(row_y, "preview_colour")
+    d.check("R, G, B located by their full data paths", sorted(components) == [0, 1, 2], components)
+    for index, text in ((0, "1"), (1, "0.25"), (2, "0")):
+        yield from d.type_into(components[index], row_y, text, start_with_enter=True)
     props = bpy.context.scene.blendercnn
     typed = [round(v, 4) for v in props.preview_vector()]
     d.check("R, G, B, X, Y typed into the Preview panel", typed == [1.0, 0.25, 0.0, 0.6, -0.4], typed)
@@ -392,6 +415,8 @@ def journey(d: Driver):
     d.check("Train on an empty folder starts nothing", not training.running and not os.path.exists(RUN + "-second")
             and sorted(os.listdir(RUN)) == run_files)
     d.shot("error-report")
+    d.move(*d.area_centre("VIEW_3D"))  # a user moves on: the report popup closes when the mouse leaves it
+    yield 1.5
     before = tuple(bpy.context.scene.objects["Ball"].location)
     yield from d.press("blendercnn.randomize(")
     d.check("Blender keeps working after the error", tuple(bpy.context.scene.objects["Ball"].location) != before)

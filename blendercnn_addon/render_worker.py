@@ -1,0 +1,118 @@
+"""One render worker process: open a saved copy of the scene, render the indices it is sent.
+
+Started by :class:`.parallel.LocalRenderPool` as ``python -m blendercnn_addon render-worker
+JOB.json`` (the bpy module) or as ``blender -b COPY.blend --python-expr ...`` from inside
+Blender. Speaks the JSON-lines protocol of ml/protocol.py:
+
+    parent → worker (stdin):   {"command": "render", "index": i}   {"command": "stop"}
+    worker → parent (stdout):  {"event": "ready", "pid": p, "device": "CPU", "threads": t}
+                               {"event": "rendered", "index": i, "seconds": s, "rss_mb": m}
+                               {"event": "recycle", "rendered": k}   (then exits 0)
+
+An image appears under its final name only once it is complete (DatasetFolder.commit_image),
+so killing a worker at any moment loses at most the image it was rendering.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+import bpy
+
+from . import renderer
+from .dataset_format import DatasetFolder
+from .ml.protocol import decode, encode
+from .randomization import noise_seed, sample_vector
+from .settings import GenerationSettings
+from .workers import exit_with_parent
+
+
+def write_job(path: str, settings: GenerationSettings, blend_copy: str, scene_name: str, denoiser: str,
+              threads: int) -> None:
+    """The file a worker is started with: what to render and how."""
+    job = {"settings": settings.to_dict(), "blend": blend_copy, "scene": scene_name, "denoiser": denoiser,
+           "threads": threads}
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(job, handle)
+
+
+def resident_mb() -> float:
+    """This process's resident memory in MiB (Linux /proc; elsewhere the peak from getrusage)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024 if sys.platform == "darwin" else 1024)
+
+
+class SceneRenderer:
+    """A scene opened from a saved copy, configured once, rendering sample after sample."""
+
+    def __init__(self, job: dict):
+        self.settings = GenerationSettings.from_dict(job["settings"])
+        bpy.ops.wm.open_mainfile(filepath=job["blend"], load_ui=False)
+        self.scene = bpy.data.scenes[job["scene"]]
+        self.target = renderer.resolve_target(self.scene, self.settings.target)
+        self.device, self.notes = renderer.configure_render(self.scene, self.settings, job["denoiser"],
+                                                            threads=job["threads"])
+        self.threads = job["threads"]
+        self.folder = DatasetFolder(self.settings.out_dir)
+
+    def render(self, index: int) -> float:
+        """Render sample ``index`` into the dataset folder; returns the seconds it took."""
+        began = time.monotonic()
+        seed = self.settings.seed
+        renderer.apply_vector(self.target, sample_vector(seed, index, self.settings.vectors))
+        renderer.render_still(self.scene, self.folder.temp_image_path(index), noise_seed(seed, index), quiet=True)
+        self.folder.commit_image(index)
+        return time.monotonic() - began
+
+    def render_to_bytes(self, index: int) -> tuple[bytes, float]:
+        """Render sample ``index`` into memory (PNG bytes) for a remote coordinator; (png, seconds)."""
+        began = time.monotonic()
+        seed = self.settings.seed
+        renderer.apply_vector(self.target, sample_vector(seed, index, self.settings.vectors))
+        path = os.path.join(bpy.app.tempdir, f"blendercnn-{os.getpid()}-{index}.png")
+        renderer.render_still(self.scene, path, noise_seed(seed, index), quiet=True)
+        with open(path, "rb") as handle:
+            data = handle.read()
+        os.remove(path)
+        return data, time.monotonic() - began
+
+
+def serve(job_path: str) -> int:
+    """The worker's main loop; returns the exit code (0: stopped, recycled or stdin closed)."""
+    exit_with_parent()
+    with open(job_path, encoding="utf-8") as handle:
+        job = json.load(handle)
+    worker = SceneRenderer(job)
+    send = sys.stdout.write
+    send(encode({"event": "ready", "pid": os.getpid(), "device": worker.device, "threads": worker.threads,
+                 "notes": worker.notes, "rss_mb": resident_mb()}))
+    sys.stdout.flush()
+    rendered = 0
+    for line in sys.stdin:
+        message = decode(line)
+        if message is None:
+            continue
+        if message.get("command") == "stop":
+            break
+        index = int(message["index"])
+        seconds = worker.render(index)
+        rendered += 1
+        send(encode({"event": "rendered", "index": index, "seconds": seconds, "rss_mb": resident_mb()}))
+        sys.stdout.flush()
+        if rendered >= worker.settings.recycle_every:
+            send(encode({"event": "recycle", "rendered": rendered}))
+            sys.stdout.flush()
+            break
+    return 0

@@ -1,0 +1,235 @@
+"""Dataset generation at scale: local worker processes, crashes, kill -9, shards, Ray. Real renders (32 x 32)."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import ROOT, run_cli
+
+COUNT = 16
+# Tiny renders with the project's default denoising (OpenImageDenoise), so workers run the real path.
+SMALL = ("--resolution", "32", "--samples", "2", "--seed", "3")
+
+
+def pixels(folder, index):
+    return np.asarray(Image.open(os.path.join(folder, f"sample_{index}.png")).convert("RGB")).astype(np.int16)
+
+
+def images(folder):
+    return sorted(n for n in os.listdir(folder) if n.startswith("sample_") and n.endswith(".png"))
+
+
+def temporaries(folder):
+    return [os.path.join(d, n) for d, _, names in os.walk(folder) for n in names if n.endswith(".partial")]
+
+
+def worker_pids(parent_pid):
+    """Render worker processes whose parent is ``parent_pid`` (Linux /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                ppid = int(handle.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                command = handle.read()
+        except OSError:
+            continue
+        if ppid == parent_pid and b"render-worker" in command:
+            found.append(int(entry))
+    return found
+
+
+def wait_for_images(folder, at_least, timeout=120.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if os.path.isdir(folder) and len(images(folder)) >= at_least:
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"fewer than {at_least} images in {folder} after {timeout} s")
+
+
+def assert_consistent(folder, count):
+    """Every image there, decodable, tables list exactly them in order, card complete, no temporaries."""
+    assert images(folder) == sorted(f"sample_{i}.png" for i in range(count))
+    for i in range(count):
+        assert pixels(folder, i).shape == (32, 32, 3)
+    metadata = json.loads(open(os.path.join(folder, "metadata.json")).read())
+    assert list(metadata) == [f"sample_{i}" for i in range(count)]
+    with open(os.path.join(folder, "vectors.csv")) as handle:
+        assert len(handle.read().splitlines()) == count + 1
+    card = json.loads(open(os.path.join(folder, "dataset.json")).read())
+    assert card["complete"] is True and card["finished"] == count
+    assert not temporaries(folder)
+    return metadata, card
+
+
+@pytest.fixture(scope="module")
+def serial(tmp_path_factory):
+    """The reference: the same dataset rendered in one process."""
+    out = str(tmp_path_factory.mktemp("serial") / "ds")
+    done = run_cli("generate", "--out", out, "--count", str(COUNT), *SMALL, "--workers", "1")
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+def test_workers_render_the_same_dataset_as_one_process(serial, tmp_path):
+    out = str(tmp_path / "parallel")
+    done = run_cli("generate", "--out", out, "--count", str(COUNT), *SMALL, "--workers", "2", "--recycle-every", "5")
+    assert done.returncode == 0, done.stderr
+    assert "2 workers" in done.stdout
+    metadata, card = assert_consistent(out, COUNT)
+    assert metadata == json.loads(open(os.path.join(serial, "metadata.json")).read())
+    assert card["render"]["workers"] == 2 and card["render"]["threads_per_worker"] >= 1
+    assert card["render"]["denoiser"] == "oidn" and card["render"]["denoise_quality"] == "FAST"
+    assert card["render"]["device"] == "CPU"
+    # 16 images, a fresh process every 5: at least 4 processes were started in all.
+    assert card["render"]["worker_processes_started"] >= 4
+    for i in range(COUNT):  # same vector and noise seed: the same picture (denoiser rounding aside)
+        assert np.abs(pixels(out, i) - pixels(serial, i)).max() <= 2, f"sample {i} differs"
+
+
+def test_a_killed_worker_is_replaced_and_its_sample_rendered(tmp_path):
+    out = str(tmp_path / "one-killed")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "blendercnn_addon", "generate", "--out", out, "--count", "40", *SMALL,
+         "--workers", "2"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for_images(out, 3)
+    victims = worker_pids(process.pid)
+    assert len(victims) == 2, victims
+    os.kill(victims[0], signal.SIGKILL)
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr
+    assert "1 restarted after a crash" in stdout
+    _, card = assert_consistent(out, 40)
+    assert card["render"]["worker_restarts_after_crash"] == 1
+
+
+def test_kill_9_of_the_whole_run_then_the_same_command_completes_it(serial, tmp_path):
+    out = str(tmp_path / "killed")
+    command = [sys.executable, "-m", "blendercnn_addon", "generate", "--out", out, "--count", str(COUNT), *SMALL,
+               "--workers", "2"]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_images(out, 4)
+    workers = worker_pids(process.pid)
+    process.send_signal(signal.SIGKILL)  # the coordinator dies; its workers must follow it
+    process.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(os.path.exists(f"/proc/{pid}") for pid in workers):
+        time.sleep(0.1)
+    assert not any(os.path.exists(f"/proc/{pid}") for pid in workers), "orphaned render workers"
+    before = {name: os.stat(os.path.join(out, name)).st_mtime_ns for name in images(out)}
+    assert 4 <= len(before) < COUNT, f"kill came too late ({len(before)} images)"
+
+    again = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert f"{COUNT - len(before)} rendered now, {len(before)} already there" in again.stdout
+    after = {name: os.stat(os.path.join(out, name)).st_mtime_ns for name in images(out)}
+    assert {name: after[name] for name in before} == before, "finished images were rendered again"
+    assert_consistent(out, COUNT)
+    for table in ("metadata.json", "vectors.csv"):
+        assert open(os.path.join(out, table), "rb").read() == open(os.path.join(serial, table), "rb").read()
+
+
+def test_shards_running_at_once_fill_one_folder(serial, tmp_path):
+    out = str(tmp_path / "sharded")
+    shards = [subprocess.Popen([sys.executable, "-m", "blendercnn_addon", "generate", "--out", out, "--count",
+                                str(COUNT), *SMALL, "--workers", "1", "--shard", f"{i}/2"], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
+    results = [shard.communicate(timeout=300) for shard in shards]
+    for shard, (stdout, stderr) in zip(shards, results):
+        assert shard.returncode == 0, stderr
+        assert "8/8 samples (8 rendered now" in stdout, stdout
+    assert images(out) == images(serial)
+    # Running the command without --shard afterwards renders nothing and leaves complete tables.
+    merged = run_cli("generate", "--out", out, "--count", str(COUNT), *SMALL, "--workers", "1")
+    assert merged.returncode == 0 and "0 rendered now" in merged.stdout
+    assert_consistent(out, COUNT)
+    for table in ("metadata.json", "vectors.csv"):
+        assert open(os.path.join(out, table), "rb").read() == open(os.path.join(serial, table), "rb").read()
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--shard", "2/2"), "shard I/N needs 0 <= I < N"),
+    (("--shard", "one/two"), "expected I/N"),
+    (("--workers", "0"), "workers must be between 1 and 64"),
+    (("--recycle-every", "0"), "recycle-every must be at least 1"),
+    (("--device", "TPU"), "invalid choice: 'TPU'"),
+])
+def test_bad_scale_options_get_one_readable_line(tmp_path, args, message):
+    done = run_cli("generate", "--out", str(tmp_path / "x"), "--count", "2", *SMALL, *args)
+    assert done.returncode == 2
+    assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_missing_gpu_falls_back_to_the_cpu_with_a_note(tmp_path):
+    out = str(tmp_path / "gpu")
+    done = run_cli("generate", "--out", out, "--count", "2", *SMALL, "--workers", "1", "--device", "OPTIX")
+    assert done.returncode == 0, done.stderr
+    assert "note: no OPTIX GPU found: rendering on the CPU" in done.stderr
+    card = json.loads(open(os.path.join(out, "dataset.json")).read())
+    assert (card["render"]["device"], card["render"]["device_requested"]) == ("CPU", "OPTIX")
+
+
+def _free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """A real local Ray cluster (head node, 2 CPUs), started with Ray's own CLI and stopped after."""
+    pytest.importorskip("ray")
+    ray_cli = os.path.join(os.path.dirname(sys.executable), "ray")
+    port = _free_port()
+    # `ray start` protects the cluster with a token (~/.ray/auth_token); drivers must be told to send it.
+    previous = os.environ.get("RAY_AUTH_MODE")
+    os.environ["RAY_AUTH_MODE"] = "token"
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    started = subprocess.run([ray_cli, "start", "--head", "--node-ip-address", "127.0.0.1", "--num-cpus", "2",
+                              "--port", str(port),
+                              "--include-dashboard", "false", "--disable-usage-stats"],
+                             capture_output=True, text=True, timeout=180, env=env)
+    assert started.returncode == 0, started.stderr
+    yield f"127.0.0.1:{port}"
+    subprocess.run([ray_cli, "stop", "--force"], capture_output=True, timeout=120)
+    if previous is None:
+        del os.environ["RAY_AUTH_MODE"]
+    else:
+        os.environ["RAY_AUTH_MODE"] = previous
+
+
+def test_an_unreachable_ray_cluster_is_one_readable_line(tmp_path):
+    pytest.importorskip("ray")
+    done = run_cli("generate", "--out", str(tmp_path / "x"), "--count", "2", *SMALL, "--backend", "ray",
+                   "--ray-address", f"127.0.0.1:{_free_port()}", timeout=300)
+    assert done.returncode == 2
+    assert "cannot reach the Ray cluster" in done.stderr.strip().splitlines()[-1], done.stderr[-500:]
+    assert not os.path.exists(tmp_path / "x" / "sample_0.png")
+
+
+def test_ray_backend_completes_a_partly_rendered_dataset(serial, ray_cluster, tmp_path):
+    out = str(tmp_path / "ray")
+    first = run_cli("generate", "--out", out, "--count", str(COUNT), *SMALL, "--workers", "1", "--shard", "0/4")
+    assert first.returncode == 0, first.stderr  # a quarter rendered here, the rest on the cluster
+    done = run_cli("generate", "--out", out, "--count", str(COUNT), *SMALL, "--backend", "ray",
+                   "--ray-address", ray_cluster, "--workers", "2", "--recycle-every", "4", timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert f"{COUNT - COUNT // 4} rendered now, {COUNT // 4} already there" in done.stdout
+    assert "2 Ray actors" in done.stdout
+    metadata, card = assert_consistent(out, COUNT)
+    assert card["render"]["backend"] == "ray (2 actors)"
+    assert metadata == json.loads(open(os.path.join(serial, "metadata.json")).read())
+    for i in range(COUNT):
+        assert np.abs(pixels(out, i) - pixels(serial, i)).max() <= 2, f"sample {i} differs"

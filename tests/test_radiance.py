@@ -1,0 +1,109 @@
+"""The radiance architecture: real training on real renders, exact colour, the baked view transform."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import ROOT, run_cli
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    """24 real renders at 32 x 32 with the project's default settings (the view table included)."""
+    out = tmp_path_factory.mktemp("radiance") / "ds"
+    done = run_cli("generate", "--out", str(out), "--count", "24", "--resolution", "32", "--seed", "2")
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def radiance_run(dataset, tmp_path_factory):
+    run = tmp_path_factory.mktemp("radiance") / "run"
+    done = run_cli("train", "--data", str(dataset), "--out", str(run), "--arch", "radiance", "--epochs", "3",
+                   "--batch-size", "8")
+    assert done.returncode == 0, done.stderr
+    return run
+
+
+def in_tensorflow_process(code: str, *args: str) -> dict:
+    """Run ``code`` in a fresh Python (TensorFlow must never load into the test process, which
+    stands in for Blender's); it prints one JSON object, returned here."""
+    done = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_radiance_trains_and_learns(radiance_run):
+    config = json.loads((radiance_run / "config.json").read_text())
+    assert config["arch"] == "radiance"
+    history = json.loads((radiance_run / "history.json").read_text())
+    assert len(history) == 3 and all("elapsed_s" in h for h in history)
+    assert history[-1]["val_loss"] < history[0]["val_loss"] * 1.05 or history[-1]["val_psnr"] > 10
+
+
+COLOUR_CHECK = """
+import json, sys
+import keras, numpy as np
+from blendercnn_addon import view_lut
+from blendercnn_addon.ml.inference import load_run
+model = load_run(sys.argv[1]).model
+linear_of = keras.Model(model.input, model.get_layer("linear_rgb").output)
+position = [0.3, -0.4]
+c1, c2 = np.array([1.0, 0.2, 0.0]), np.array([0.1, 0.7, 0.9])
+vectors = np.array([[*c1, *position], [*c2, *position], [*(0.25 * c1 + 0.75 * c2), *position]], np.float32)
+linear = np.asarray(linear_of(vectors)).astype(np.float64)
+table = view_lut.load(sys.argv[2])
+display = np.asarray(model(vectors))
+stored = model.get_layer("view_transform").get_weights()[0].reshape(table.shape)
+one = np.asarray(model(np.array([[0.9, 0.9, 1, 0.5, 0.5]], np.float32)))[0]
+print(json.dumps({
+    "mixture_error": float(np.abs(linear[2] - (0.25 * linear[0] + 0.75 * linear[1])).max()),
+    "light_scale": float(np.abs(linear).max()),
+    "lookup_error": float(np.abs(display - view_lut.apply(table, linear)).max()),
+    "table_is_the_datasets": bool(np.array_equal(stored, table)),
+    "white_ball": one.tolist()}))
+"""
+
+
+def test_colour_is_applied_exactly_and_the_table_maps_to_display(radiance_run, dataset):
+    facts = in_tensorflow_process(COLOUR_CHECK, str(radiance_run), str(dataset))
+    # colour·A + B is affine in the colour: the mixture's light is the mixture of the lights
+    assert facts["mixture_error"] <= 1e-4 * max(1.0, facts["light_scale"])
+    assert facts["lookup_error"] < 2e-4, "Keras lookup differs from numpy's"
+    assert facts["table_is_the_datasets"], "the saved model does not carry the dataset's table"
+
+
+def test_a_saved_radiance_model_predicts_through_the_cli(radiance_run, dataset, tmp_path):
+    done = run_cli("predict", "--model", str(radiance_run), "--vector", "0.9,0.9,1,0.5,0.5", "--out",
+                   str(tmp_path / "white.png"))
+    assert done.returncode == 0, done.stderr
+    image = np.asarray(Image.open(tmp_path / "white.png"))
+    assert image.shape == (32, 32, 3)
+    expected = np.array(in_tensorflow_process(COLOUR_CHECK, str(radiance_run), str(dataset))["white_ball"])
+    assert np.abs(image / 255.0 - expected).max() <= 1 / 255 + 1e-6
+
+
+def test_a_dataset_without_the_table_gets_a_clear_message(dataset, tmp_path):
+    copy = tmp_path / "old"
+    shutil.copytree(dataset, copy, ignore=shutil.ignore_patterns("view_transform_lut.npy", ".blendercnn*"))
+    done = run_cli("train", "--data", str(copy), "--out", str(tmp_path / "run"), "--arch", "radiance",
+                   "--epochs", "1")
+    assert done.returncode == 2, done.stderr
+    assert "view-transform table" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "run" / "model.keras").exists()
+
+
+def test_a_time_budget_ends_training_after_the_epoch_that_spends_it(dataset, tmp_path):
+    done = run_cli("train", "--data", str(dataset), "--out", str(tmp_path / "run"), "--epochs", "50",
+                   "--time-budget", "0.01", "--batch-size", "8")
+    assert done.returncode == 0, done.stderr
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert len(history) == 1
+    assert os.path.exists(tmp_path / "run" / "model.keras")
