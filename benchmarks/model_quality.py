@@ -15,7 +15,7 @@ psnr_model_vs_render_gap_*, time_to_seed_psnr_ratio, infer_ms_256 (radiance, CPU
 image), params_*, and the training facts behind them.
 
 Usage: python benchmarks/model_quality.py [--work DIR] [--resolution 64] [--count 10000]
-       [--budget 420] [--eval-count 100] [--quick]
+       [--budget 360] [--eval-count 100] [--quick]
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def train(work: str, data: str, arch: str, budget: float) -> str:
     run = os.path.join(work, f"run_{arch}_{data}")
     if not os.path.exists(os.path.join(run, "model.keras")):
         cli("train", "--data", os.path.join(work, data), "--out", run, "--arch", arch, "--epochs", "100000",
-            "--patience", "100000", "--time-budget", str(budget), "--progress", "json")
+            "--patience", "100000", "--time-budget", str(budget))
     return run
 
 
@@ -117,7 +117,7 @@ def main() -> None:
     parser.add_argument("--resolution", type=int, default=64)
     parser.add_argument("--count", type=int, default=10_000, help="training-set size (default 10000)")
     parser.add_argument("--eval-count", type=int, default=100, help="vectors per evaluation set (default 100)")
-    parser.add_argument("--budget", type=float, default=420.0, help="training seconds per model (default 420)")
+    parser.add_argument("--budget", type=float, default=360.0, help="training seconds per model (default 360)")
     parser.add_argument("--quick", action="store_true", help="a few-minute smoke run: 600 samples, 16 per "
                         "evaluation set, 45 s of training per model")
     args = parser.parse_args()

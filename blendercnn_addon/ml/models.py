@@ -9,9 +9,10 @@ Every model takes a (batch, 5) float32 input and returns (batch, R, R, 3) values
   display RGB through the dataset's own view transform, baked by Blender into a 3-D table
   (view_lut.py) and looked up trilinearly inside the model. Rendering is exactly linear in
   the emitted colour (REFERENCE.md), so colour is never learned, only position. The position
-  path is coordinate-aware (Fourier features of x, y; pixel-coordinate channels before every
-  convolution) and up-samples by nearest-neighbour resize + 3x3 convolution, which draws no
-  checkerboards.
+  path is coordinate-aware (CoordConv): before every convolution each pixel gets its own
+  coordinates and its offset from where the ball's image is, so the convolutions paint
+  relative to the ball; it up-samples by nearest-neighbour resize + 3x3 convolution, which
+  draws no checkerboards.
 
 The custom layers are registered Keras serializables, so a saved ``.keras`` file is
 self-contained (the table travels as a weight) and loads in safe mode once this module
@@ -56,37 +57,6 @@ def build_seed(resolution: int) -> keras.Model:
     x = layers.Conv2DTranspose(3, 4, strides=2, padding="same", name="deconv_out")(x)  # (R, R, 3)
     image = layers.Activation("sigmoid", name="image")(x)
     return keras.Model(vector, image, name="seed")
-
-
-@keras.saving.register_keras_serializable(package="blendercnn")
-class FourierFeatures(layers.Layer):
-    """(batch, 2) position → (batch, 2 + 4·octaves): [p, sin(π 2^k p), cos(π 2^k p)], k < octaves."""
-
-    def __init__(self, octaves: int = 6, **kwargs):
-        super().__init__(**kwargs)
-        self.octaves = octaves
-
-    def call(self, position):
-        scales = ops.convert_to_tensor([math.pi * 2.0**k for k in range(self.octaves)], dtype=position.dtype)
-        angles = ops.reshape(position[:, :, None] * scales, (-1, 2 * self.octaves))
-        return ops.concatenate([position, ops.sin(angles), ops.cos(angles)], axis=-1)
-
-    def get_config(self):
-        return {**super().get_config(), "octaves": self.octaves}
-
-
-@keras.saving.register_keras_serializable(package="blendercnn")
-class CoordinateChannels(layers.Layer):
-    """(batch, H, W, C) → (batch, H, W, C + 2): appends each pixel's (u, v) in [-1, 1] (CoordConv)."""
-
-    def call(self, features):
-        shape = ops.shape(features)
-        height, width = shape[1], shape[2]
-        v = ops.linspace(-1.0, 1.0, height)
-        u = ops.linspace(-1.0, 1.0, width)
-        grid = ops.stack(ops.meshgrid(u, v, indexing="xy"), axis=-1)  # (H, W, 2)
-        grid = ops.broadcast_to(ops.cast(grid, features.dtype)[None], (shape[0], height, width, 2))
-        return ops.concatenate([features, grid], axis=-1)
 
 
 @keras.saving.register_keras_serializable(package="blendercnn")
@@ -147,42 +117,79 @@ class ViewTransformLUT(layers.Layer):
         return {**super().get_config(), "size": self.size, "lut_min": self.lut_min, "lut_max": self.lut_max}
 
 
-RADIANCE_START_SIDE = 4
-RADIANCE_CHANNELS_FROM_FULL = (8, 16, 24, 32, 48, 64, 64)  # at R, R/2, R/4, ...: thin where pixels are many
+@keras.saving.register_keras_serializable(package="blendercnn")
+class BallChannels(layers.Layer):
+    """Per-pixel coordinates relative to the ball: what lets convolutions "paint at (x, y)".
+
+    Inputs [ball_uv (batch, 2), position (batch, 2)] and, except for the first block, the
+    feature map (batch, H, W, C); ``side`` gives H = W when there is no map yet. Appends 5
+    channels: pixel (u, v) in [-1, 1], (u - u_ball, v - v_ball) and its squared length.
+    ball_uv is where the model thinks the ball's image is. No absolute world position reaches
+    the convolutions: what they learn next to the ball in one place holds in places never seen."""
+
+    def __init__(self, side: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.side = side
+
+    def call(self, inputs):
+        ball_uv, position = inputs[0], inputs[1]
+        features = inputs[2] if len(inputs) > 2 else None
+        if features is None:
+            height = width = self.side
+            batch = ops.shape(ball_uv)[0]
+        else:
+            shape = ops.shape(features)
+            batch, height, width = shape[0], shape[1], shape[2]
+        v = ops.linspace(-1.0, 1.0, height)
+        u = ops.linspace(-1.0, 1.0, width)
+        grid = ops.cast(ops.stack(ops.meshgrid(u, v, indexing="xy"), axis=-1), ball_uv.dtype)  # (H, W, 2)
+        grid = ops.broadcast_to(grid[None], (batch, height, width, 2))
+        relative = grid - ball_uv[:, None, None, :]  # (batch, H, W, 2)
+        distance2 = ops.sum(relative * relative, axis=-1, keepdims=True)
+        channels = [grid, relative, distance2]
+        return ops.concatenate(channels if features is None else [features, *channels], axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "side": self.side}
+
+
+RADIANCE_START_FRACTION = 8  # the first feature map is R/8 on a side
+RADIANCE_CHANNELS = (32, 24, 16, 8)  # at R/8, R/4, R/2, R: thin where pixels are many
 
 
 def build_radiance(resolution: int, view_table=None) -> keras.Model:
     """Linear-light decoder: position → A(x, y), B(x, y); colour applied exactly; baked view transform.
 
-    vector (5) → colour (3) and position (2); position → Fourier features (26) → Dense 256 →
-    Dense 256 → Dense (4·4·64) → (4, 4, 64); then n = log2(R/4) blocks of [nearest ×2 →
-    + (u, v) → Conv 3×3 → ReLU], channels narrowing towards full size (…, 32 at R/8, 24 at R/4,
-    16 at R/2, 8 at R); → + (u, v) → Conv 3×3 (4): log A and log B → colour·A + B (linear RGB,
-    HDR) → view-transform table → (R, R, 3) display RGB.
+    vector (5) → colour (3), position (2). position → ball_uv (2): where the ball's image is,
+    a small MLP plus a linear path (smooth, so it extrapolates to places never seen).
+    Coordinate maps at R/8 (5 channels: pixel u, v; offset to the ball; its squared length)
+    → 2 × Conv 3×3 (32) → 3 × [nearest ×2 → + the 5 channels → Conv 3×3 → ReLU]:
+    (R/4, 24) → (R/2, 16) → (R, 8) → + the 5 channels → Conv 3×3 (4): log A, log B →
+    colour·A + B (linear RGB, HDR) → view-transform table → (R, R, 3) display RGB in [0, 1].
+    Convolutions see positions only relative to the ball and the room, so what they learn in one
+    place holds in another.
     """
-    blocks = int(round(math.log2(max(1, resolution // RADIANCE_START_SIDE))))
-    if RADIANCE_START_SIDE * 2**blocks != resolution or blocks > len(RADIANCE_CHANNELS_FROM_FULL):
-        raise UserError(f"the radiance architecture needs a power-of-two resolution from 8 to 512, got {resolution}")
+    if resolution % RADIANCE_START_FRACTION or resolution < 16:
+        raise UserError(f"the radiance architecture needs a resolution divisible by 8 (at least 16), got {resolution}")
     if view_table is None:
         raise UserError("the radiance architecture needs the dataset's view-transform table "
                         f"({view_lut.LUT_FILE}); run generate on the dataset folder again to add it")
-    start_channels = RADIANCE_CHANNELS_FROM_FULL[blocks - 1]
     vector = keras.Input(shape=(5,), name="vector")
     colour = SliceVector(0, 3, name="colour")(vector)  # (3,) linear emission RGB
     position = SliceVector(3, 5, name="position")(vector)  # (2,) metres
-    x = FourierFeatures(name="fourier")(position)  # (26,)
-    x = layers.Dense(256, activation="relu", name="dense1")(x)
-    x = layers.Dense(256, activation="relu", name="dense2")(x)
-    side = RADIANCE_START_SIDE
-    x = layers.Dense(side * side * start_channels, activation="relu", name="dense3")(x)
-    x = layers.Reshape((side, side, start_channels), name="reshape")(x)  # (4, 4, C)
-    for block in range(1, blocks + 1):
-        channels = RADIANCE_CHANNELS_FROM_FULL[blocks - block]
+    hidden = layers.Dense(64, activation="tanh", name="ball_hidden")(position)
+    ball_uv = layers.Add(name="ball_uv")([layers.Dense(2, name="ball_linear")(position),
+                                          layers.Dense(2, name="ball_bend")(hidden)])  # (2,) image coordinates
+    side = resolution // RADIANCE_START_FRACTION
+    x = BallChannels(side=side, name="coords0")([ball_uv, position])  # (R/8, R/8, 5)
+    x = layers.Conv2D(RADIANCE_CHANNELS[0], 3, padding="same", activation="relu", name="conv0a")(x)
+    x = layers.Conv2D(RADIANCE_CHANNELS[0], 3, padding="same", activation="relu", name="conv0b")(x)  # (R/8, 32)
+    for block, channels in enumerate(RADIANCE_CHANNELS[1:], start=1):
         x = layers.UpSampling2D(2, interpolation="nearest", name=f"up{block}")(x)
-        x = CoordinateChannels(name=f"coords{block}")(x)
+        x = BallChannels(name=f"coords{block}")([ball_uv, position, x])
         x = layers.Conv2D(channels, 3, padding="same", activation="relu", name=f"conv{block}")(x)
-        # (4·2^block, 4·2^block, channels): ... → (R/2, 16) → (R, 8)
-    x = CoordinateChannels(name="coords_out")(x)
+        # block 1: (R/4, 24), 2: (R/2, 16), 3: (R, 8)
+    x = BallChannels(name="coords_out")([ball_uv, position, x])
     light = layers.Conv2D(4, 3, padding="same", name="log_light",
                           bias_initializer=keras.initializers.Constant(-4.0))(x)  # (R, R, 4)
     linear = ColouredLight(name="linear_rgb")([colour, light])  # (R, R, 3), HDR
