@@ -121,8 +121,10 @@ class DatasetFolder:
                     f"output folder {self.path} is not empty and holds no BlenderCNN dataset; choose an empty folder"
                 )
             return
-        differences = sorted(key for key in set(identity) | set(card.get("identity", {}))
-                             if identity.get(key) != card.get("identity", {}).get(key))
+        recorded = card.get("identity", {})
+        # A setting the folder's card does not record (made by an older version) is not a difference.
+        differences = sorted(key for key in set(identity) | set(recorded)
+                             if key in recorded and identity.get(key) != recorded[key])
         if differences:
             raise UserError(
                 f"output folder {self.path} holds a different dataset (differs in: {', '.join(differences)}); "

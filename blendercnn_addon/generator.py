@@ -332,7 +332,7 @@ class ParallelDatasetJob(DatasetJob):
         raise NotImplementedError("a parallel job advances with step()")
 
     def worker_label(self) -> str:
-        return f"{self.settings.workers} workers"
+        return f"{self.settings.workers} worker{'s' if self.settings.workers != 1 else ''}"
 
     def worker_summary(self) -> str:
         if self.pool is None:

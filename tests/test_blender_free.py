@@ -142,3 +142,17 @@ def test_the_numpy_table_lookup_is_exact_on_the_nodes_and_linear_between():
     assert np.allclose(got, (table[10, 3, 7] + table[11, 3, 7]) / 2, atol=1e-5)
     image = view_lut.linear_grid_image(5)
     assert np.array_equal(view_lut.table_from_image(image, 5)[1, 2, 3], view_lut.grid(5)[[1, 2, 3]].astype(np.float32))
+
+
+def test_a_card_from_an_older_version_accepts_settings_it_never_recorded(tmp_path):
+    import json
+
+    from blendercnn_addon.dataset_format import CARD_FORMAT, DatasetFolder
+    from blendercnn_addon.errors import UserError
+
+    folder = DatasetFolder(str(tmp_path))
+    old_identity = {"seed": 0, "resolution": 32, "render_samples": 32, "denoiser": "none"}
+    (tmp_path / "dataset.json").write_text(json.dumps({"format": CARD_FORMAT, "identity": old_identity}))
+    folder.check_can_hold({**old_identity, "sampling_pattern": "TABULATED_SOBOL"}, 10)  # not recorded then: fine
+    with pytest.raises(UserError, match=r"differs in: render_samples"):
+        folder.check_can_hold({**old_identity, "render_samples": 3, "sampling_pattern": "BLUE_NOISE"}, 10)

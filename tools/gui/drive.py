@@ -304,14 +304,14 @@ def journey(d: Driver):
     yield from d.wait_for(lambda: not job.running, 120, "the dataset")
     files = sorted(f for f in os.listdir(DATASET) if f.endswith(".png"))
     d.check("60 images written", len(files) == 60, len(files))
-    d.check("rendered by background Blender workers", "workers" in job.message, job.message)
+    d.check("rendered by background Blender workers", "worker" in job.message and "processes" in job.message, job.message)
     d.shot("dataset-done", message=job.message)
 
     # ... then Cancel a second, larger run half-way, and resume it.
     yield from d.enter_value("blendercnn.count", "400")
     yield from d.press("blendercnn.generate_dataset(")
     generate_at = d.found
-    yield from d.wait_for(lambda: job.done >= 40, 120, "a part of the second run", every=0.05)
+    yield from d.wait_for(lambda: job.done >= 100, 120, "a part of the second run (60 were there)", every=0.05)
     for below in range(0, 70, 10):  # Cancel sits just under the progress bar that took Generate's row
         yield from d.probe_at(generate_at[0], generate_at[1] + below, "blendercnn.cancel_generation(")
         if d.found:
@@ -320,7 +320,7 @@ def journey(d: Driver):
     d.click(*d.found)
     yield from d.wait_for(lambda: not job.running, 30, "the cancel")
     cancelled_at = job.done
-    d.check("Cancel stopped the run part-way", 40 <= cancelled_at < 400, cancelled_at)
+    d.check("Cancel stopped the run part-way", 100 <= cancelled_at < 400, cancelled_at)
     d.shot("cancelled", done=cancelled_at)
     yield from d.press("blendercnn.generate_dataset(")
     yield from d.wait_for(lambda: not job.running, 120, "the resumed run")
