@@ -67,22 +67,23 @@ class SceneRenderer:
         self.threads = job["threads"]
         self.folder = DatasetFolder(self.settings.out_dir)
 
+    def _render_into(self, index: int, path: str) -> None:
+        seed = self.settings.seed
+        renderer.apply_vector(self.target, sample_vector(seed, index, self.settings.vectors))
+        renderer.render_still(self.scene, path, noise_seed(seed, index), quiet=True)
+
     def render(self, index: int) -> float:
         """Render sample ``index`` into the dataset folder; returns the seconds it took."""
         began = time.monotonic()
-        seed = self.settings.seed
-        renderer.apply_vector(self.target, sample_vector(seed, index, self.settings.vectors))
-        renderer.render_still(self.scene, self.folder.temp_image_path(index), noise_seed(seed, index), quiet=True)
+        self._render_into(index, self.folder.temp_image_path(index))
         self.folder.commit_image(index)
         return time.monotonic() - began
 
     def render_to_bytes(self, index: int) -> tuple[bytes, float]:
         """Render sample ``index`` into memory (PNG bytes) for a remote coordinator; (png, seconds)."""
         began = time.monotonic()
-        seed = self.settings.seed
-        renderer.apply_vector(self.target, sample_vector(seed, index, self.settings.vectors))
         path = os.path.join(bpy.app.tempdir, f"blendercnn-{os.getpid()}-{index}.png")
-        renderer.render_still(self.scene, path, noise_seed(seed, index), quiet=True)
+        self._render_into(index, path)
         with open(path, "rb") as handle:
             data = handle.read()
         os.remove(path)

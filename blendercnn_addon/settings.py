@@ -250,7 +250,5 @@ def estimate_seconds(settings: GenerationSettings, cores: int | None = None) -> 
 
 
 def estimate_basis(settings: GenerationSettings) -> str:
-    """What :func:`estimate_seconds` rests on, for the panel's tooltip-sized line."""
-    if settings.device != "CPU":
-        return "CPU estimate; a GPU is usually faster"
-    return f"estimate for {os.cpu_count() or 1} CPU cores"
+    """A short qualifier for the panel's estimate line: empty for the CPU it was fitted on."""
+    return " (CPU estimate)" if settings.device != "CPU" else ""

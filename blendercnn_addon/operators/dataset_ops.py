@@ -33,7 +33,7 @@ def _redraw_panels(context) -> None:
 def _summary(job: DatasetJob, cancelled: bool) -> str:
     verb = "Cancelled" if cancelled else "Finished"
     return (f"{verb}: {job.done}/{job.total} samples in {job.folder.path} "
-            f"({job.rendered_now} rendered now{job.worker_summary()})")
+            f"({job.rendered_now} rendered now)")
 
 
 class BLENDERCNN_OT_generate_dataset(bpy.types.Operator):
@@ -134,7 +134,7 @@ class BLENDERCNN_OT_generate_dataset(bpy.types.Operator):
         _publish(status, self._job, _summary(self._job, cancelled))
         status.running = False
         status.cancel_requested = False
-        self.report({"WARNING" if cancelled else "INFO"}, status.message)
+        self.report({"WARNING" if cancelled else "INFO"}, status.message + self._job.worker_summary())
         _redraw_panels(context)
         return {"CANCELLED"} if cancelled else {"FINISHED"}
 

@@ -98,8 +98,8 @@ class BLENDERCNN_PT_dataset(_BlenderCNNPanel, bpy.types.Panel):
             layout.label(text=note, icon="ERROR")
         if not status.running:
             settings = props.generation_settings("-")
-            layout.label(text=f"≈ {format_duration(estimate_seconds(settings))} for {props.count:,} images "
-                              f"({estimate_basis(settings)})", icon="TIME")
+            layout.label(text=f"≈ {format_duration(estimate_seconds(settings))} for {props.count:,} images"
+                              f"{estimate_basis(settings)}", icon="TIME")
         if status.running:
             layout.progress(factor=status.fraction, type="BAR",
                             text=f"{status.done} / {status.total} · ETA {format_duration(status.eta_seconds)}")

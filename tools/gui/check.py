@@ -34,8 +34,9 @@ def blue_fill(sidebar: np.ndarray) -> int:
     return int(np.count_nonzero((b >= PROGRESS_BLUE_MIN) & (b > r + 60) & (b > g + 30)))
 
 
-def bar_row(shot: dict, half_height: int = 6) -> list[int]:
-    """The progress bar's row inside the sidebar (drive.py records where Generate was)."""
+def bar_row(shot: dict, half_height: int = 20) -> list[int]:
+    """The rows around the progress bar inside the sidebar: drive.py records where it pressed Generate,
+    which the bar replaces; the hover point can sit anywhere on the button, hence the margin."""
     if "bar_y" not in shot:  # evidence from an older driver: the whole sidebar
         return shot["sidebar"]
     x, _, width, _ = shot["sidebar"]

@@ -51,6 +51,7 @@ class Driver:
         self.shots: list[dict] = []
         self.checks: list[dict] = []
         self.found: tuple[int, int] | None = None
+        self.seen: dict[tuple[str, float], tuple[int, int]] = {}  # (wanted, x_fraction) -> (page, y)
         self.reports_seen = 0
 
     # -- input -------------------------------------------------------------------------------
@@ -95,29 +96,36 @@ class Driver:
         self.move(*self.to_screen(ui, ui.width // 2, ui.height // 2))
         self.xdo("click", "--repeat", str(abs(clicks)), "--delay", "15", "5" if clicks > 0 else "4")
 
-    def find(self, wanted: str, x_fraction: float = 0.5, step: int = 10):
+    def find(self, wanted: str, x_fraction: float = 0.5, step: int = 12):
         """Hover down the sidebar, Ctrl+Shift+C at each stop, until the clipboard names ``wanted``
         (an operator call like 'blendercnn.train(' or a property path like 'blendercnn.count').
-        Scrolls down a page at a time when the button is below the visible part."""
-        wm = bpy.context.window_manager
-        for _ in range(2):  # twice: a popup closing under the mouse can swallow the first scroll
-            self.scroll_sidebar(-40)
-            yield 0.3
+        Scrolls down a page at a time when the button is below the visible part. Where a button
+        was found before is tried first (the layout seldom moves), then the whole sidebar."""
+        remembered = self.seen.get((wanted, x_fraction))
+        if remembered is not None:
+            yield from self._scroll_to_page(remembered[0])
+            region = self.sidebar()
+            yield from self.probe_at(*self.to_screen(region, int(region.width * x_fraction), remembered[1]), wanted)
+            if self.found:
+                return
         for page in range(4):
+            yield from self._scroll_to_page(page)
             region = self.sidebar()
             for t in range(30, region.height - 4, step):
-                x, y = self.to_screen(region, int(region.width * x_fraction), t)
-                wm.clipboard = ""
-                self.move(x, y)
-                yield 0.02
-                self.key(COPY_OPERATOR_KEY if wanted.endswith("(") else "ctrl+shift+c")
-                yield 0.05
-                if wanted in wm.clipboard:
-                    self.found = (x, y)
+                yield from self.probe_at(*self.to_screen(region, int(region.width * x_fraction), t), wanted)
+                if self.found:
+                    self.seen[(wanted, x_fraction)] = (page, t)
                     return
-            self.scroll_sidebar(12)
-            yield 0.3
         raise JourneyFailed(f"no button {wanted!r} in the sidebar")
+
+    def _scroll_to_page(self, page: int):
+        """Scroll the sidebar to its top, then ``page`` pages down (12 wheel clicks each)."""
+        for _ in range(2):  # twice: a popup closing under the mouse can swallow the first scroll
+            self.scroll_sidebar(-40)
+            yield 0.2
+        if page:
+            self.scroll_sidebar(12 * page)
+            yield 0.3
 
     def probe_at(self, x: int, y: int, wanted: str):
         """Is ``wanted`` the button at (x, y)? Sets self.found when it is."""
@@ -304,7 +312,10 @@ def journey(d: Driver):
     yield from d.wait_for(lambda: not job.running, 120, "the dataset")
     files = sorted(f for f in os.listdir(DATASET) if f.endswith(".png"))
     d.check("60 images written", len(files) == 60, len(files))
-    d.check("rendered by background Blender workers", "worker" in job.message and "processes" in job.message, job.message)
+    with open(os.path.join(DATASET, "dataset.json")) as handle:
+        card_render = json.load(handle)["render"]
+    d.check("rendered by background Blender workers", card_render.get("worker_processes_started", 0) >= 1,
+            card_render)
     d.shot("dataset-done", message=job.message)
 
     # ... then Cancel a second, larger run half-way, and resume it.
