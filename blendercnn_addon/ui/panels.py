@@ -73,38 +73,29 @@ class BLENDERCNN_PT_dataset(_BlenderCNNPanel, bpy.types.Panel):
         layout = self.layout
         props = context.scene.blendercnn
         status = context.window_manager.blendercnn_status
-        col = layout.column(align=True)
-        col.enabled = not status.running
-        col.prop(props, "output_dir")
-        col.prop(props, "count")
-        col.prop(props, "resolution")
-        col.prop(props, "seed")
-        col = layout.column(align=True)
-        col.enabled = not status.running
-        col.prop(props, "render_preset")
-        col.prop(props, "render_samples")
-        col.prop(props, "denoiser")
-        if props.denoiser != "none":
-            col.prop(props, "denoise_quality")
-            col.prop(props, "denoise_prefilter")
-            col.prop(props, "denoise_passes")
-        col.prop(props, "sampling_pattern")
-        col = layout.column(align=True)
-        col.enabled = not status.running
-        col.prop(props, "render_device")
-        col.prop(props, "workers")
+        groups = (
+            ("output_dir", "count", "resolution", "seed"),
+            ("render_preset", "render_samples", "denoiser",
+             *(("denoise_quality", "denoise_prefilter", "denoise_passes") if props.denoiser != "none" else ()),
+             "sampling_pattern"),
+            ("render_device", "workers"),
+        )
+        for names in groups:  # what the dataset is, how it is rendered, where: locked while rendering
+            col = layout.column(align=True)
+            col.enabled = not status.running
+            for name in names:
+                col.prop(props, name)
         note = gpu_note(props.render_device)
         if note:
             layout.label(text=note, icon="ERROR")
-        if not status.running:
-            settings = props.generation_settings("-")
-            layout.label(text=f"≈ {format_duration(estimate_seconds(settings))} for {props.count:,} images"
-                              f"{estimate_basis(settings)}", icon="TIME")
         if status.running:
             layout.progress(factor=status.fraction, type="BAR",
                             text=f"{status.done} / {status.total} · ETA {format_duration(status.eta_seconds)}")
             layout.operator("blendercnn.cancel_generation", icon="CANCEL")
         else:
+            settings = props.generation_settings("-")
+            layout.label(text=f"≈ {format_duration(estimate_seconds(settings))} for {props.count:,} images"
+                              f"{estimate_basis(settings)}", icon="TIME")
             layout.operator("blendercnn.generate_dataset", icon="RENDER_STILL")
         if status.message:
             layout.label(text=status.message, icon="INFO")
