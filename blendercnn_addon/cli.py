@@ -60,8 +60,8 @@ def build_parser(prog: str = "python -m blendercnn_addon") -> argparse.ArgumentP
     gen.add_argument("--resolution", type=int, default=256, metavar="R",
                      help=f"square image size in pixels, {MIN_RESOLUTION}..{MAX_RESOLUTION} (default 256)")
     gen.add_argument("--preset", choices=tuple(RENDER_PRESETS), default=DEFAULT_PRESET,
-                     help="render quality: " + "; ".join(f"{name}: {p.description}" for name, p in
-                                                        RENDER_PRESETS.items()) + f" (default {DEFAULT_PRESET})")
+                     help="render quality: " + "; ".join(f"{name}: {p.description}" for name, p in RENDER_PRESETS.items())
+                     .replace("%", "%%") + " (default %(default)s)")
     gen.add_argument("--samples", type=int, metavar="S", help="Cycles samples per pixel (default: the preset's)")
     gen.add_argument("--seed", type=int, default=0, metavar="K",
                      help="dataset seed: sample i's vector and noise depend on (K, i) only (default 0)")

@@ -13,11 +13,30 @@ STAMP="$ROOT/.blendercnn-root-v1"
 [ -f "$STAMP" ] && exit 0
 [ "$(id -u)" = 0 ] || { echo "prepare_root.sh: error: needs root (debootstrap, chroot, mount)" >&2; exit 1; }
 
-MIRROR=${DEBIAN_MIRROR:-$(grep -rhoE 'https?://[^ ]*debian[^ ]*' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null \
-  | grep -v security | head -n1)}
+trap 'echo "prepare_root.sh: error: line $LINENO failed: $BASH_COMMAND" >&2' ERR
+
+# The Debian mirror this machine's own apt sources name (one-line .list or deb822 .sources form;
+# comments and the security archive skipped), else deb.debian.org. Never fails: a missing file or
+# no match just falls through to the default.
+apt_mirror() {
+  cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources \
+    2>/dev/null | awk '
+      /^[[:space:]]*#/ { next }
+      $1 == "URIs:" || $1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^https?:\/\/.*debian\/?$/ && $i !~ /security/) { print $i; exit } }'
+}
+MIRROR=${DEBIAN_MIRROR:-$(apt_mirror || true)}
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
 PARTIAL="$ROOT.partial"
-command -v debootstrap >/dev/null || { apt-get update -q && apt-get install -y -q debootstrap; } >/dev/null
+LOG=$(mktemp /tmp/prepare_root.XXXXXX.log)
+# Run a noisy step with its output in $LOG; on failure show the step's last lines and stop.
+quietly() {
+  "$@" >"$LOG" 2>&1 || { echo "prepare_root.sh: error: '$*' failed; its last lines:" >&2; tail -n 25 "$LOG" >&2; exit 1; }
+}
+if ! command -v debootstrap >/dev/null; then
+  echo "prepare_root: apt-get install debootstrap"
+  quietly apt-get update -q
+  quietly apt-get install -y -q debootstrap
+fi
 
 cleanup() { umount "$PARTIAL/dev" 2>/dev/null || true; umount "$PARTIAL/proc" 2>/dev/null || true; }
 trap cleanup EXIT
@@ -25,15 +44,15 @@ cleanup
 rm -rf "$PARTIAL"
 mkdir -p "$(dirname "$ROOT")"
 echo "prepare_root: debootstrap trixie from $MIRROR"
-debootstrap --variant=minbase trixie "$PARTIAL" "$MIRROR" >/dev/null
+quietly debootstrap --variant=minbase trixie "$PARTIAL" "$MIRROR"
 mount --bind /proc "$PARTIAL/proc"
 mount --bind /dev "$PARTIAL/dev"
 cp /etc/resolv.conf "$PARTIAL/etc/resolv.conf"
 in_root() { chroot "$PARTIAL" env -i PATH=/usr/bin:/bin HOME=/root DEBIAN_FRONTEND=noninteractive "$@"; }
 echo "prepare_root: apt-get install blender xvfb xdotool imagemagick"
-in_root apt-get update -q >/dev/null
-in_root apt-get install -y -q --no-install-recommends blender python3-numpy python3-venv xvfb \
-  libgl1-mesa-dri libglx-mesa0 xdotool imagemagick >/dev/null
+quietly in_root apt-get update -q
+quietly in_root apt-get install -y -q --no-install-recommends blender python3-numpy python3-venv xvfb \
+  libgl1-mesa-dri libglx-mesa0 xdotool imagemagick
 
 echo "prepare_root: TensorFlow environment for Python 3.13"
 mkdir -p "$PARTIAL/opt/wheels"

@@ -2,6 +2,7 @@
 # make gui-test: the user's journey in a real Blender 4.3 window (Xvfb, in a Debian 13 root).
 # Usage: tools/gui/run_journey.sh ZIP OUT
 set -euo pipefail
+trap 'echo "run_journey.sh: error: line $LINENO failed: $BASH_COMMAND" >&2' ERR
 ZIP=$(realpath "$1")
 OUT=$2
 HERE=$(cd "$(dirname "$0")" && pwd)
