@@ -67,7 +67,8 @@ done
 in_root python3 -m venv /opt/tfenv
 in_root /opt/tfenv/bin/pip install -q --no-index --find-links /opt/wheels tensorflow-cpu==2.21.0 tensorboard \
   'numpy<2.3' pillow
-in_root /opt/tfenv/bin/python -c 'import tensorflow, tensorboard, numpy, PIL'
+in_root TF_CPP_MIN_LOG_LEVEL=3 /opt/tfenv/bin/python -c 'import tensorflow, tensorboard, numpy, PIL' 2>/dev/null \
+  || { echo "prepare_root.sh: error: TensorFlow does not import in /opt/tfenv" >&2; exit 1; }
 rm -rf "$PARTIAL/opt/wheels"
 cleanup
 trap - EXIT
