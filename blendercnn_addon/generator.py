@@ -262,6 +262,7 @@ class DatasetJob:
                 "blend_file": s.blend_file or bpy.data.filepath or None,
                 "scene": self.scene.name,
                 **s.target.as_dict(),
+                "emission_strength": renderer.emission_strength(self._target),
                 "camera": self.scene.camera.name,
             },
             "files": {"images": "sample_<i>.png", "metadata": "metadata.json", "vectors": "vectors.csv"},

@@ -63,6 +63,19 @@ def apply_vector(target: Target, vector) -> None:
     target.obj.location.y = y
 
 
+STRENGTH_INPUT_NAMES = ("Strength", "Emission Strength")
+
+
+def emission_strength(target: Target) -> float | None:
+    """The emission node's strength (W/m² in Blender's units; the ball's own pixels are colour ×
+    strength in linear light), or None when it is driven by a link or there is no such input."""
+    for name in STRENGTH_INPUT_NAMES:
+        socket = target.node.inputs.get(name)
+        if socket is not None:
+            return None if socket.is_linked else float(socket.default_value)
+    return None
+
+
 def read_vector(target: Target) -> tuple[float, float, float, float, float]:
     """The current (r, g, b, x, y) of the target."""
     r, g, b = tuple(target.colour_input.default_value)[:3]

@@ -63,7 +63,12 @@ table = view_lut.load(sys.argv[2])
 display = np.asarray(model(vectors))
 stored = model.get_layer("view_transform").get_weights()[0].reshape(table.shape)
 one = np.asarray(model(np.array([[0.9, 0.9, 1, 0.5, 0.5]], np.float32)))[0]
+grid = np.stack(np.meshgrid(np.linspace(-1, 1, 9), np.linspace(-1, 1, 9)), -1).reshape(-1, 2)
+white, black = (np.array([[*c, *p] for p in grid], np.float32) for c in ((1, 1, 1), (0, 0, 0)))
+brightest_a = float((np.asarray(linear_of(white)) - np.asarray(linear_of(black))).max())
 print(json.dumps({
+    "ceiling": model.get_layer("linear_rgb").ceiling,
+    "brightest_a": brightest_a,
     "mixture_error": float(np.abs(linear[2] - (0.25 * linear[0] + 0.75 * linear[1])).max()),
     "light_scale": float(np.abs(linear).max()),
     "lookup_error": float(np.abs(display - view_lut.apply(table, linear)).max()),
@@ -78,6 +83,10 @@ def test_colour_is_applied_exactly_and_the_table_maps_to_display(radiance_run, d
     assert facts["mixture_error"] <= 1e-4 * max(1.0, facts["light_scale"])
     assert facts["lookup_error"] < 2e-4, "Keras lookup differs from numpy's"
     assert facts["table_is_the_datasets"], "the saved model does not carry the dataset's table"
+    # no pixel brighter than the ball itself: A stays under the emission strength the card records
+    card = json.loads((dataset / "dataset.json").read_text())
+    assert card["scene"]["emission_strength"] == 300.0
+    assert facts["ceiling"] == 300.0 and 0.0 < facts["brightest_a"] <= 300.0
 
 
 def test_a_saved_radiance_model_predicts_through_the_cli(radiance_run, dataset, tmp_path):

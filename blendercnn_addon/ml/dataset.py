@@ -65,6 +65,12 @@ def read_index(folder: str) -> DatasetIndex:
     return index
 
 
+def emission_strength(index: DatasetIndex) -> float | None:
+    """The ball's emission strength recorded in the dataset card (None: not recorded or not fixed)."""
+    value = ((index.card or {}).get("scene") or {}).get("emission_strength")
+    return float(value) if value else None
+
+
 def load_image(path: str) -> np.ndarray:
     """(H, W, 3) uint8 RGB image; RGBA files (the seed's) lose their alpha."""
     try:

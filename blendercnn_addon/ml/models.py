@@ -64,13 +64,27 @@ class ColouredLight(layers.Layer):
     """[colour (batch, 3), light (batch, H, W, 4)] → linear RGB (batch, H, W, 3) = colour·A + B.
 
     light[..., 0] is log A (A: the white ball's radiance, HDR), light[..., 1:] is log B (a faint
-    colourless background); both are clipped so exp() stays finite."""
+    colourless background). ``ceiling``: the ball's emission strength when the dataset card
+    records it. No pixel is brighter than the ball itself (its own pixels are exactly
+    colour·strength; lit walls and reflections are dimmer), so log A is bent smoothly under
+    log(ceiling). Why it matters: bright training colours saturate the view transform and never
+    say how bright the ball's core is; a dim colour shows it. Without a ceiling log A is clipped at 8."""
+
+    def __init__(self, ceiling: float | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.ceiling = None if ceiling is None else float(ceiling)
 
     def call(self, inputs):
         colour, light = inputs
-        a = ops.exp(ops.clip(light[..., :1], -20.0, 8.0))
+        log_a = ops.clip(light[..., :1], -20.0, 8.0)
+        if self.ceiling is not None:
+            log_ceiling = math.log(self.ceiling)
+            log_a = log_ceiling - ops.softplus(log_ceiling - log_a)  # ≈ log_a below, → log_ceiling above
         b = ops.exp(ops.clip(light[..., 1:], -20.0, 2.0))
-        return colour[:, None, None, :] * a + b
+        return colour[:, None, None, :] * ops.exp(log_a) + b
+
+    def get_config(self):
+        return {**super().get_config(), "ceiling": self.ceiling}
 
 
 @keras.saving.register_keras_serializable(package="blendercnn")
@@ -157,7 +171,7 @@ RADIANCE_START_FRACTION = 8  # the first feature map is R/8 on a side
 RADIANCE_CHANNELS = (32, 24, 16, 8)  # at R/8, R/4, R/2, R: thin where pixels are many
 
 
-def build_radiance(resolution: int, view_table=None) -> keras.Model:
+def build_radiance(resolution: int, view_table=None, ceiling: float | None = None) -> keras.Model:
     """Linear-light decoder: position → A(x, y), B(x, y); colour applied exactly; baked view transform.
 
     vector (5) → colour (3), position (2). position → ball_uv (2): where the ball's image is,
@@ -192,7 +206,7 @@ def build_radiance(resolution: int, view_table=None) -> keras.Model:
     x = BallChannels(name="coords_out")([ball_uv, position, x])
     light = layers.Conv2D(4, 3, padding="same", name="log_light",
                           bias_initializer=keras.initializers.Constant(-4.0))(x)  # (R, R, 4)
-    linear = ColouredLight(name="linear_rgb")([colour, light])  # (R, R, 3), HDR
+    linear = ColouredLight(ceiling, name="linear_rgb")([colour, light])  # (R, R, 3), HDR
     image = ViewTransformLUT(table=view_table, name="view_transform")(linear)  # (R, R, 3) in [0, 1]
     return keras.Model(vector, image, name="radiance")
 
@@ -216,13 +230,13 @@ ARCHITECTURES = {"seed": build_seed, "radiance": build_radiance}
 NEEDS_VIEW_TABLE = {"radiance"}
 
 
-def build_model(arch: str, resolution: int, view_table=None) -> keras.Model:
+def build_model(arch: str, resolution: int, view_table=None, ceiling: float | None = None) -> keras.Model:
     """The model named ``arch`` for square images of side ``resolution``.
 
-    ``view_table``: the dataset's baked view transform (view_lut.load), for architectures
-    that predict linear light."""
+    For architectures that predict linear light: ``view_table``, the dataset's baked view
+    transform (view_lut.load), and ``ceiling``, the ball's emission strength if the card has it."""
     if arch not in ARCHITECTURES:
         raise UserError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
     if arch in NEEDS_VIEW_TABLE:
-        return ARCHITECTURES[arch](resolution, view_table)
+        return ARCHITECTURES[arch](resolution, view_table, ceiling)
     return ARCHITECTURES[arch](resolution)
