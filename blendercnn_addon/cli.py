@@ -14,6 +14,7 @@ import sys
 import time
 
 from .errors import UserError
+from .ml.recipes import RECIPES
 from .randomization import COLOUR_SCHEMES, VectorSpec
 from .text import format_duration
 from .parallel import default_workers
@@ -125,8 +126,10 @@ def build_parser(prog: str = "python -m blendercnn_addon") -> argparse.ArgumentP
     tr.add_argument("--out", required=True, metavar="RUN", help="run folder (new, or an old one with --resume)")
     tr.add_argument("--arch", default="seed", help="architecture (default seed)")
     tr.add_argument("--epochs", type=int, default=50, help="maximum epochs (default 50; early stopping may end sooner)")
-    tr.add_argument("--batch-size", type=int, default=32, help="default 32")
-    tr.add_argument("--learning-rate", type=float, default=1e-3, help="Adam's initial rate (default 0.001)")
+    tr.add_argument("--batch-size", type=int, help="default: the architecture's recipe ("
+                    + ", ".join(f"{arch} {r['batch_size']}" for arch, r in RECIPES.items()) + ")")
+    tr.add_argument("--learning-rate", type=float, help="Adam's initial rate (default: the architecture's recipe, "
+                    + ", ".join(f"{arch} {r['learning_rate']:g}" for arch, r in RECIPES.items()) + ")")
     tr.add_argument("--validation-fraction", type=float, default=0.1, help="held-out share (default 0.1)")
     tr.add_argument("--split-seed", type=int, default=0, help="seed of the train/validation shuffle (default 0)")
     tr.add_argument("--seed", type=int, default=0, help="seed of weights and batch order (default 0)")

@@ -11,6 +11,7 @@ import bpy
 from bpy.props import (BoolProperty, EnumProperty, FloatProperty, FloatVectorProperty, IntProperty,
                        PointerProperty, StringProperty)
 
+from .ml.recipes import recipe
 from .parallel import default_workers
 from .randomization import VectorSpec
 from .settings import (DEFAULT_PRESET, MAX_RESOLUTION, MAX_WORKERS, MIN_RESOLUTION, RENDER_PRESETS,
@@ -82,6 +83,12 @@ def _preset_chosen(self, context):
     for prop, value in preset.as_settings().items():
         setattr(self, "render_samples" if prop == "samples" else prop, value)
     self["render_preset"] = list(RENDER_PRESETS).index(chosen)  # the setters above may have said Custom
+
+
+def _architecture_chosen(self, context):
+    """Fill in the chosen architecture's recommended batch size and learning rate (ml/recipes.py)."""
+    recommended = recipe(self.architecture)
+    self.batch_size, self.learning_rate = recommended["batch_size"], recommended["learning_rate"]
 
 
 def _quality_edited(self, context):
@@ -156,7 +163,10 @@ class BlenderCNNSceneSettings(bpy.types.PropertyGroup):
         name="Run", subtype="DIR_PATH", default="",
         description="Run folder for model, logs and history (empty: a new dated folder in the add-on's "
                     "user folder)")
-    architecture: EnumProperty(name="Architecture", items=ARCHITECTURE_ITEMS, default="seed")
+    architecture: EnumProperty(name="Architecture", items=ARCHITECTURE_ITEMS, default="seed",
+                               update=_architecture_chosen,
+                               description="Network to train; choosing one fills in its recommended batch size "
+                                           "and learning rate")
     epochs: IntProperty(name="Epochs", default=50, min=1, soft_max=500,
                         description="Maximum epochs; early stopping may end sooner")
     batch_size: IntProperty(name="Batch Size", default=32, min=1, soft_max=512)

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from conftest import ROOT
@@ -156,3 +157,27 @@ def test_a_card_from_an_older_version_accepts_settings_it_never_recorded(tmp_pat
     folder.check_can_hold({**old_identity, "sampling_pattern": "TABULATED_SOBOL"}, 10)  # not recorded then: fine
     with pytest.raises(UserError, match=r"differs in: render_samples"):
         folder.check_can_hold({**old_identity, "render_samples": 3, "sampling_pattern": "BLUE_NOISE"}, 10)
+
+
+def test_the_ball_projection_fit_finds_where_the_ball_is_drawn():
+    """Discs drawn where a known affine map (plus a little perspective) puts them, over a dim room
+    with a dimmer reflection below: the fit recovers the map; a brighter fixed lamp defeats it."""
+    from blendercnn_addon.ml.ball_geometry import fit_ball_projection, pixel_grid
+
+    rng = np.random.default_rng(4)
+    vectors = np.column_stack([rng.random((200, 3)), rng.uniform(-1, 1, (200, 2))])
+    true_map = np.array([[0.45, -0.05], [0.02, -0.38], [0.03, 0.1]])  # rows x, y, 1 → u, v
+    grid = pixel_grid(48, 48)
+    images = np.full((200, 48, 48, 3), 12, np.uint8)
+    for image, (x, y) in zip(images, vectors[:, 3:5]):
+        u, v = np.array([x, y, 1.0]) @ true_map + 0.01 * x * y  # the perspective's small bend
+        image[((grid - (u, v)) ** 2).sum(-1) < 0.12**2] = 250
+        image[((grid - (u, v + 0.5)) ** 2).sum(-1) < 0.1**2] = 120  # the floor's reflection
+    fit = fit_ball_projection(vectors, images)
+    assert np.abs(fit.coefficients - true_map).max() < 0.03 and fit.residual < 0.02 and fit.usable
+    images[:, 2:6, 2:6] = 255  # a lamp in the corner, as bright as the ball: centres half-way
+    assert fit_ball_projection(vectors, images).usable  # still moves with the ball, still a fair start
+    images[..., 0] //= 2
+    images[:, 2:6, 2:6] = 255  # now far brighter than the ball: the fit finds the lamp, which never moves
+    lamp = fit_ball_projection(vectors, images)
+    assert lamp.explained < 0.9 and not lamp.usable

@@ -171,3 +171,15 @@ def test_dataset_panel_names_a_missing_gpu(seed_scene):
         props.render_device = "CPU"
     assert "No CUDA GPU here: the CPU renders" in labels
     assert not [t for t in (e[1] for e in draw("BLENDERCNN_PT_dataset") if e[0] == "label") if "GPU" in t]
+
+
+def test_choosing_an_architecture_fills_in_its_training_recipe(scene):
+    from blendercnn_addon.ml.recipes import RECIPES
+
+    props = scene.blendercnn
+    for arch in ("radiance", "seed", "radiance"):
+        props.architecture = arch
+        assert props.batch_size == RECIPES[arch]["batch_size"]
+        assert props.learning_rate == pytest.approx(RECIPES[arch]["learning_rate"])
+    props.batch_size = 7  # a hand edit stays until another architecture is chosen
+    assert props.batch_size == 7 and props.architecture == "radiance"

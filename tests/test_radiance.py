@@ -25,8 +25,7 @@ def dataset(tmp_path_factory):
 @pytest.fixture(scope="module")
 def radiance_run(dataset, tmp_path_factory):
     run = tmp_path_factory.mktemp("radiance") / "run"
-    done = run_cli("train", "--data", str(dataset), "--out", str(run), "--arch", "radiance", "--epochs", "3",
-                   "--batch-size", "8")
+    done = run_cli("train", "--data", str(dataset), "--out", str(run), "--arch", "radiance", "--epochs", "3")
     assert done.returncode == 0, done.stderr
     return run
 
@@ -43,6 +42,7 @@ def in_tensorflow_process(code: str, *args: str) -> dict:
 def test_radiance_trains_and_learns(radiance_run):
     config = json.loads((radiance_run / "config.json").read_text())
     assert config["arch"] == "radiance"
+    assert (config["batch_size"], config["learning_rate"]) == (16, 0.003)  # its recipe, not the seed's
     history = json.loads((radiance_run / "history.json").read_text())
     assert len(history) == 3 and all("elapsed_s" in h for h in history)
     assert history[-1]["val_loss"] < history[0]["val_loss"] * 1.05 or history[-1]["val_psnr"] > 10
@@ -116,3 +116,32 @@ def test_a_time_budget_ends_training_after_the_epoch_that_spends_it(dataset, tmp
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert len(history) == 1
     assert os.path.exists(tmp_path / "run" / "model.keras")
+
+
+BALL_CHECK = """
+import json, sys
+import keras, numpy as np
+from blendercnn_addon.ml.ball_geometry import fit_ball_projection
+from blendercnn_addon.ml.dataset import cached_images, read_index
+from blendercnn_addon.ml.models import build_model, start_from_data
+index = read_index(sys.argv[1])
+images, vectors = cached_images(index), index.vectors
+model = build_model("radiance", 32, np.zeros((65, 65, 65, 3), np.float32))
+ball_uv = keras.Model(model.input, model.get_layer("ball_uv").output)
+before = np.asarray(ball_uv(vectors))
+residual = start_from_data(model, vectors, images)
+fit = fit_ball_projection(vectors, images)
+seen = np.column_stack([vectors[:, 3:5], np.ones(len(vectors))]) @ fit.coefficients
+after = np.asarray(ball_uv(vectors))
+print(json.dumps({"residual": residual, "error_before": float(np.abs(before - seen).max()),
+                  "error_after": float(np.abs(after - seen).max()),
+                  "spread": float(np.ptp(seen, axis=0).max())}))
+"""
+
+
+def test_training_starts_with_the_ball_where_the_renders_show_it(dataset):
+    """The radiance model's ball path is fitted to the real renders before training."""
+    found = in_tensorflow_process(BALL_CHECK, str(dataset))
+    assert found["residual"] is not None and found["residual"] < 0.1
+    assert found["spread"] > 0.5  # the renders' balls really move across the picture
+    assert found["error_after"] < 1e-5 < 0.1 < found["error_before"]

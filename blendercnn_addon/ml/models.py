@@ -29,6 +29,7 @@ from keras import layers, ops
 
 from ..errors import UserError
 from .. import view_lut
+from .ball_geometry import fit_ball_projection, pixel_grid
 
 SEED_BASE_CHANNELS = 128
 SEED_UPSAMPLINGS = 4  # each doubles the side: R = 16 * base side at 256
@@ -87,6 +88,10 @@ class ColouredLight(layers.Layer):
         return {**super().get_config(), "ceiling": self.ceiling}
 
 
+def _lerp(low, high, fraction):
+    return low + fraction * (high - low)
+
+
 @keras.saving.register_keras_serializable(package="blendercnn")
 class ViewTransformLUT(layers.Layer):
     """Linear RGB (batch, H, W, 3) → display RGB in [0, 1]: trilinear lookup in the baked table.
@@ -115,17 +120,17 @@ class ViewTransformLUT(layers.Layer):
     def call(self, linear):
         t = self._coordinate(linear)
         i0 = ops.clip(ops.floor(t), 0.0, self.size - 2.0)
-        f = ops.clip(t - i0, 0.0, 1.0)
+        f = ops.clip(t - i0, 0.0, 1.0)  # (..., 3): where inside its cell each value lies
         i0 = ops.cast(i0, "int32")
-        out = 0.0
-        for corner in range(8):
-            offset = [(corner >> axis) & 1 for axis in range(3)]
-            weight = 1.0
-            for axis in range(3):
-                weight = weight * (f[..., axis] if offset[axis] else 1.0 - f[..., axis])
-            index = ((i0[..., 0] + offset[0]) * self.size + i0[..., 1] + offset[1]) * self.size + i0[..., 2] + offset[2]
-            out = out + weight[..., None] * ops.take(self.table, index, axis=0)
-        return out
+        size = self.size
+        base = (i0[..., 0] * size + i0[..., 1]) * size + i0[..., 2]  # flat index of the cell's low corner
+        # Eight corner gathers, then seven lerps (b, then g, then r): about half the work, forward
+        # and backward, of weighting each corner by its own product of three fractions.
+        corner = {(r, g, b): ops.take(self.table, base + (r * size * size + g * size + b), axis=0)
+                  for r in (0, 1) for g in (0, 1) for b in (0, 1)}  # each (..., 3) display RGB
+        along_b = {(r, g): _lerp(corner[r, g, 0], corner[r, g, 1], f[..., 2:3]) for r in (0, 1) for g in (0, 1)}
+        along_g = {r: _lerp(along_b[r, 0], along_b[r, 1], f[..., 1:2]) for r in (0, 1)}
+        return _lerp(along_g[0], along_g[1], f[..., 0:1])
 
     def get_config(self):
         return {**super().get_config(), "size": self.size, "lut_min": self.lut_min, "lut_max": self.lut_max}
@@ -152,11 +157,9 @@ class BallChannels(layers.Layer):
             height = width = self.side
             batch = ops.shape(ball_uv)[0]
         else:
-            shape = ops.shape(features)
-            batch, height, width = shape[0], shape[1], shape[2]
-        v = ops.linspace(-1.0, 1.0, height)
-        u = ops.linspace(-1.0, 1.0, width)
-        grid = ops.cast(ops.stack(ops.meshgrid(u, v, indexing="xy"), axis=-1), ball_uv.dtype)  # (H, W, 2)
+            height, width = features.shape[1], features.shape[2]
+            batch = ops.shape(features)[0]
+        grid = ops.convert_to_tensor(pixel_grid(height, width), ball_uv.dtype)  # (H, W, 2), a constant
         grid = ops.broadcast_to(grid[None], (batch, height, width, 2))
         relative = grid - ball_uv[:, None, None, :]  # (batch, H, W, 2)
         distance2 = ops.sum(relative * relative, axis=-1, keepdims=True)
@@ -175,13 +178,16 @@ def build_radiance(resolution: int, view_table=None, ceiling: float | None = Non
     """Linear-light decoder: position → A(x, y), B(x, y); colour applied exactly; baked view transform.
 
     vector (5) → colour (3), position (2). position → ball_uv (2): where the ball's image is,
-    a small MLP plus a linear path (smooth, so it extrapolates to places never seen).
-    Coordinate maps at R/8 (5 channels: pixel u, v; offset to the ball; its squared length)
-    → 2 × Conv 3×3 (32) → 3 × [nearest ×2 → + the 5 channels → Conv 3×3 → ReLU]:
-    (R/4, 24) → (R/2, 16) → (R, 8) → + the 5 channels → Conv 3×3 (4): log A, log B →
-    colour·A + B (linear RGB, HDR) → view-transform table → (R, R, 3) display RGB in [0, 1].
-    Convolutions see positions only relative to the ball and the room, so what they learn in one
-    place holds in another.
+    a linear path (fitted from the data before training, see start_from_data) plus a small MLP
+    that bends it. Coordinate maps at R/8 (5 channels: pixel u, v; offset to the ball; its
+    squared length) → 2 × Conv 3×3 (32) → 2 × [nearest ×2 → + the 5 channels → Conv 3×3 → ReLU]:
+    (R/4, 24) → (R/2, 16) → bilinear ×2 → + the 5 channels → Conv 1×1 (8) → ReLU → + the 5
+    channels → Conv 1×1 (4): log A, log B → colour·A + B (linear RGB, HDR) → view-transform
+    table → (R, R, 3) display RGB in [0, 1].
+    At full resolution the network is a per-pixel MLP: the ball's sharp edge comes from the exact
+    full-resolution distance channel, and the 1×1 convolutions cost a ninth of 3×3 ones where
+    pixels are most numerous (≤ 10 ms per 256² image on two CPU cores). Convolutions see positions
+    only relative to the ball and the room, so what they learn in one place holds in another.
     """
     if resolution % RADIANCE_START_FRACTION or resolution < 16:
         raise UserError(f"the radiance architecture needs a resolution divisible by 8 (at least 16), got {resolution}")
@@ -198,17 +204,39 @@ def build_radiance(resolution: int, view_table=None, ceiling: float | None = Non
     x = BallChannels(side=side, name="coords0")([ball_uv, position])  # (R/8, R/8, 5)
     x = layers.Conv2D(RADIANCE_CHANNELS[0], 3, padding="same", activation="relu", name="conv0a")(x)
     x = layers.Conv2D(RADIANCE_CHANNELS[0], 3, padding="same", activation="relu", name="conv0b")(x)  # (R/8, 32)
+    last = len(RADIANCE_CHANNELS) - 1
     for block, channels in enumerate(RADIANCE_CHANNELS[1:], start=1):
-        x = layers.UpSampling2D(2, interpolation="nearest", name=f"up{block}")(x)
+        smooth = block == last  # nearest would leave 2×2 blocks that a 1×1 convolution cannot smooth
+        x = layers.UpSampling2D(2, interpolation="bilinear" if smooth else "nearest", name=f"up{block}")(x)
         x = BallChannels(name=f"coords{block}")([ball_uv, position, x])
-        x = layers.Conv2D(channels, 3, padding="same", activation="relu", name=f"conv{block}")(x)
+        x = layers.Conv2D(channels, 1 if block == last else 3, padding="same", activation="relu",
+                          name=f"conv{block}")(x)
         # block 1: (R/4, 24), 2: (R/2, 16), 3: (R, 8)
     x = BallChannels(name="coords_out")([ball_uv, position, x])
-    light = layers.Conv2D(4, 3, padding="same", name="log_light",
-                          bias_initializer=keras.initializers.Constant(-4.0))(x)  # (R, R, 4)
+    light = layers.Conv2D(4, 1, name="log_light", bias_initializer=keras.initializers.Constant(-4.0))(x)  # (R, R, 4)
     linear = ColouredLight(ceiling, name="linear_rgb")([colour, light])  # (R, R, 3), HDR
     image = ViewTransformLUT(table=view_table, name="view_transform")(linear)  # (R, R, 3) in [0, 1]
     return keras.Model(vector, image, name="radiance")
+
+
+def start_from_data(model: keras.Model, vectors: np.ndarray, images: np.ndarray) -> float | None:
+    """Before training: point a radiance model's ball_uv at where the ball's image really is.
+
+    Without it the first epoch is spent finding the ball. Sets ball_linear to the fitted map and
+    ball_bend's output to zero (it learns the perspective's bend from there). Models without a
+    ball_uv path are left alone. Returns the fit's rms residual (uv units), or None when nothing
+    was set (no such path, or a fit that is not BallFit.usable: the ball is not the brightest
+    thing in the pictures, or does not move)."""
+    names = {layer.name for layer in model.layers}
+    if not {"ball_linear", "ball_bend"} <= names or len(vectors) < 3:
+        return None
+    fit = fit_ball_projection(vectors, images)
+    if not fit.usable:
+        return None
+    model.get_layer("ball_linear").set_weights([fit.coefficients[:2], fit.coefficients[2]])
+    kernel, bias = model.get_layer("ball_bend").get_weights()
+    model.get_layer("ball_bend").set_weights([np.zeros_like(kernel), np.zeros_like(bias)])
+    return fit.residual
 
 
 @keras.saving.register_keras_serializable(package="blendercnn")

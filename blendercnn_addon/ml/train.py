@@ -27,20 +27,24 @@ from ..dataset_format import write_atomically
 from ..errors import UserError
 from ..version import addon_version
 from .dataset import emission_strength, cached_images, read_index, split_rows
+from .recipes import recipe
 
 GRID_SAMPLES = 4  # fixed validation samples shown in TensorBoard each epoch
+BALL_FIT_SAMPLES = 1000  # training images that place the radiance model's ball before training
 
 
 @dataclass
 class TrainConfig:
-    """What to train. learning_rate is Adam's initial rate; patience counts epochs."""
+    """What to train. learning_rate is Adam's initial rate; patience counts epochs.
+
+    batch_size and learning_rate left None take the architecture's recipe (recipes.py)."""
 
     data: str
     out: str
     arch: str = "seed"
     epochs: int = 50
-    batch_size: int = 32
-    learning_rate: float = 1e-3
+    batch_size: int | None = None
+    learning_rate: float | None = None
     validation_fraction: float = 0.1
     split_seed: int = 0
     seed: int = 0  # weight initialisation and batch order
@@ -48,6 +52,13 @@ class TrainConfig:
     lr_patience: int = 3
     time_budget_s: float = 0.0  # > 0: stop after the batch that passes this many seconds of training
     resume: bool = False
+
+    def __post_init__(self):
+        recommended = recipe(self.arch)
+        if self.batch_size is None:
+            self.batch_size = recommended["batch_size"]
+        if self.learning_rate is None:
+            self.learning_rate = recommended["learning_rate"]
 
     def validate(self) -> None:
         if self.epochs < 1:
@@ -246,7 +257,7 @@ def train(config: TrainConfig, report, stop_requested: threading.Event | None = 
     import keras
 
     from .. import view_lut
-    from .models import build_model
+    from .models import build_model, start_from_data
 
     keras.utils.set_random_seed(config.seed)
     # Built before anything is written: an unknown architecture or a missing view table writes nothing.
@@ -259,6 +270,8 @@ def train(config: TrainConfig, report, stop_requested: threading.Event | None = 
     if config.resume:
         model = keras.saving.load_model(os.path.join(config.out, "last.keras"), safe_mode=True)
     else:
+        fit_rows = np.sort(train_rows[:BALL_FIT_SAMPLES])  # training rows only: validation stays unseen
+        start_from_data(model, index.vectors[fit_rows], images[fit_rows])
         model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss="mse")
     train_batches = _make_batches(images, index.vectors, train_rows, config.batch_size, seed=config.seed)
     val_batches = _make_batches(images, index.vectors, val_rows, config.batch_size, seed=None)

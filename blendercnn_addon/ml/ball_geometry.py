@@ -1,0 +1,56 @@
+"""Where the ball's image is: the image-coordinate grid and a fit of it from pictures. numpy only.
+
+Image coordinates (u, v) run from -1 at the left / top pixel centre to 1 at the right / bottom
+one, whatever the resolution; models.BallChannels gives the same grid to the convolutions.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+
+def pixel_grid(height: int, width: int) -> np.ndarray:
+    """(height, width, 2) float32: each pixel's (u, v), both from -1 (left / top) to 1."""
+    u, v = np.meshgrid(np.linspace(-1.0, 1.0, width), np.linspace(-1.0, 1.0, height), indexing="xy")
+    return np.stack([u, v], axis=-1).astype(np.float32)
+
+
+BALL_CORE_FRACTION = 0.95  # pixels this close to an image's brightest belong to the ball's core
+BALL_FIT_MAX_RESIDUAL = 0.1  # uv units (the image is 2 wide); worse than this, the fit is not used
+BALL_FIT_MIN_EXPLAINED = 0.9  # share of the centres' variance the map must explain
+
+
+class BallFit(NamedTuple):
+    """coefficients (3, 2): rows x, y, 1 → columns u, v; residual: rms error in uv units;
+    explained: share of the found centres' variance the map accounts for (1: all of it)."""
+
+    coefficients: np.ndarray
+    residual: float
+    explained: float
+
+    @property
+    def usable(self) -> bool:
+        """The ball really is the brightest thing and really moves with the position."""
+        return self.residual <= BALL_FIT_MAX_RESIDUAL and self.explained >= BALL_FIT_MIN_EXPLAINED
+
+
+def fit_ball_projection(vectors: np.ndarray, images: np.ndarray) -> BallFit:
+    """Affine map from the ball's position to where its image is, fitted by least squares.
+
+    vectors (N, 5) [r, g, b, x, y]; images (N, H, W, 3), uint8 or float. The ball's image in
+    each picture is the centroid of the pixels at least BALL_CORE_FRACTION as bright as its
+    brightest (the emitter's saturated core); u, v are BallChannels' [-1, 1] image coordinates.
+    """
+    brightness = images.astype(np.float32).sum(axis=-1)  # (N, H, W)
+    count, height, width = brightness.shape
+    core = brightness >= BALL_CORE_FRACTION * brightness.reshape(count, -1).max(axis=1)[:, None, None]
+    grid = pixel_grid(height, width)  # (H, W, 2)
+    centre = np.einsum("nhw,hwc->nc", core, grid) / core.sum(axis=(1, 2))[:, None]  # (N, 2) u, v
+    design = np.column_stack([vectors[:, 3:5], np.ones(count)])  # (N, 3)
+    coefficients, *_ = np.linalg.lstsq(design, centre, rcond=None)
+    error = float(np.mean((design @ coefficients - centre) ** 2))
+    spread = float(np.mean(centre.var(axis=0)))
+    explained = 1.0 - error / spread if spread > 0 else 0.0
+    return BallFit(coefficients.astype(np.float32), float(np.sqrt(error)), explained)
