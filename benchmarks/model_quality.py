@@ -12,7 +12,7 @@ real `train` command, and prints one ``name: value`` line per figure (PSNR in dB
 [0, 1], PSNR of the mean MSE over a set): psnr_clean_*, psnr_newcolour_*, psnr_quadrant_*,
 psnr_mask_* (inside the ball-and-glow mask of the clean references), psnr_render_vs_clean,
 psnr_model_vs_render_gap_*, time_to_seed_psnr_ratio, infer_ms_256 (radiance, CPU, one
-image), params_*, and the training facts behind them.
+image; infer_ms_256_seed the same for seed), params_*, and the training facts behind them.
 
 Usage: python benchmarks/model_quality.py [--work DIR] [--resolution 64] [--count 10000]
        [--budget 360] [--eval-count 100] [--quick]
@@ -93,13 +93,13 @@ def time_to_reach(history: list[dict], target: float) -> float | None:
     return None
 
 
-def inference_ms_256(view_table) -> float:
-    """Median milliseconds for one 256 x 256 image from the radiance model on this CPU."""
+def inference_ms_256(arch: str, view_table) -> float:
+    """Median milliseconds for one 256 x 256 image (batch of one) from ``arch`` on this CPU."""
     import tensorflow as tf
 
     from blendercnn_addon.ml.models import build_model
 
-    model = build_model("radiance", 256, view_table)
+    model = build_model(arch, 256, view_table)
     vector = np.array([[1.0, 0.4, 0.0, 0.3, -0.2]], np.float32)
     run = tf.function(lambda v: model(v, training=False))
     run(vector)
@@ -169,7 +169,9 @@ def main() -> None:
     ratio = "never" if new_seconds is None else f"{new_seconds / seed_seconds:.3f}"
     print(f"seed_final_val_psnr: {seed_final:.2f}")
     print(f"time_to_seed_psnr_ratio: {ratio}")
-    print(f"infer_ms_256: {inference_ms_256(view_lut.load(os.path.join(work, 'train'))):.1f}")
+    table = view_lut.load(os.path.join(work, "train"))
+    print(f"infer_ms_256: {inference_ms_256('radiance', table):.1f}")
+    print(f"infer_ms_256_seed: {inference_ms_256('seed', table):.1f}")
 
 
 if __name__ == "__main__":
