@@ -14,7 +14,7 @@ import sys
 import time
 
 from .errors import UserError
-from .ml.recipes import RECIPES
+from .ml.recipes import AUTO, PREFERRED, RECIPES
 from .randomization import COLOUR_SCHEMES, VectorSpec
 from .text import format_duration
 from .parallel import default_workers
@@ -124,7 +124,9 @@ def build_parser(prog: str = "python -m blendercnn_addon") -> argparse.ArgumentP
                     "Ctrl-C stops after the current batch and keeps the best model; --resume continues.")
     tr.add_argument("--data", required=True, metavar="DIR", help="dataset folder (ours or the seed's layout)")
     tr.add_argument("--out", required=True, metavar="RUN", help="run folder (new, or an old one with --resume)")
-    tr.add_argument("--arch", default="seed", help="architecture (default seed)")
+    tr.add_argument("--arch", default=AUTO,
+                    help=f"architecture: {', '.join(RECIPES)} or {AUTO} (default: {PREFERRED} when the dataset "
+                         "has its baked view transform, as every dataset this tool makes has; else seed)")
     tr.add_argument("--epochs", type=int, default=50, help="maximum epochs (default 50; early stopping may end sooner)")
     tr.add_argument("--batch-size", type=int, help="default: the architecture's recipe ("
                     + ", ".join(f"{arch} {r['batch_size']}" for arch, r in RECIPES.items()) + ")")

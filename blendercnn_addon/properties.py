@@ -11,7 +11,7 @@ import bpy
 from bpy.props import (BoolProperty, EnumProperty, FloatProperty, FloatVectorProperty, IntProperty,
                        PointerProperty, StringProperty)
 
-from .ml.recipes import recipe
+from .ml.recipes import PREFERRED, recipe
 from .parallel import default_workers
 from .randomization import VectorSpec
 from .settings import (DEFAULT_PRESET, MAX_RESOLUTION, MAX_WORKERS, MIN_RESOLUTION, RENDER_PRESETS,
@@ -163,14 +163,15 @@ class BlenderCNNSceneSettings(bpy.types.PropertyGroup):
         name="Run", subtype="DIR_PATH", default="",
         description="Run folder for model, logs and history (empty: a new dated folder in the add-on's "
                     "user folder)")
-    architecture: EnumProperty(name="Architecture", items=ARCHITECTURE_ITEMS, default="seed",
+    architecture: EnumProperty(name="Architecture", items=ARCHITECTURE_ITEMS, default=PREFERRED,
                                update=_architecture_chosen,
                                description="Network to train; choosing one fills in its recommended batch size "
                                            "and learning rate")
     epochs: IntProperty(name="Epochs", default=50, min=1, soft_max=500,
                         description="Maximum epochs; early stopping may end sooner")
-    batch_size: IntProperty(name="Batch Size", default=32, min=1, soft_max=512)
-    learning_rate: FloatProperty(name="Learning Rate", default=1e-3, min=1e-7, max=1.0, precision=5,
+    batch_size: IntProperty(name="Batch Size", default=recipe(PREFERRED)["batch_size"], min=1, soft_max=512)
+    learning_rate: FloatProperty(name="Learning Rate", default=recipe(PREFERRED)["learning_rate"], min=1e-7,
+                                 max=1.0, precision=5,
                                  step=0.01, description="Adam's initial learning rate")
     train_seed: IntProperty(name="Training Seed", default=0, min=0,
                             description="Seed of the weights, the batch order and the 90/10 split")

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -35,7 +36,7 @@ def test_training_writes_a_complete_run(trained_run, tiny_dataset):
     for name in ("model.keras", "last.keras", "config.json", "history.json", "state.json"):
         assert (trained_run / name).is_file(), name
     config = json.loads((trained_run / "config.json").read_text())
-    assert config["arch"] == "seed" and config["resolution"] == 32 and config["batch_size"] == 8
+    assert config["arch"] == "radiance" and config["resolution"] == 32 and config["batch_size"] == 8
     train, val = config["train_indices"], config["validation_indices"]
     assert sorted(train + val) == list(range(24)) and len(val) == 2
     assert val != [22, 23], "the split must be a seeded shuffle, not the last 10 %"
@@ -58,7 +59,6 @@ def test_split_is_reproducible(tiny_dataset, trained_run, tmp_path):
 
 
 def test_resume_continues_from_the_last_epoch(tiny_dataset, trained_run, tmp_path):
-    import shutil
 
     run = tmp_path / "resumed"
     shutil.copytree(trained_run, run)
@@ -134,7 +134,6 @@ def test_predict_refuses_bad_vectors(trained_run, tmp_path, vector, message):
 
 
 def test_corrupt_or_foreign_models_are_refused(trained_run, tmp_path):
-    import shutil
 
     broken = tmp_path / "broken"
     shutil.copytree(trained_run, broken)
@@ -178,3 +177,17 @@ def test_metadata_that_disagrees_with_the_images_is_refused(tmp_path):
     (folder / "metadata.json").write_text('{"sample_0": [1, 0, 0, 0, 0], "sample_1": [0, 1, 0, 0, 0]}')
     done = run_cli("train", "--data", str(folder), "--out", str(tmp_path / "run"), "--epochs", "1")
     assert done.returncode == 2 and "cannot read image" in done.stderr and "sample_1.png" in done.stderr
+
+
+def test_auto_trains_seed_on_a_dataset_without_the_view_table(tiny_dataset, tmp_path):
+    """The seed project's own layout (PNGs + metadata.json): the default architecture falls back to
+    seed, with the seed's recipe."""
+    folder = tmp_path / "seed_layout"
+    folder.mkdir()
+    for path in tiny_dataset.iterdir():
+        if path.suffix == ".png" or path.name == "metadata.json":
+            shutil.copy(path, folder)
+    done = run_cli("train", "--data", str(folder), "--out", str(tmp_path / "run"), "--epochs", "1")
+    assert done.returncode == 0, done.stderr
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert (config["arch"], config["batch_size"], config["learning_rate"]) == ("seed", 32, 0.001)

@@ -9,6 +9,7 @@ real subprocesses with real TensorFlow on a tiny real dataset.
 import glob
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -189,14 +190,23 @@ def _alive(pid: int) -> bool:
         return False
 
 
-@pytest.mark.parametrize("problem", ["no dataset", "used run folder", "no tensorflow"])
+@pytest.mark.parametrize("problem", ["no dataset", "used run folder", "no tensorflow", "no view table"])
 def test_train_refuses_bad_input_and_touches_nothing(addon, tensorflow_python, dataset, scene, tmp_path, problem):
     run = tmp_path / "run"
     configure(scene, dataset, run)
     prefs = bpy.context.preferences.addons[ADDON_MODULE].preferences
-    expected = {"no dataset": "no dataset", "used run folder": "not empty", "no tensorflow": "TensorFlow"}[problem]
+    expected = {"no dataset": "no dataset", "used run folder": "not empty", "no tensorflow": "TensorFlow",
+                "no view table": "choose Architecture Seed"}[problem]
     if problem == "no dataset":
         scene.blendercnn.train_data_dir = str(tmp_path)
+    elif problem == "no view table":  # the seed project's own layout: images and metadata.json only
+        seed_layout = tmp_path / "seed_layout"
+        seed_layout.mkdir()
+        for name in os.listdir(dataset):
+            if name.endswith(".png") or name == "metadata.json":
+                shutil.copy(os.path.join(dataset, name), seed_layout)
+        scene.blendercnn.train_data_dir = str(seed_layout)
+        assert scene.blendercnn.architecture == "radiance"  # the panel's default
     elif problem == "used run folder":
         run.mkdir()
         (run / "notes.txt").write_text("mine")

@@ -30,6 +30,7 @@ from keras import layers, ops
 from ..errors import UserError
 from .. import view_lut
 from .ball_geometry import fit_ball_projection, pixel_grid
+from .recipes import NEEDS_VIEW_TABLE
 
 SEED_BASE_CHANNELS = 128
 SEED_UPSAMPLINGS = 4  # each doubles the side: R = 16 * base side at 256
@@ -255,7 +256,6 @@ class SliceVector(layers.Layer):
 
 
 ARCHITECTURES = {"seed": build_seed, "radiance": build_radiance}
-NEEDS_VIEW_TABLE = {"radiance"}
 
 
 def build_model(arch: str, resolution: int, view_table=None, ceiling: float | None = None) -> keras.Model:

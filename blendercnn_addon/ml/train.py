@@ -19,15 +19,16 @@ import os
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
+from .. import view_lut
 from ..dataset_format import write_atomically
 from ..errors import UserError
 from ..version import addon_version
 from .dataset import emission_strength, cached_images, read_index, split_rows
-from .recipes import recipe
+from .recipes import AUTO, choose_architecture, recipe
 
 GRID_SAMPLES = 4  # fixed validation samples shown in TensorBoard each epoch
 BALL_FIT_SAMPLES = 1000  # training images that place the radiance model's ball before training
@@ -37,11 +38,12 @@ BALL_FIT_SAMPLES = 1000  # training images that place the radiance model's ball 
 class TrainConfig:
     """What to train. learning_rate is Adam's initial rate; patience counts epochs.
 
-    batch_size and learning_rate left None take the architecture's recipe (recipes.py)."""
+    arch "auto" becomes radiance or seed by the dataset (recipes.choose_architecture, see
+    for_dataset); batch_size and learning_rate left None take the architecture's recipe."""
 
     data: str
     out: str
-    arch: str = "seed"
+    arch: str = AUTO
     epochs: int = 50
     batch_size: int | None = None
     learning_rate: float | None = None
@@ -54,11 +56,17 @@ class TrainConfig:
     resume: bool = False
 
     def __post_init__(self):
+        if self.arch == AUTO:
+            return  # the recipe waits for for_dataset
         recommended = recipe(self.arch)
         if self.batch_size is None:
             self.batch_size = recommended["batch_size"]
         if self.learning_rate is None:
             self.learning_rate = recommended["learning_rate"]
+
+    def for_dataset(self, has_view_table: bool) -> "TrainConfig":
+        """This config with "auto" resolved for a dataset with or without its baked view table."""
+        return replace(self, arch=choose_architecture(self.arch, has_view_table))
 
     def validate(self) -> None:
         if self.epochs < 1:
@@ -248,6 +256,7 @@ def train(config: TrainConfig, report, stop_requested: threading.Event | None = 
 
     Returns the "done" event's fields. Raises UserError for bad data or run folders.
     """
+    config = config.for_dataset(os.path.isfile(os.path.join(config.data, view_lut.LUT_FILE)))
     config.validate()
     stop_requested = stop_requested or threading.Event()
     index = read_index(config.data)
@@ -256,7 +265,6 @@ def train(config: TrainConfig, report, stop_requested: threading.Event | None = 
         raise UserError(f"images must be square, got {images.shape[2]}x{images.shape[1]}")
     import keras
 
-    from .. import view_lut
     from .models import build_model, start_from_data
 
     keras.utils.set_random_seed(config.seed)

@@ -17,8 +17,9 @@ import webbrowser
 import bpy
 from bpy.props import BoolProperty
 
-from .. import background
+from .. import background, view_lut
 from ..errors import UserError
+from ..ml.recipes import NEEDS_VIEW_TABLE
 from ..paths import resolve_output_dir, user_folder
 from ..preferences import tensorflow_python
 from ..workers import Worker, addon_command
@@ -182,7 +183,7 @@ class BLENDERCNN_OT_train(bpy.types.Operator):
                     raise UserError("nothing to resume: the run folder has no finished epoch")
             else:
                 run_dir = os.path.abspath(bpy.path.abspath(props.run_dir)) if props.run_dir.strip() else new_run_dir()
-            self._check_folders(data, run_dir)
+            self._check_folders(data, run_dir, props.architecture)
         except UserError as err:
             self.report({"ERROR"}, str(err))
             return {"CANCELLED"}
@@ -200,12 +201,17 @@ class BLENDERCNN_OT_train(bpy.types.Operator):
         self.report({"INFO"}, f"Training into {run_dir}")
         return {"FINISHED"}
 
-    def _check_folders(self, data: str, run_dir: str) -> None:
+    def _check_folders(self, data: str, run_dir: str, architecture: str) -> None:
         """The cheap checks, so the common mistakes answer at once instead of after TensorFlow loads."""
         if not os.path.isfile(os.path.join(data, "metadata.json")):
             raise UserError(f"no dataset in {data} (metadata.json missing): generate one or choose its folder")
         if not self.resume and os.path.isdir(run_dir) and os.listdir(run_dir):
             raise UserError(f"run folder {run_dir} is not empty: clear the Run field for a new one, or Resume")
+        if not self.resume and architecture in NEEDS_VIEW_TABLE and \
+                not os.path.isfile(os.path.join(data, view_lut.LUT_FILE)):
+            raise UserError(f"{data} has no baked view transform ({view_lut.LUT_FILE}), which the "
+                            f"{architecture.title()} architecture needs: choose Architecture Seed, or run "
+                            "Generate Dataset on that folder again to add it")
 
 
 class BLENDERCNN_OT_cancel_training(bpy.types.Operator):
