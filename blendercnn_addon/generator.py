@@ -263,6 +263,7 @@ class DatasetJob:
                 "scene": self.scene.name,
                 **s.target.as_dict(),
                 "emission_strength": renderer.emission_strength(self._target),
+                "world_radiance": renderer.world_radiance(self.scene),
                 "camera": self.scene.camera.name,
             },
             "files": {"images": "sample_<i>.png", "metadata": "metadata.json", "vectors": "vectors.csv"},

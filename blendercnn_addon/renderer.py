@@ -76,6 +76,26 @@ def emission_strength(target: Target) -> float | None:
     return None
 
 
+def world_radiance(scene: bpy.types.Scene) -> float | None:
+    """The brightest channel of the world's light (Background colour × strength, linear), or None
+    when it is not one constant Background node (a texture, a link, no nodes). Lit only by it, no
+    wall, floor or reflection can be brighter: the ceiling of what the ball does not light."""
+    world = scene.world
+    if world is None:
+        return 0.0
+    if not world.use_nodes or world.node_tree is None:
+        return float(max(world.color))
+    output = next((n for n in world.node_tree.nodes if n.type == "OUTPUT_WORLD" and n.is_active_output), None)
+    links = output.inputs["Surface"].links if output is not None else ()
+    if not links:
+        return 0.0
+    background = links[0].from_node
+    if background.type != "BACKGROUND" or any(socket.is_linked for socket in background.inputs):
+        return None
+    colour = tuple(background.inputs["Color"].default_value)[:3]
+    return float(max(colour) * background.inputs["Strength"].default_value)
+
+
 def read_vector(target: Target) -> tuple[float, float, float, float, float]:
     """The current (r, g, b, x, y) of the target."""
     r, g, b = tuple(target.colour_input.default_value)[:3]

@@ -66,8 +66,11 @@ one = np.asarray(model(np.array([[0.9, 0.9, 1, 0.5, 0.5]], np.float32)))[0]
 grid = np.stack(np.meshgrid(np.linspace(-1, 1, 9), np.linspace(-1, 1, 9)), -1).reshape(-1, 2)
 white, black = (np.array([[*c, *p] for p in grid], np.float32) for c in ((1, 1, 1), (0, 0, 0)))
 brightest_a = float((np.asarray(linear_of(white)) - np.asarray(linear_of(black))).max())
+brightest_b = float(np.asarray(linear_of(black)).max())
 print(json.dumps({
     "ceiling": model.get_layer("linear_rgb").ceiling,
+    "background_ceiling": model.get_layer("linear_rgb").background_ceiling,
+    "brightest_b": brightest_b,
     "brightest_a": brightest_a,
     "mixture_error": float(np.abs(linear[2] - (0.25 * linear[0] + 0.75 * linear[1])).max()),
     "light_scale": float(np.abs(linear).max()),
@@ -87,6 +90,9 @@ def test_colour_is_applied_exactly_and_the_table_maps_to_display(radiance_run, d
     card = json.loads((dataset / "dataset.json").read_text())
     assert card["scene"]["emission_strength"] == 300.0
     assert facts["ceiling"] == 300.0 and 0.0 < facts["brightest_a"] <= 300.0
+    # nor is anything the ball does not light brighter than the world (colour 0.05 grey, strength 1)
+    assert card["scene"]["world_radiance"] == pytest.approx(0.05)
+    assert facts["background_ceiling"] == pytest.approx(0.05) and 0.0 < facts["brightest_b"] <= 0.05
 
 
 def test_a_saved_radiance_model_predicts_through_the_cli(radiance_run, dataset, tmp_path):

@@ -5,6 +5,7 @@ import sys
 
 import bpy
 import numpy as np
+import pytest
 from PIL import Image
 
 from conftest import TINY, run_cli
@@ -49,3 +50,17 @@ def test_generate_stores_the_table_and_records_it_in_the_card(tmp_path):
     assert card["color_management"]["lut"]["file"] == "view_transform_lut.npy"
     assert card["color_management"]["view_transform"] == "Filmic"
     assert not [n for n in os.listdir(out) if n.endswith(".partial")]
+
+
+def test_world_radiance_is_read_from_a_constant_background_only(addon, seed_scene):
+    renderer = sys.modules[addon.__name__ + ".renderer"]
+    assert renderer.world_radiance(seed_scene) == pytest.approx(0.05)  # the set-up world: 0.05 grey × 1
+    background = next(n for n in seed_scene.world.node_tree.nodes if n.type == "BACKGROUND")
+    background.inputs["Strength"].default_value = 4.0
+    assert renderer.world_radiance(seed_scene) == pytest.approx(0.2)
+    sky = seed_scene.world.node_tree.nodes.new("ShaderNodeTexSky")
+    link = seed_scene.world.node_tree.links.new(sky.outputs["Color"], background.inputs["Color"])
+    assert renderer.world_radiance(seed_scene) is None  # not a constant: no ceiling
+    seed_scene.world.node_tree.links.remove(link)
+    seed_scene.world.node_tree.nodes.remove(sky)
+    background.inputs["Strength"].default_value = 1.0

@@ -71,6 +71,13 @@ def emission_strength(index: DatasetIndex) -> float | None:
     return float(value) if value else None
 
 
+def world_radiance(index: DatasetIndex) -> float | None:
+    """The world's brightest linear channel recorded in the card (None: not recorded, or not a
+    constant colour); 0.0 means a black world."""
+    value = ((index.card or {}).get("scene") or {}).get("world_radiance")
+    return None if value is None else float(value)
+
+
 def load_image(path: str) -> np.ndarray:
     """(H, W, 3) uint8 RGB image; RGBA files (the seed's) lose their alpha."""
     try:

@@ -65,28 +65,38 @@ def build_seed(resolution: int) -> keras.Model:
 class ColouredLight(layers.Layer):
     """[colour (batch, 3), light (batch, H, W, 4)] → linear RGB (batch, H, W, 3) = colour·A + B.
 
-    light[..., 0] is log A (A: the white ball's radiance, HDR), light[..., 1:] is log B (a faint
-    colourless background). ``ceiling``: the ball's emission strength when the dataset card
-    records it. No pixel is brighter than the ball itself (its own pixels are exactly
-    colour·strength; lit walls and reflections are dimmer), so log A is bent smoothly under
-    log(ceiling). Why it matters: bright training colours saturate the view transform and never
-    say how bright the ball's core is; a dim colour shows it. Without a ceiling log A is clipped at 8."""
+    light[..., 0] is log A (A: the white ball's radiance, HDR), light[..., 1:] is log B (the light
+    the ball does not give: the world's). Two ceilings, when the dataset card records them, bend
+    the logs smoothly under them (≈ the log below, → the ceiling above):
+    ``ceiling``, the ball's emission strength: no pixel is brighter than the ball itself (its own
+    pixels are exactly colour·strength; lit walls and reflections are dimmer). Bright training
+    colours saturate the view transform and never say how bright the ball's core is; a dim
+    colour shows it. Without it log A is clipped at 8.
+    ``background_ceiling``, the world's brightest channel: lit by the world alone nothing is
+    brighter than the world. Without it B could whiten the ball's core (bright in every training
+    picture) and a dim ball would come out white. Without it log B is clipped at 2."""
 
-    def __init__(self, ceiling: float | None = None, **kwargs):
+    def __init__(self, ceiling: float | None = None, background_ceiling: float | None = None, **kwargs):
         super().__init__(**kwargs)
         self.ceiling = None if ceiling is None else float(ceiling)
+        self.background_ceiling = None if background_ceiling is None else float(background_ceiling)
 
     def call(self, inputs):
         colour, light = inputs
-        log_a = ops.clip(light[..., :1], -20.0, 8.0)
-        if self.ceiling is not None:
-            log_ceiling = math.log(self.ceiling)
-            log_a = log_ceiling - ops.softplus(log_ceiling - log_a)  # ≈ log_a below, → log_ceiling above
-        b = ops.exp(ops.clip(light[..., 1:], -20.0, 2.0))
-        return colour[:, None, None, :] * ops.exp(log_a) + b
+        log_a = _under(ops.clip(light[..., :1], -20.0, 8.0), self.ceiling)
+        log_b = _under(ops.clip(light[..., 1:], -20.0, 2.0), self.background_ceiling)
+        return colour[:, None, None, :] * ops.exp(log_a) + ops.exp(log_b)
 
     def get_config(self):
-        return {**super().get_config(), "ceiling": self.ceiling}
+        return {**super().get_config(), "ceiling": self.ceiling, "background_ceiling": self.background_ceiling}
+
+
+def _under(log_value, ceiling: float | None):
+    """log_value bent smoothly under log(ceiling); unchanged when there is no ceiling."""
+    if ceiling is None:
+        return log_value
+    log_ceiling = math.log(max(ceiling, 1e-6))  # a black world still leaves a (negligible) floor
+    return log_ceiling - ops.softplus(log_ceiling - log_value)
 
 
 def _lerp(low, high, fraction):
@@ -175,7 +185,8 @@ RADIANCE_START_FRACTION = 8  # the first feature map is R/8 on a side
 RADIANCE_CHANNELS = (32, 24, 16, 8)  # at R/8, R/4, R/2, R: thin where pixels are many
 
 
-def build_radiance(resolution: int, view_table=None, ceiling: float | None = None) -> keras.Model:
+def build_radiance(resolution: int, view_table=None, ceiling: float | None = None,
+                   background_ceiling: float | None = None) -> keras.Model:
     """Linear-light decoder: position → A(x, y), B(x, y); colour applied exactly; baked view transform.
 
     vector (5) → colour (3), position (2). position → ball_uv (2): where the ball's image is,
@@ -215,7 +226,7 @@ def build_radiance(resolution: int, view_table=None, ceiling: float | None = Non
         # block 1: (R/4, 24), 2: (R/2, 16), 3: (R, 8)
     x = BallChannels(name="coords_out")([ball_uv, position, x])
     light = layers.Conv2D(4, 1, name="log_light", bias_initializer=keras.initializers.Constant(-4.0))(x)  # (R, R, 4)
-    linear = ColouredLight(ceiling, name="linear_rgb")([colour, light])  # (R, R, 3), HDR
+    linear = ColouredLight(ceiling, background_ceiling, name="linear_rgb")([colour, light])  # (R, R, 3), HDR
     image = ViewTransformLUT(table=view_table, name="view_transform")(linear)  # (R, R, 3) in [0, 1]
     return keras.Model(vector, image, name="radiance")
 
@@ -258,13 +269,15 @@ class SliceVector(layers.Layer):
 ARCHITECTURES = {"seed": build_seed, "radiance": build_radiance}
 
 
-def build_model(arch: str, resolution: int, view_table=None, ceiling: float | None = None) -> keras.Model:
+def build_model(arch: str, resolution: int, view_table=None, ceiling: float | None = None,
+                background_ceiling: float | None = None) -> keras.Model:
     """The model named ``arch`` for square images of side ``resolution``.
 
     For architectures that predict linear light: ``view_table``, the dataset's baked view
-    transform (view_lut.load), and ``ceiling``, the ball's emission strength if the card has it."""
+    transform (view_lut.load); ``ceiling``, the ball's emission strength, and
+    ``background_ceiling``, the world's brightest channel, when the card has them."""
     if arch not in ARCHITECTURES:
         raise UserError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
     if arch in NEEDS_VIEW_TABLE:
-        return ARCHITECTURES[arch](resolution, view_table, ceiling)
+        return ARCHITECTURES[arch](resolution, view_table, ceiling, background_ceiling)
     return ARCHITECTURES[arch](resolution)

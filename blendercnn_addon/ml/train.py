@@ -27,7 +27,7 @@ from .. import view_lut
 from ..dataset_format import write_atomically
 from ..errors import UserError
 from ..version import addon_version
-from .dataset import emission_strength, cached_images, read_index, split_rows
+from .dataset import cached_images, emission_strength, read_index, split_rows, world_radiance
 from .recipes import AUTO, choose_architecture, recipe
 
 GRID_SAMPLES = 4  # fixed validation samples shown in TensorBoard each epoch
@@ -270,7 +270,7 @@ def train(config: TrainConfig, report, stop_requested: threading.Event | None = 
     keras.utils.set_random_seed(config.seed)
     # Built before anything is written: an unknown architecture or a missing view table writes nothing.
     model = None if config.resume else build_model(config.arch, images.shape[1], view_lut.load(config.data),
-                                                   emission_strength(index))
+                                                   emission_strength(index), world_radiance(index))
     run_config, state = _prepare_run(config, index, images.shape[1])
     position = {int(sample): row for row, sample in enumerate(index.indices)}
     train_rows = np.array([position[i] for i in run_config["train_indices"]])
