@@ -2,7 +2,8 @@
 
 Measured on the 10,000-sample 64² benchmark dataset (benchmarks/model_quality.py, 2 CPU
 cores): ``radiance`` reaches the seed's final validation PSNR fastest with batches of 16 at
-Adam 0.003 (0.001 / 32: three epochs; 0.003 / 16: one). ``seed`` keeps the seed project's own.
+Adam 0.003 (at 0.001 / 32 it took three epochs, at 0.003 / 16 one or two). ``seed`` keeps
+the seed project's own.
 """
 
 from __future__ import annotations
