@@ -62,7 +62,11 @@ def table_from_image(image: np.ndarray, size: int = LUT_SIZE) -> np.ndarray:
     return image.reshape(size, size, size, 3).transpose(2, 1, 0, 3).astype(np.float32)
 
 
+def present(folder: str) -> bool:
+    """Whether the dataset in ``folder`` has its baked table (datasets made before it existed do not)."""
+    return os.path.isfile(os.path.join(folder, LUT_FILE))
+
+
 def load(folder: str) -> np.ndarray | None:
-    """The dataset's baked table, or None when it has none (datasets made before it existed)."""
-    path = os.path.join(folder, LUT_FILE)
-    return np.load(path) if os.path.exists(path) else None
+    """The dataset's baked table, or None when it has none (see present)."""
+    return np.load(os.path.join(folder, LUT_FILE)) if present(folder) else None

@@ -36,6 +36,17 @@ class BallFit(NamedTuple):
         return self.residual <= BALL_FIT_MAX_RESIDUAL and self.explained >= BALL_FIT_MIN_EXPLAINED
 
 
+CHUNK = 64  # images per step: a thousand 256² float copies at once would take 0.8 GB
+
+
+def _core_centres(images: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """(n, 2) centroid (u, v) of each image's pixels at least BALL_CORE_FRACTION as bright as its brightest."""
+    brightness = images.sum(axis=-1, dtype=np.float32)  # (n, H, W)
+    peak = brightness.reshape(len(images), -1).max(axis=1)[:, None, None]
+    core = brightness >= BALL_CORE_FRACTION * peak
+    return np.einsum("nhw,hwc->nc", core, grid) / core.sum(axis=(1, 2))[:, None]
+
+
 def fit_ball_projection(vectors: np.ndarray, images: np.ndarray) -> BallFit:
     """Affine map from the ball's position to where its image is, fitted by least squares.
 
@@ -43,11 +54,10 @@ def fit_ball_projection(vectors: np.ndarray, images: np.ndarray) -> BallFit:
     each picture is the centroid of the pixels at least BALL_CORE_FRACTION as bright as its
     brightest (the emitter's saturated core); u, v are BallChannels' [-1, 1] image coordinates.
     """
-    brightness = images.astype(np.float32).sum(axis=-1)  # (N, H, W)
-    count, height, width = brightness.shape
-    core = brightness >= BALL_CORE_FRACTION * brightness.reshape(count, -1).max(axis=1)[:, None, None]
+    count, height, width = images.shape[:3]
     grid = pixel_grid(height, width)  # (H, W, 2)
-    centre = np.einsum("nhw,hwc->nc", core, grid) / core.sum(axis=(1, 2))[:, None]  # (N, 2) u, v
+    centre = np.concatenate([_core_centres(images[start:start + CHUNK], grid)
+                             for start in range(0, count, CHUNK)])  # (N, 2) u, v
     design = np.column_stack([vectors[:, 3:5], np.ones(count)])  # (N, 3)
     coefficients, *_ = np.linalg.lstsq(design, centre, rcond=None)
     error = float(np.mean((design @ coefficients - centre) ** 2))

@@ -256,7 +256,7 @@ def train(config: TrainConfig, report, stop_requested: threading.Event | None = 
 
     Returns the "done" event's fields. Raises UserError for bad data or run folders.
     """
-    config = config.for_dataset(os.path.isfile(os.path.join(config.data, view_lut.LUT_FILE)))
+    config = config.for_dataset(view_lut.present(config.data))
     config.validate()
     stop_requested = stop_requested or threading.Event()
     index = read_index(config.data)

@@ -207,8 +207,7 @@ class BLENDERCNN_OT_train(bpy.types.Operator):
             raise UserError(f"no dataset in {data} (metadata.json missing): generate one or choose its folder")
         if not self.resume and os.path.isdir(run_dir) and os.listdir(run_dir):
             raise UserError(f"run folder {run_dir} is not empty: clear the Run field for a new one, or Resume")
-        if not self.resume and architecture in NEEDS_VIEW_TABLE and \
-                not os.path.isfile(os.path.join(data, view_lut.LUT_FILE)):
+        if not self.resume and architecture in NEEDS_VIEW_TABLE and not view_lut.present(data):
             raise UserError(f"{data} has no baked view transform ({view_lut.LUT_FILE}), which the "
                             f"{architecture.title()} architecture needs: choose Architecture Seed, or run "
                             "Generate Dataset on that folder again to add it")
