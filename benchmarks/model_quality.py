@@ -15,7 +15,7 @@ psnr_model_vs_render_gap_*, time_to_seed_psnr_ratio, infer_ms_256 (radiance, CPU
 image; infer_ms_256_seed the same for seed), params_*, and the training facts behind them.
 
 Usage: python benchmarks/model_quality.py [--work DIR] [--resolution 64] [--count 10000]
-       [--budget 360] [--eval-count 100] [--quick]
+       [--budget 360] [--eval-count 100] [--train-samples S] [--quick]
 """
 
 from __future__ import annotations
@@ -57,6 +57,9 @@ def render_sets(work: str, args) -> None:
         "quadrant": ("--count", str(args.eval_count), "--seed", "1003", "--preset", "reference",
                      "--x-range", "0", "1", "--y-range", "0", "1"),
     }
+    if args.train_samples:  # the sets rendered with the training settings
+        for name in ("train", "train_noq", "render"):
+            sets[name] += ("--samples", str(args.train_samples))
     for name, extra in sets.items():
         began = time.monotonic()
         cli("generate", "--out", os.path.join(work, name), *common, *extra)
@@ -118,6 +121,9 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=10_000, help="training-set size (default 10000)")
     parser.add_argument("--eval-count", type=int, default=100, help="vectors per evaluation set (default 100)")
     parser.add_argument("--budget", type=float, default=360.0, help="training seconds per model (default 360)")
+    parser.add_argument("--train-samples", type=int, metavar="S",
+                        help="Cycles samples for the training sets and render/ (default: the Default preset's 3); "
+                        "more samples lower the renders' bias against clean references (benchmarks/render_bias.py)")
     parser.add_argument("--quick", action="store_true", help="a few-minute smoke run: 600 samples, 16 per "
                         "evaluation set, 45 s of training per model")
     args = parser.parse_args()
@@ -127,7 +133,8 @@ def main() -> None:
     print(f"work: {work}")
     print(f"resolution: {args.resolution}")
     print(f"train_samples: {args.count}")
-    print(f"budget_s: {args.budget:.0f}", flush=True)
+    print(f"budget_s: {args.budget:.0f}")
+    print(f"train_render_samples: {args.train_samples or 'preset default'}", flush=True)
     render_sets(work, args)
     runs = {(arch, data): train(work, data, arch, args.budget) for data in ("train", "train_noq") for arch in ARCHS}
 
