@@ -10,6 +10,7 @@ MSE(mean of K) = bias² + noise²/K, it prints per preset:
     psnr_one_<preset>, psnr_mean_<preset>, psnr_bias_floor_<preset> (dB), seconds_per_image_<preset>
 
 Usage: python benchmarks/render_bias.py [--resolution 64] [--count 16] [--noise-seeds 4]
+       [--default-samples S ...]
 """
 
 from __future__ import annotations
@@ -35,9 +36,12 @@ from blendercnn_addon.settings import GenerationSettings  # noqa: E402
 PRESETS = ("default", "balanced", "seed")
 
 
-def render_set(scene, preset: str, vectors, noise_seeds, folder: str, resolution: int) -> tuple[np.ndarray, float]:
-    """(len(noise_seeds), len(vectors), R, R, 3) images in [0, 1], and seconds per image."""
-    settings = GenerationSettings.from_preset(preset, out_dir=folder, resolution=resolution)
+def render_set(scene, preset: str, vectors, noise_seeds, folder: str, resolution: int,
+               samples: int | None = None) -> tuple[np.ndarray, float]:
+    """(len(noise_seeds), len(vectors), R, R, 3) images in [0, 1], and seconds per image.
+    ``samples`` replaces the preset's Cycles samples when given."""
+    overrides = {} if samples is None else {"samples": samples}
+    settings = GenerationSettings.from_preset(preset, out_dir=folder, resolution=resolution, **overrides)
     target = renderer.resolve_target(scene, settings.target)
     denoiser, _ = renderer.resolve_denoiser(scene, settings.denoiser)
     renderer.configure_render(scene, settings, denoiser)
@@ -45,7 +49,7 @@ def render_set(scene, preset: str, vectors, noise_seeds, folder: str, resolution
     began = time.monotonic()
     for k, noise in enumerate(noise_seeds):
         for i, vector in enumerate(vectors):
-            path = os.path.join(folder, f"{preset}_{k}_{i}.png")
+            path = os.path.join(folder, f"{preset}_{samples}_{k}_{i}.png")
             renderer.apply_vector(target, vector)
             renderer.render_still(scene, path, noise + i, quiet=True)
             images[k, i] = load_image(path)[..., :3] / 255.0
@@ -65,6 +69,8 @@ def main() -> None:
     parser.add_argument("--resolution", type=int, default=64)
     parser.add_argument("--count", type=int, default=16, help="vectors (default 16)")
     parser.add_argument("--noise-seeds", type=int, default=4, help="renders of each vector (default 4)")
+    parser.add_argument("--default-samples", type=int, nargs="*", default=[], metavar="S",
+                        help="also measure the Default preset with S samples (printed as default_<S>spp)")
     args = parser.parse_args()
     scene = bpy.context.scene
     build_seed_scene(scene)
@@ -73,16 +79,18 @@ def main() -> None:
     clean, _ = render_set(scene, "reference", vectors, [7], folder, args.resolution)
     noise_seeds = [1000 + 100 * k for k in range(args.noise_seeds)]
     print(f"resolution: {args.resolution}\nvectors: {args.count}\nnoise_seeds: {args.noise_seeds}")
-    for preset in PRESETS:
-        images, seconds = render_set(scene, preset, vectors, noise_seeds, folder, args.resolution)
+    runs = [(preset, preset, None) for preset in PRESETS]
+    runs += [(f"default_{samples}spp", "default", samples) for samples in args.default_samples]
+    for name, preset, samples in runs:
+        images, seconds = render_set(scene, preset, vectors, noise_seeds, folder, args.resolution, samples)
         one = float(np.mean([mse(images[k], clean[0]) for k in range(len(noise_seeds))]))
         mean = mse(images.mean(axis=0), clean[0])
         k = len(noise_seeds)
         bias = max(mean - (one - mean) / (k - 1), 1e-12)  # solve the two equations above for bias²
-        print(f"psnr_one_{preset}: {psnr(one):.2f}")
-        print(f"psnr_mean_{preset}: {psnr(mean):.2f}")
-        print(f"psnr_bias_floor_{preset}: {psnr(bias):.2f}")
-        print(f"seconds_per_image_{preset}: {seconds:.3f}", flush=True)
+        print(f"psnr_one_{name}: {psnr(one):.2f}")
+        print(f"psnr_mean_{name}: {psnr(mean):.2f}")
+        print(f"psnr_bias_floor_{name}: {psnr(bias):.2f}")
+        print(f"seconds_per_image_{name}: {seconds:.3f}", flush=True)
 
 
 if __name__ == "__main__":
