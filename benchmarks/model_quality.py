@@ -96,13 +96,21 @@ def time_to_reach(history: list[dict], target: float) -> float | None:
     return None
 
 
-def inference_ms_256(arch: str, view_table) -> float:
-    """Median milliseconds for one 256 x 256 image (batch of one) from ``arch`` on this CPU."""
+def inference_ms_256(arch: str, view_table, geometry=None) -> float:
+    """Median milliseconds for one 256 x 256 image (batch of one) from ``arch`` on this CPU.
+
+    ``geometry`` (the training set's, at its resolution) is repeated up to 256² by nearest
+    neighbour: the light paths cost the same whatever the values, and the benchmark's 64²
+    dataset has no 256² bake."""
     import tensorflow as tf
 
     from blendercnn_addon.ml.models import build_model
 
-    model = build_model(arch, 256, view_table)
+    if geometry is not None:
+        factor = 256 // geometry.resolution
+        geometry = geometry._replace(**{field: np.repeat(np.repeat(getattr(geometry, field), factor, 0), factor, 1)
+                                        for field in ("ray_origin", "ray_direction", "position", "normal")})
+    model = build_model(arch, 256, view_table, geometry=geometry)
     vector = np.array([[1.0, 0.4, 0.0, 0.3, -0.2]], np.float32)
     run = tf.function(lambda v: model(v, training=False))
     run(vector)
@@ -140,7 +148,7 @@ def main() -> None:
 
     import keras
 
-    from blendercnn_addon import view_lut
+    from blendercnn_addon import scene_geometry, view_lut
     from blendercnn_addon.ml.evaluate import glow_mask
     from blendercnn_addon.ml.inference import load_run, predict
 
@@ -177,7 +185,8 @@ def main() -> None:
     print(f"seed_final_val_psnr: {seed_final:.2f}")
     print(f"time_to_seed_psnr_ratio: {ratio}")
     table = view_lut.load(os.path.join(work, "train"))
-    print(f"infer_ms_256: {inference_ms_256('radiance', table):.1f}")
+    geometry = scene_geometry.load(os.path.join(work, "train"))
+    print(f"infer_ms_256: {inference_ms_256('radiance', table, geometry):.1f}")
     print(f"infer_ms_256_seed: {inference_ms_256('seed', table):.1f}")
 
 

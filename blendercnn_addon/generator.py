@@ -20,7 +20,7 @@ from typing import Callable
 import bpy
 import numpy as np
 
-from . import render_worker, renderer, view_lut
+from . import render_worker, renderer, scene_geometry, view_lut
 from .dataset_format import CARD_FORMAT, CARD_FORMAT_VERSION, DatasetFolder, missing_indices, write_atomically
 from .randomization import VECTOR_FIELDS, noise_seed, sample_vector
 from .parallel import LocalRenderPool
@@ -110,20 +110,24 @@ class DatasetJob:
         finished = {i for i in self.folder.finished_indices() if i < self.settings.count}
         for index in sorted(finished):
             self._remember(index)
-        self._write_view_lut()
+        self._write_scene_tables()
         self.pending = [i for i in missing_indices(self.settings.count, finished) if self.settings.in_shard(i)]
         self._shard_total = sum(1 for i in range(self.settings.count) if self.settings.in_shard(i))
         self._original_vector = renderer.read_vector(self._target)
         self._started_at = time.monotonic()
         self.flush()
 
-    def _write_view_lut(self) -> None:
-        """Bake the scene's view transform into the folder (once), for models that predict linear light."""
+    def _write_scene_tables(self) -> None:
+        """Bake, once per folder, what models that predict linear light use: the scene's view
+        transform (view_lut) and what each pixel sees (scene_geometry)."""
         path = self.folder.file(view_lut.LUT_FILE)
         if not os.path.exists(path):
             buffer = io.BytesIO()
             np.save(buffer, renderer.bake_view_transform(self.scene))
             write_atomically(path, buffer.getvalue())
+        path = self.folder.file(scene_geometry.GEOMETRY_FILE)
+        if not os.path.exists(path):
+            write_atomically(path, renderer.bake_scene_geometry(self.scene, self._target).to_bytes())
 
     def step(self, timeout: float = 0.0) -> list[int]:
         """Make progress: here, render one sample. Returns the indices finished by this call."""
@@ -266,7 +270,8 @@ class DatasetJob:
                 "world_radiance": renderer.world_radiance(self.scene),
                 "camera": self.scene.camera.name,
             },
-            "files": {"images": "sample_<i>.png", "metadata": "metadata.json", "vectors": "vectors.csv"},
+            "files": {"images": "sample_<i>.png", "metadata": "metadata.json", "vectors": "vectors.csv",
+                      "view_transform": view_lut.LUT_FILE, "geometry": scene_geometry.GEOMETRY_FILE},
             "notes": [],
         }
 

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 
 import bpy
 import numpy as np
+from mathutils import Vector
 
 from . import view_lut
+from .scene_geometry import FAR, SceneGeometry
 from .errors import UserError
 from .settings import GenerationSettings, SceneTarget
 
@@ -288,3 +290,59 @@ def bake_view_transform(scene: bpy.types.Scene, size: int = view_lut.LUT_SIZE) -
         finally:
             bpy.data.images.remove(baked)
     return view_lut.table_from_image(pixels.reshape(height, width, 4)[..., :3], size)
+
+
+def bake_scene_geometry(scene: bpy.types.Scene, target: Target) -> SceneGeometry:
+    """What each pixel of the scene's camera sees with the target object moved away.
+
+    One ray per pixel centre at the scene's render resolution (square: R x R), cast by Blender
+    (scene.ray_cast) into the evaluated scene; see scene_geometry for the arrays. The object is
+    put back where it was; ball_height is its z, ball_radius half its largest world dimension.
+    """
+    camera = scene.camera
+    if camera is None:
+        raise UserError(f"scene {scene.name!r} has no camera")
+    resolution = scene.render.resolution_x
+    obj = target.obj
+    saved = obj.location.copy()
+    view_layer = next((layer for layer in scene.view_layers if layer == bpy.context.view_layer), scene.view_layers[0])
+    try:
+        obj.location = (saved.x, saved.y, saved.z + 1e6)  # far above: no ray meets it
+        view_layer.update()
+        rays = _camera_rays(scene, camera, resolution)
+        position, normal = _first_hits(scene, view_layer.depsgraph, *rays)
+    finally:
+        obj.location = saved
+        view_layer.update()
+    return SceneGeometry(*rays, position, normal, float(saved.z), float(max(obj.dimensions)) / 2.0)
+
+
+def _camera_rays(scene, camera, resolution: int) -> tuple[np.ndarray, np.ndarray]:
+    """(R, R, 3) origins and unit directions of the rays through the pixel centres, row 0 at the top."""
+    top_right, bottom_right, bottom_left, top_left = (
+        np.array(camera.matrix_world @ corner) for corner in camera.data.view_frame(scene=scene))
+    centre = (np.arange(resolution) + 0.5) / resolution  # (R,) fractions across the frame
+    across, down = np.meshgrid(centre, centre, indexing="xy")  # each (R, R)
+    top = top_left + across[..., None] * (top_right - top_left)
+    bottom = bottom_left + across[..., None] * (bottom_right - bottom_left)
+    on_frame = top + down[..., None] * (bottom - top)  # (R, R, 3) the pixel centres on the frame
+    if camera.data.type == "ORTHO":
+        forward = np.array(camera.matrix_world.to_3x3() @ Vector((0.0, 0.0, -1.0)))
+        return on_frame.astype(np.float32), np.broadcast_to(forward, on_frame.shape).astype(np.float32)
+    origin = np.broadcast_to(np.array(camera.matrix_world.translation), on_frame.shape)
+    direction = on_frame - origin
+    direction /= np.linalg.norm(direction, axis=-1, keepdims=True)
+    return origin.astype(np.float32), direction.astype(np.float32)
+
+
+def _first_hits(scene, depsgraph, origins: np.ndarray, directions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(R, R, 3) first surface point and its normal (facing the ray) of each ray."""
+    position = origins + FAR * directions
+    normal = -directions.copy()
+    for row, column in np.ndindex(origins.shape[:2]):
+        direction = Vector(directions[row, column])
+        hit, location, surface_normal, *_ = scene.ray_cast(depsgraph, Vector(origins[row, column]), direction)
+        if hit:
+            position[row, column] = location
+            normal[row, column] = surface_normal if surface_normal.dot(direction) < 0 else -surface_normal
+    return position.astype(np.float32), normal.astype(np.float32)

@@ -34,7 +34,7 @@ def load(path):
 def test_dataset_has_images_tables_and_card(dataset):
     names = sorted(os.listdir(dataset))
     assert names == sorted([f"sample_{i}.png" for i in range(COUNT)] +
-                           ["dataset.json", "metadata.json", "vectors.csv", "view_transform_lut.npy"])
+                           ["dataset.json", "metadata.json", "vectors.csv", "view_transform_lut.npy", "scene_geometry.npz"])
     metadata = json.loads((dataset / "metadata.json").read_text())
     assert list(metadata) == [f"sample_{i}" for i in range(COUNT)]
     with open(dataset / "vectors.csv") as handle:

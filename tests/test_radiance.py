@@ -151,3 +151,56 @@ def test_training_starts_with_the_ball_where_the_renders_show_it(dataset):
     assert found["residual"] is not None and found["residual"] < 0.1
     assert found["spread"] > 0.5  # the renders' balls really move across the picture
     assert found["error_after"] < 1e-5 < 0.1 < found["error_before"]
+
+
+LIGHT_CHECK = """
+import json, sys
+import numpy as np
+from blendercnn_addon import scene_geometry
+from blendercnn_addon.ml.dataset import cached_images, read_index
+from blendercnn_addon.ml.inference import load_run
+from blendercnn_addon.ml.models import LIGHT_FRACTION
+from blendercnn_addon.ml.scene_light import SceneLight, downsampled, pixel_angle
+index = read_index(sys.argv[1])
+images, vectors = cached_images(index).astype(np.float32), index.vectors
+geometry = scene_geometry.load(sys.argv[1])
+light = SceneLight(geometry.resolution, geometry.ball_height, geometry.ball_radius, pixel_angle(geometry),
+                   geometry=geometry.stacked())
+paths = np.asarray(light(vectors[:, 3:5]))  # (N, R, R, 5)
+brightness = images.sum(-1)
+core = brightness >= 0.95 * brightness.reshape(len(images), -1).max(1)[:, None, None]
+rows, columns = np.indices(core.shape[1:])
+seen = np.stack([(core * rows).sum((1, 2)), (core * columns).sum((1, 2))], -1) / core.sum((1, 2))[:, None]
+inside = paths[..., 3] < 0  # the pixels whose rays meet the ball, by geometry alone
+drawn = np.stack([(inside * rows).sum((1, 2)), (inside * columns).sum((1, 2))], -1) / inside.sum((1, 2))[:, None]
+walls = np.abs(geometry.position[..., 2]) > 0.05  # wall pixels; light there must fall with distance
+direct, distance = paths[..., 0][:, walls], paths[..., 2][:, walls]
+model = load_run(sys.argv[2]).model
+print(json.dumps({
+    "disc_offset_px": float(np.abs(drawn - seen).max()),
+    "disc_pixels": int(inside.sum((1, 2)).min()),
+    "light_falls_with_distance": float(np.mean([np.corrcoef(d, l)[0, 1] for d, l in zip(distance, direct)])),
+    "model_has_light_paths": "scene_light" in [layer.name for layer in model.layers],
+    "model_geometry_is_the_datasets": bool(np.allclose(model.get_layer("scene_light").get_weights()[0],
+                                                       downsampled(geometry, LIGHT_FRACTION).stacked()))}))
+"""
+
+
+def test_light_paths_put_the_ball_where_blender_draws_it(dataset, radiance_run):
+    """SceneLight's silhouette, computed from the baked geometry alone, covers the renders' ball."""
+    facts = in_tensorflow_process(LIGHT_CHECK, str(dataset), str(radiance_run))
+    assert facts["disc_pixels"] >= 3  # every sample's ball covers pixels at 32²
+    assert facts["disc_offset_px"] < 1.0, "the computed disc sits off the rendered ball"
+    assert facts["light_falls_with_distance"] < -0.8  # nearer walls get more light
+    assert facts["model_has_light_paths"] and facts["model_geometry_is_the_datasets"]
+    assert json.loads((radiance_run / "config.json").read_text())["scene_light"] is True
+
+
+def test_a_dataset_without_geometry_trains_radiance_without_light_paths(dataset, tmp_path):
+    copy = tmp_path / "older"
+    shutil.copytree(dataset, copy, ignore=shutil.ignore_patterns("scene_geometry.npz", ".blendercnn*"))
+    done = run_cli("train", "--data", str(copy), "--out", str(tmp_path / "run"), "--arch", "radiance",
+                   "--epochs", "1")
+    assert done.returncode == 0, done.stderr
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["scene_light"] is False
+    assert (tmp_path / "run" / "model.keras").exists()

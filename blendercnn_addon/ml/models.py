@@ -31,6 +31,8 @@ from ..errors import UserError
 from .. import view_lut
 from .ball_geometry import fit_ball_projection, pixel_grid
 from .recipes import NEEDS_VIEW_TABLE
+from .scene_light import SceneLight, downsampled, pixel_angle
+from ..scene_geometry import SceneGeometry
 
 SEED_BASE_CHANNELS = 128
 SEED_UPSAMPLINGS = 4  # each doubles the side: R = 16 * base side at 256
@@ -183,10 +185,11 @@ class BallChannels(layers.Layer):
 
 RADIANCE_START_FRACTION = 8  # the first feature map is R/8 on a side
 RADIANCE_CHANNELS = (32, 24, 16, 8)  # at R/8, R/4, R/2, R: thin where pixels are many
+LIGHT_FRACTION = 4  # SceneLight's channels are computed at R/4
 
 
 def build_radiance(resolution: int, view_table=None, ceiling: float | None = None,
-                   background_ceiling: float | None = None) -> keras.Model:
+                   background_ceiling: float | None = None, geometry: SceneGeometry | None = None) -> keras.Model:
     """Linear-light decoder: position → A(x, y), B(x, y); colour applied exactly; baked view transform.
 
     vector (5) → colour (3), position (2). position → ball_uv (2): where the ball's image is,
@@ -200,35 +203,73 @@ def build_radiance(resolution: int, view_table=None, ceiling: float | None = Non
     full-resolution distance channel, and the 1×1 convolutions cost a ninth of 3×3 ones where
     pixels are most numerous (≤ 10 ms per 256² image on two CPU cores). Convolutions see positions
     only relative to the ball and the room, so what they learn in one place holds in another.
+    With the dataset's ``geometry`` (scene_geometry.py) every block also gets SceneLight's 5
+    light-path channels (direct light on each pixel's surface, the mirror direction's offset from
+    the ball, the distance to it, the ball's and its reflection's silhouettes), average-pooled to
+    the block's size: physics that holds where the ball never was.
     """
     if resolution % RADIANCE_START_FRACTION or resolution < 16:
         raise UserError(f"the radiance architecture needs a resolution divisible by 8 (at least 16), got {resolution}")
     if view_table is None:
         raise UserError("the radiance architecture needs the dataset's view-transform table "
                         f"({view_lut.LUT_FILE}); run generate on the dataset folder again to add it")
+    if geometry is not None and geometry.resolution != resolution:
+        raise UserError(f"the scene geometry is {geometry.resolution}² but the model is {resolution}²")
     vector = keras.Input(shape=(5,), name="vector")
     colour = SliceVector(0, 3, name="colour")(vector)  # (3,) linear emission RGB
     position = SliceVector(3, 5, name="position")(vector)  # (2,) metres
+    with_light = _light_paths(position, geometry, resolution)  # block's input → + light paths at its size
     hidden = layers.Dense(64, activation="tanh", name="ball_hidden")(position)
     ball_uv = layers.Add(name="ball_uv")([layers.Dense(2, name="ball_linear")(position),
                                           layers.Dense(2, name="ball_bend")(hidden)])  # (2,) image coordinates
     side = resolution // RADIANCE_START_FRACTION
-    x = BallChannels(side=side, name="coords0")([ball_uv, position])  # (R/8, R/8, 5)
+    x = with_light(BallChannels(side=side, name="coords0")([ball_uv, position]), "coords0")  # (R/8, R/8, 5 [+ 5])
     x = layers.Conv2D(RADIANCE_CHANNELS[0], 3, padding="same", activation="relu", name="conv0a")(x)
     x = layers.Conv2D(RADIANCE_CHANNELS[0], 3, padding="same", activation="relu", name="conv0b")(x)  # (R/8, 32)
     last = len(RADIANCE_CHANNELS) - 1
+    full = BallChannels(side=resolution, name="coords_full")([ball_uv, position])  # (R, R, 5), used twice
     for block, channels in enumerate(RADIANCE_CHANNELS[1:], start=1):
         smooth = block == last  # nearest would leave 2×2 blocks that a 1×1 convolution cannot smooth
         x = layers.UpSampling2D(2, interpolation="bilinear" if smooth else "nearest", name=f"up{block}")(x)
-        x = BallChannels(name=f"coords{block}")([ball_uv, position, x])
+        if block == last:
+            x = layers.Concatenate(name=f"coords{block}")([x, full])
+        else:
+            x = with_light(BallChannels(name=f"coords{block}")([ball_uv, position, x]), f"coords{block}")
         x = layers.Conv2D(channels, 1 if block == last else 3, padding="same", activation="relu",
                           name=f"conv{block}")(x)
         # block 1: (R/4, 24), 2: (R/2, 16), 3: (R, 8)
-    x = BallChannels(name="coords_out")([ball_uv, position, x])
+    x = layers.Concatenate(name="coords_out")([x, full])
     light = layers.Conv2D(4, 1, name="log_light", bias_initializer=keras.initializers.Constant(-4.0))(x)  # (R, R, 4)
     linear = ColouredLight(ceiling, background_ceiling, name="linear_rgb")([colour, light])  # (R, R, 3), HDR
     image = ViewTransformLUT(table=view_table, name="view_transform")(linear)  # (R, R, 3) in [0, 1]
     return keras.Model(vector, image, name="radiance")
+
+
+def _light_paths(position, geometry: SceneGeometry | None, resolution: int):
+    """A function appending SceneLight's channels, resized to a feature map's size, to maps up to
+    R/2 (identity without geometry, and at R).
+
+    They are computed at R/LIGHT_FRACTION (from the geometry's block means) and resized from
+    there: at R they would cost about as much as the rest of the network (≈ 4 ms of a 256²
+    image); the ball's sharp edge at R comes from BallChannels' exact distance."""
+    if geometry is None:
+        return lambda features, name: features
+    small = downsampled(geometry, LIGHT_FRACTION)
+    paths = SceneLight(small.resolution, small.ball_height, small.ball_radius, pixel_angle(small),
+                       geometry=small.stacked(), name="scene_light")(position)  # (R/4, R/4, 5)
+
+    def append(features, name: str):
+        side = features.shape[1]
+        if side == resolution:
+            return features
+        if side > small.resolution:
+            resized = layers.UpSampling2D(side // small.resolution, interpolation="bilinear", name=f"{name}_light")(paths)
+        elif side < small.resolution:
+            resized = layers.AveragePooling2D(small.resolution // side, name=f"{name}_light")(paths)
+        else:
+            resized = paths
+        return layers.Concatenate(name=f"{name}_lit")([features, resized])
+    return append
 
 
 def start_from_data(model: keras.Model, vectors: np.ndarray, images: np.ndarray) -> float | None:
@@ -270,14 +311,15 @@ ARCHITECTURES = {"seed": build_seed, "radiance": build_radiance}
 
 
 def build_model(arch: str, resolution: int, view_table=None, ceiling: float | None = None,
-                background_ceiling: float | None = None) -> keras.Model:
+                background_ceiling: float | None = None, geometry: SceneGeometry | None = None) -> keras.Model:
     """The model named ``arch`` for square images of side ``resolution``.
 
     For architectures that predict linear light: ``view_table``, the dataset's baked view
     transform (view_lut.load); ``ceiling``, the ball's emission strength, and
-    ``background_ceiling``, the world's brightest channel, when the card has them."""
+    ``background_ceiling``, the world's brightest channel, when the card has them; ``geometry``,
+    what each pixel sees (scene_geometry.load), when the dataset has it."""
     if arch not in ARCHITECTURES:
         raise UserError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
     if arch in NEEDS_VIEW_TABLE:
-        return ARCHITECTURES[arch](resolution, view_table, ceiling, background_ceiling)
+        return ARCHITECTURES[arch](resolution, view_table, ceiling, background_ceiling, geometry)
     return ARCHITECTURES[arch](resolution)

@@ -23,12 +23,12 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from .. import view_lut
+from .. import scene_geometry, view_lut
 from ..dataset_format import write_atomically
 from ..errors import UserError
 from ..version import addon_version
 from .dataset import cached_images, emission_strength, read_index, split_rows, world_radiance
-from .recipes import AUTO, choose_architecture, recipe
+from .recipes import AUTO, NEEDS_VIEW_TABLE, choose_architecture, recipe
 
 GRID_SAMPLES = 4  # fixed validation samples shown in TensorBoard each epoch
 BALL_FIT_SAMPLES = 1000  # training images that place the radiance model's ball before training
@@ -242,6 +242,7 @@ def _prepare_run(config: TrainConfig, index, resolution: int) -> tuple[dict, dic
         "validation_indices": index.indices[val_rows].tolist(),
         **_vector_bounds(index),
         "dataset_identity": (index.card or {}).get("identity"),
+        "scene_light": config.arch in NEEDS_VIEW_TABLE and scene_geometry.present(config.data),
         "addon_version": addon_version(),
         "created_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
@@ -270,7 +271,8 @@ def train(config: TrainConfig, report, stop_requested: threading.Event | None = 
     keras.utils.set_random_seed(config.seed)
     # Built before anything is written: an unknown architecture or a missing view table writes nothing.
     model = None if config.resume else build_model(config.arch, images.shape[1], view_lut.load(config.data),
-                                                   emission_strength(index), world_radiance(index))
+                                                   emission_strength(index), world_radiance(index),
+                                                   scene_geometry.load(config.data))
     run_config, state = _prepare_run(config, index, images.shape[1])
     position = {int(sample): row for row, sample in enumerate(index.indices)}
     train_rows = np.array([position[i] for i in run_config["train_indices"]])
