@@ -11,8 +11,9 @@ Every model takes a (batch, 5) float32 input and returns (batch, R, R, 3) values
   the emitted colour (REFERENCE.md), so colour is never learned, only position. The position
   path is coordinate-aware (CoordConv): before every convolution each pixel gets its own
   coordinates and its offset from where the ball's image is, so the convolutions paint
-  relative to the ball; it up-samples by nearest-neighbour resize + 3x3 convolution, which
-  draws no checkerboards.
+  relative to the ball; with the dataset's baked geometry it also gets the light paths from
+  the ball to what the pixel sees (scene_light.py). It up-samples by nearest-neighbour resize
+  + 3x3 convolution, which draws no checkerboards.
 
 The custom layers are registered Keras serializables, so a saved ``.keras`` file is
 self-contained (the table travels as a weight) and loads in safe mode once this module
@@ -203,10 +204,10 @@ def build_radiance(resolution: int, view_table=None, ceiling: float | None = Non
     full-resolution distance channel, and the 1×1 convolutions cost a ninth of 3×3 ones where
     pixels are most numerous (≤ 10 ms per 256² image on two CPU cores). Convolutions see positions
     only relative to the ball and the room, so what they learn in one place holds in another.
-    With the dataset's ``geometry`` (scene_geometry.py) every block also gets SceneLight's 5
-    light-path channels (direct light on each pixel's surface, the mirror direction's offset from
-    the ball, the distance to it, the ball's and its reflection's silhouettes), average-pooled to
-    the block's size: physics that holds where the ball never was.
+    With the dataset's ``geometry`` (scene_geometry.py) the blocks at R/8, R/4 and R/2 also get
+    SceneLight's 5 light-path channels (direct light on each pixel's surface, the mirror
+    direction's offset from the ball, the distance to it, the ball's and its reflection's
+    silhouettes), computed at R/4 and resized: physics that holds where the ball never was.
     """
     if resolution % RADIANCE_START_FRACTION or resolution < 16:
         raise UserError(f"the radiance architecture needs a resolution divisible by 8 (at least 16), got {resolution}")
@@ -246,12 +247,12 @@ def build_radiance(resolution: int, view_table=None, ceiling: float | None = Non
 
 
 def _light_paths(position, geometry: SceneGeometry | None, resolution: int):
-    """A function appending SceneLight's channels, resized to a feature map's size, to maps up to
-    R/2 (identity without geometry, and at R).
+    """A function appending SceneLight's channels, resized to a feature map's size (identity without geometry).
 
     They are computed at R/LIGHT_FRACTION (from the geometry's block means) and resized from
-    there: at R they would cost about as much as the rest of the network (≈ 4 ms of a 256²
-    image); the ball's sharp edge at R comes from BallChannels' exact distance."""
+    there; the full-resolution blocks do without them: at R they would cost about as much as the
+    rest of the network (≈ 4 ms of a 256² image), and the ball's sharp edge at R comes from
+    BallChannels' exact distance."""
     if geometry is None:
         return lambda features, name: features
     small = downsampled(geometry, LIGHT_FRACTION)
@@ -260,8 +261,6 @@ def _light_paths(position, geometry: SceneGeometry | None, resolution: int):
 
     def append(features, name: str):
         side = features.shape[1]
-        if side == resolution:
-            return features
         if side > small.resolution:
             resized = layers.UpSampling2D(side // small.resolution, interpolation="bilinear", name=f"{name}_light")(paths)
         elif side < small.resolution:
