@@ -327,7 +327,7 @@ def _camera_rays(scene, camera, resolution: int) -> tuple[np.ndarray, np.ndarray
     bottom = bottom_left + across[..., None] * (bottom_right - bottom_left)
     on_frame = top + down[..., None] * (bottom - top)  # (R, R, 3) the pixel centres on the frame
     if camera.data.type == "ORTHO":
-        forward = np.array(camera.matrix_world.to_3x3() @ Vector((0.0, 0.0, -1.0)))
+        forward = np.array((camera.matrix_world.to_3x3() @ Vector((0.0, 0.0, -1.0))).normalized())
         return on_frame.astype(np.float32), np.broadcast_to(forward, on_frame.shape).astype(np.float32)
     origin = np.broadcast_to(np.array(camera.matrix_world.translation), on_frame.shape)
     direction = on_frame - origin

@@ -38,3 +38,25 @@ def test_every_pixel_sees_the_room_where_the_camera_projects_it(addon, seed_scen
         u, v, _ = world_to_camera_view(seed_scene, seed_scene.camera, Vector(geometry.position[row, column]))
         assert (u * resolution, (1 - v) * resolution) == (pytest.approx(column + 0.5, abs=1e-3),
                                                           pytest.approx(row + 0.5, abs=1e-3))
+
+
+def test_an_orthographic_camera_casts_parallel_rays_from_its_frame(addon, seed_scene):
+    renderer = sys.modules[addon.__name__ + ".renderer"]
+    settings = sys.modules[addon.__name__ + ".settings"]
+    camera = seed_scene.camera.data
+    camera.type, camera.ortho_scale = "ORTHO", 4.0
+    resolution = seed_scene.render.resolution_x
+    pixels = [(0, 0), (7, 20), (resolution - 1, resolution - 1)]
+    try:
+        geometry = renderer.bake_scene_geometry(seed_scene, renderer.resolve_target(seed_scene, settings.SceneTarget()))
+        projected = [world_to_camera_view(seed_scene, seed_scene.camera, Vector(geometry.position[row, column]))
+                     for row, column in pixels]
+    finally:
+        camera.type = "PERSP"
+    assert np.allclose(geometry.ray_direction, geometry.ray_direction[0, 0], atol=1e-6)
+    assert np.allclose(np.linalg.norm(geometry.ray_direction, axis=-1), 1.0, atol=1e-5)
+    spread = geometry.ray_origin.reshape(-1, 3).max(0) - geometry.ray_origin.reshape(-1, 3).min(0)
+    assert np.linalg.norm(spread) > 3.0  # the origins span the 4 m frame
+    for (row, column), (u, v, _) in zip(pixels, projected):
+        assert (u * resolution, (1 - v) * resolution) == (pytest.approx(column + 0.5, abs=0.01),
+                                                          pytest.approx(row + 0.5, abs=0.01))  # float32 rays
