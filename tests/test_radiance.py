@@ -105,11 +105,17 @@ def test_a_saved_radiance_model_predicts_through_the_cli(radiance_run, dataset, 
     assert np.abs(image / 255.0 - expected).max() <= 1 / 255 + 1e-6
 
 
-def test_a_dataset_without_the_table_gets_a_clear_message(dataset, tmp_path):
-    copy = tmp_path / "old"
-    shutil.copytree(dataset, copy, ignore=shutil.ignore_patterns("view_transform_lut.npy", ".blendercnn*"))
-    done = run_cli("train", "--data", str(copy), "--out", str(tmp_path / "run"), "--arch", "radiance",
+def train_radiance_without(dataset, missing: str, tmp_path) -> subprocess.CompletedProcess:
+    """One epoch of radiance into tmp_path/run, on a copy of ``dataset`` lacking the file ``missing``
+    (as a dataset made by an older version lacks it)."""
+    copy = tmp_path / "older"
+    shutil.copytree(dataset, copy, ignore=shutil.ignore_patterns(missing, ".blendercnn*"))
+    return run_cli("train", "--data", str(copy), "--out", str(tmp_path / "run"), "--arch", "radiance",
                    "--epochs", "1")
+
+
+def test_a_dataset_without_the_table_gets_a_clear_message(dataset, tmp_path):
+    done = train_radiance_without(dataset, "view_transform_lut.npy", tmp_path)
     assert done.returncode == 2, done.stderr
     assert "view-transform table" in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "run" / "model.keras").exists()
@@ -197,10 +203,7 @@ def test_light_paths_put_the_ball_where_blender_draws_it(dataset, radiance_run):
 
 
 def test_a_dataset_without_geometry_trains_radiance_without_light_paths(dataset, tmp_path):
-    copy = tmp_path / "older"
-    shutil.copytree(dataset, copy, ignore=shutil.ignore_patterns("scene_geometry.npz", ".blendercnn*"))
-    done = run_cli("train", "--data", str(copy), "--out", str(tmp_path / "run"), "--arch", "radiance",
-                   "--epochs", "1")
+    done = train_radiance_without(dataset, "scene_geometry.npz", tmp_path)
     assert done.returncode == 0, done.stderr
     assert json.loads((tmp_path / "run" / "config.json").read_text())["scene_light"] is False
     assert (tmp_path / "run" / "model.keras").exists()
