@@ -96,21 +96,25 @@ def time_to_reach(history: list[dict], target: float) -> float | None:
     return None
 
 
-def inference_ms_256(arch: str, view_table, geometry=None) -> float:
+def inference_ms_256(arch: str, data: str) -> float:
     """Median milliseconds for one 256 x 256 image (batch of one) from ``arch`` on this CPU.
 
-    ``geometry`` (the training set's, at its resolution) is repeated up to 256² by nearest
-    neighbour: the light paths cost the same whatever the values, and the benchmark's 64²
-    dataset has no 256² bake."""
+    Built as `train` builds it from the dataset ``data`` (its table, the card's emission
+    strength and world radiance, its geometry). The geometry is repeated up to 256² by nearest
+    neighbour: light paths and the ball's disc cost the same whatever the values, and the
+    benchmark's 64² dataset has no 256² bake."""
     import tensorflow as tf
 
+    from blendercnn_addon import scene_geometry, view_lut
+    from blendercnn_addon.ml.dataset import emission_strength, read_index, world_radiance
     from blendercnn_addon.ml.models import build_model
 
+    index, geometry = read_index(data), scene_geometry.load(data)
     if geometry is not None:
         factor = 256 // geometry.resolution
         geometry = geometry._replace(**{field: np.repeat(np.repeat(getattr(geometry, field), factor, 0), factor, 1)
                                         for field in ("ray_origin", "ray_direction", "position", "normal")})
-    model = build_model(arch, 256, view_table, geometry=geometry)
+    model = build_model(arch, 256, view_lut.load(data), emission_strength(index), world_radiance(index), geometry)
     vector = np.array([[1.0, 0.4, 0.0, 0.3, -0.2]], np.float32)
     run = tf.function(lambda v: model(v, training=False))
     run(vector)
@@ -148,7 +152,6 @@ def main() -> None:
 
     import keras
 
-    from blendercnn_addon import scene_geometry, view_lut
     from blendercnn_addon.ml.evaluate import glow_mask
     from blendercnn_addon.ml.inference import load_run, predict
 
@@ -184,10 +187,8 @@ def main() -> None:
     ratio = "never" if new_seconds is None else f"{new_seconds / seed_seconds:.3f}"
     print(f"seed_final_val_psnr: {seed_final:.2f}")
     print(f"time_to_seed_psnr_ratio: {ratio}")
-    table = view_lut.load(os.path.join(work, "train"))
-    geometry = scene_geometry.load(os.path.join(work, "train"))
-    print(f"infer_ms_256: {inference_ms_256('radiance', table, geometry):.1f}")
-    print(f"infer_ms_256_seed: {inference_ms_256('seed', table):.1f}")
+    print(f"infer_ms_256: {inference_ms_256('radiance', os.path.join(work, 'train')):.1f}")
+    print(f"infer_ms_256_seed: {inference_ms_256('seed', os.path.join(work, 'train')):.1f}")
 
 
 if __name__ == "__main__":

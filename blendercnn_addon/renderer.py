@@ -16,7 +16,7 @@ import numpy as np
 from mathutils import Vector
 
 from . import view_lut
-from .scene_geometry import FAR, SceneGeometry
+from .scene_geometry import FAR, ROUND_TOLERANCE, SceneGeometry
 from .errors import UserError
 from .settings import GenerationSettings, SceneTarget
 
@@ -297,7 +297,8 @@ def bake_scene_geometry(scene: bpy.types.Scene, target: Target) -> SceneGeometry
 
     One ray per pixel centre at the scene's render resolution (square: R x R), cast by Blender
     (scene.ray_cast) into the evaluated scene; see scene_geometry for the arrays. The object is
-    put back where it was; ball_height is its z, ball_radius half its largest world dimension.
+    put back where it was; ball_height is its z, ball_radius half its largest world dimension;
+    the pixel filter is Cycles' (scene.cycles.pixel_filter_type, filter_width).
     """
     camera = scene.camera
     if camera is None:
@@ -314,7 +315,10 @@ def bake_scene_geometry(scene: bpy.types.Scene, target: Target) -> SceneGeometry
     finally:
         obj.location = saved
         view_layer.update()
-    return SceneGeometry(*rays, position, normal, float(saved.z), float(max(obj.dimensions)) / 2.0)
+    dimensions = sorted(obj.dimensions)
+    return SceneGeometry(*rays, position, normal, float(saved.z), dimensions[-1] / 2.0,
+                         ball_round=dimensions[-1] <= ROUND_TOLERANCE * dimensions[0],
+                         pixel_filter=scene.cycles.pixel_filter_type, filter_width=float(scene.cycles.filter_width))
 
 
 def _camera_rays(scene, camera, resolution: int) -> tuple[np.ndarray, np.ndarray]:

@@ -9,8 +9,12 @@ dataset folder, ball out of the way): per pixel, row 0 at the top, all float32 i
     position       (R, R, 3)  the first surface it hits (far along the ray when it hits nothing)
     normal         (R, R, 3)  that surface's unit normal, turned towards the camera (−direction: none)
 
-and the ball: ``ball_height`` (its world z, which datasets keep) and ``ball_radius`` (half its
-largest world dimension). With these a model can compute, for any (x, y), how each pixel's
+and the ball: ``ball_height`` (its world z, which datasets keep), ``ball_radius`` (half its
+largest world dimension) and ``ball_round`` (whether its dimensions agree within
+ROUND_TOLERANCE, so that its image is a disc); and the camera's pixel filter as Cycles applies
+it: ``pixel_filter`` ("BLACKMAN_HARRIS", "GAUSSIAN" or "BOX") and ``filter_width`` (pixels).
+Files baked before the last four existed read as Blender's defaults (a round ball, a 1.5-pixel
+Blackman-Harris filter). With these a model can compute, for any (x, y), how each pixel's
 surface is lit by the ball and where the ball and its mirror image are, and so draw places it
 never saw (models.SceneLight).
 """
@@ -25,6 +29,7 @@ import numpy as np
 
 GEOMETRY_FILE = "scene_geometry.npz"
 FAR = 1000.0  # metres along a ray that hits nothing
+ROUND_TOLERANCE = 1.05  # largest / smallest world dimension of a ball whose image is a disc
 
 
 class SceneGeometry(NamedTuple):
@@ -36,6 +41,9 @@ class SceneGeometry(NamedTuple):
     normal: np.ndarray
     ball_height: float
     ball_radius: float
+    ball_round: bool = True
+    pixel_filter: str = "BLACKMAN_HARRIS"
+    filter_width: float = 1.5
 
     @property
     def resolution(self) -> int:
@@ -50,7 +58,8 @@ class SceneGeometry(NamedTuple):
         buffer = io.BytesIO()
         np.savez(buffer, ray_origin=self.ray_origin, ray_direction=self.ray_direction, position=self.position,
                  normal=self.normal, ball_height=np.float32(self.ball_height),
-                 ball_radius=np.float32(self.ball_radius))
+                 ball_radius=np.float32(self.ball_radius), ball_round=np.bool_(self.ball_round),
+                 pixel_filter=np.str_(self.pixel_filter), filter_width=np.float32(self.filter_width))
         return buffer.getvalue()
 
 
@@ -64,6 +73,8 @@ def load(folder: str) -> SceneGeometry | None:
     if not present(folder):
         return None
     with np.load(os.path.join(folder, GEOMETRY_FILE)) as data:
+        camera = {name: kind(data[name]) for name, kind in (("ball_round", bool), ("pixel_filter", str),
+                                                            ("filter_width", float)) if name in data}
         return SceneGeometry(*(data[name].astype(np.float32) for name in
                                ("ray_origin", "ray_direction", "position", "normal")),
-                             float(data["ball_height"]), float(data["ball_radius"]))
+                             float(data["ball_height"]), float(data["ball_radius"]), **camera)

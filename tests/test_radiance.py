@@ -207,3 +207,98 @@ def test_a_dataset_without_geometry_trains_radiance_without_light_paths(dataset,
     assert done.returncode == 0, done.stderr
     assert json.loads((tmp_path / "run" / "config.json").read_text())["scene_light"] is False
     assert (tmp_path / "run" / "model.keras").exists()
+
+
+DISC_CHECK = """
+import json, math, sys
+import keras
+import numpy as np
+from blendercnn_addon import scene_geometry, view_lut
+from blendercnn_addon.ml.ball_disc import BLACKMAN_HARRIS, BallCoverage, edge_coverage
+from blendercnn_addon.ml.dataset import cached_images, read_index
+from blendercnn_addon.ml.inference import load_run
+from blendercnn_addon.ml.models import build_model
+index = read_index(sys.argv[1])
+images, vectors = cached_images(index).astype(np.float32) / 255.0, index.vectors
+geometry, table = scene_geometry.load(sys.argv[1]), view_lut.load(sys.argv[1])
+coverage = np.asarray(BallCoverage.from_geometry(geometry)(vectors[:, 3:5]))[..., 0]  # (N, R, R)
+
+# the disc's area in pixels, counted on 8 x 8 sub-pixel rays (interpolated between the baked
+# pixel-centre rays): the filter moves the ball's light, never adds any
+centre = np.column_stack([vectors[:, 3:5], np.full(len(vectors), geometry.ball_height)])
+per_row, per_column = np.gradient(geometry.ray_direction, axis=(0, 1))  # a pinhole's rays vary smoothly
+seen = centre[:, None, None, :] - geometry.ray_origin[None]  # (N, R, R, 3)
+area = np.zeros(len(vectors))
+for dy in (np.arange(8) + 0.5) / 8 - 0.5:
+    for dx in (np.arange(8) + 0.5) / 8 - 0.5:
+        ray = geometry.ray_direction + dy * per_row + dx * per_column
+        ray /= np.linalg.norm(ray, axis=-1, keepdims=True)
+        along = (seen * ray[None]).sum(-1)
+        area += ((seen * seen).sum(-1) - along**2 < geometry.ball_radius**2).sum((1, 2)) / 64.0
+
+# Cycles' Blackman-Harris spans twice the filter width: the edge's slope is the window itself
+outside = np.linspace(-1.6, 1.6, 321)
+slope = -np.gradient(np.asarray(edge_coverage(outside, "BLACKMAN_HARRIS", 1.5)), outside)
+t = np.clip(0.5 - outside / 3.0, 0.0, 1.0)
+a0, a1, a2, a3 = BLACKMAN_HARRIS
+window = (a0 - a1 * np.cos(2 * np.pi * t) + a2 * np.cos(4 * np.pi * t) - a3 * np.cos(6 * np.pi * t)) / (3.0 * a0)
+
+# where the ball covers (almost) a whole pixel the renders show colour x strength through the view transform
+full = coverage > 0.98
+ball = view_lut.apply(table, vectors[:, None, None, :3] * 300.0 * np.ones_like(images))
+rows, columns = np.indices(coverage.shape[1:])
+def centroid(weights):
+    return np.stack([(weights * rows).sum((1, 2)), (weights * columns).sum((1, 2))], -1) / weights.sum((1, 2))[:, None]
+brightness = images.sum(-1)
+core = brightness >= 0.95 * brightness.reshape(len(images), -1).max(1)[:, None, None]
+
+# as the renders draw it (training): the same edge, moved out by half a pixel here
+as_rendered = BallCoverage.from_geometry(geometry)
+as_rendered(vectors[:1, 3:5])
+as_rendered.render_rim.assign([-0.5, 0.0])
+as_rendered.exact.assign(0.0)
+thinner = np.asarray(as_rendered(vectors[:, 3:5]))[..., 0]
+radius_px = np.sqrt(area / math.pi)
+
+model = load_run(sys.argv[2]).model
+last = keras.saving.load_model(sys.argv[2] + "/last.keras", safe_mode=True)
+display = np.asarray(model(vectors))
+layer_names = lambda m: [layer.name for layer in m.layers]
+args = (32, table, 300.0, 0.05)
+print(json.dumps({
+    "area_ratio": [float(r) for r in (coverage.sum((1, 2)) / area)],
+    "slope_error": float(np.abs(slope - window)[2:-2].max()),
+    "gaussian_at_one_sigma": float(edge_coverage(np.array([1.5 / 4]), "GAUSSIAN", 1.5)[0]),
+    "box_at_a_quarter": float(edge_coverage(np.array([1.5 / 4]), "BOX", 1.5)[0]),
+    "full_pixels": int(full.sum((1, 2)).min()),
+    "render_error_where_covered": float(np.abs(images - ball)[full].mean()),
+    "centroid_offset_px": float(np.abs(centroid(coverage) - centroid(core)).max()),
+    "model_error_where_covered": float(np.abs(display - ball)[coverage > 0.9999].max()),
+    "rendered_area_lost": [float(r) for r in (coverage.sum((1, 2)) - thinner.sum((1, 2))) / (math.pi * (radius_px - 0.25))],
+    "model_draws_the_ball": "ball_coverage" in layer_names(model),
+    "saved_draws_exactly": float(model.get_layer("ball_coverage").exact.numpy()),
+    "training_state_draws_as_rendered": float(last.get_layer("ball_coverage").exact.numpy()),
+    "learned_rim": last.get_layer("ball_coverage").render_rim.numpy().tolist(),
+    "egg_draws_it": "ball_coverage" in layer_names(build_model("radiance", *args, geometry._replace(ball_round=False))),
+    "unknown_strength_draws_it": "ball_coverage" in layer_names(build_model("radiance", 32, table, None, 0.05, geometry))}))
+"""
+
+
+def test_the_ball_is_drawn_from_geometry_where_and_as_blender_renders_it(dataset, radiance_run):
+    """The ball's own pixels come from the baked geometry and Cycles' pixel filter, not from training."""
+    facts = in_tensorflow_process(DISC_CHECK, str(dataset), str(radiance_run))
+    assert all(0.98 < ratio < 1.02 for ratio in facts["area_ratio"]), facts["area_ratio"]
+    assert facts["slope_error"] < 2e-3, "the edge is not Cycles' Blackman-Harris filter"
+    assert facts["gaussian_at_one_sigma"] == pytest.approx(0.1587, abs=1e-3)  # σ = width / 4
+    assert facts["box_at_a_quarter"] == pytest.approx(0.25, abs=1e-6)
+    assert facts["full_pixels"] >= 3 and facts["render_error_where_covered"] < 0.03
+    assert facts["centroid_offset_px"] < 0.75, "the drawn disc sits off the rendered ball"
+    # trained for 3 epochs only, the model's ball pixels are already exactly colour x strength
+    assert facts["model_draws_the_ball"] and facts["model_error_where_covered"] < 1e-3
+    # half a pixel further out all round: π r² − π (r − ½)² = π (r − ¼) pixels lost
+    assert all(0.9 < lost < 1.1 for lost in facts["rendered_area_lost"]), facts["rendered_area_lost"]
+    # model.keras draws the exact rim; last.keras (to resume training) the renders', which training moved
+    assert facts["saved_draws_exactly"] == 1.0 and facts["training_state_draws_as_rendered"] == 0.0
+    assert facts["learned_rim"] != [0.0, 0.0]
+    assert json.loads((radiance_run / "config.json").read_text())["ball_disc"] is True
+    assert not facts["egg_draws_it"] and not facts["unknown_strength_draws_it"]

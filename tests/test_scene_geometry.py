@@ -60,3 +60,20 @@ def test_an_orthographic_camera_casts_parallel_rays_from_its_frame(addon, seed_s
     for (row, column), (u, v, _) in zip(pixels, projected):
         assert (u * resolution, (1 - v) * resolution) == (pytest.approx(column + 0.5, abs=0.01),
                                                           pytest.approx(row + 0.5, abs=0.01))  # float32 rays
+
+
+def test_the_bake_records_the_pixel_filter_and_whether_the_ball_is_round(addon, seed_scene):
+    renderer = sys.modules[addon.__name__ + ".renderer"]
+    settings = sys.modules[addon.__name__ + ".settings"]
+    target = renderer.resolve_target(seed_scene, settings.SceneTarget())
+    default = renderer.bake_scene_geometry(seed_scene, target)
+    assert (default.ball_round, default.pixel_filter, default.filter_width) == (True, "BLACKMAN_HARRIS", 1.5)
+    cycles = seed_scene.cycles
+    cycles.pixel_filter_type, cycles.filter_width = "GAUSSIAN", 2.5
+    target.obj.scale.z *= 2.0  # an egg: its image is no disc
+    try:
+        changed = renderer.bake_scene_geometry(seed_scene, target)
+    finally:
+        cycles.pixel_filter_type, cycles.filter_width = "BLACKMAN_HARRIS", 1.5
+        target.obj.scale.z /= 2.0
+    assert (changed.ball_round, changed.pixel_filter, changed.filter_width) == (False, "GAUSSIAN", 2.5)

@@ -12,7 +12,8 @@ Every model takes a (batch, 5) float32 input and returns (batch, R, R, 3) values
   path is coordinate-aware (CoordConv): before every convolution each pixel gets its own
   coordinates and its offset from where the ball's image is, so the convolutions paint
   relative to the ball; with the dataset's baked geometry it also gets the light paths from
-  the ball to what the pixel sees (scene_light.py). It up-samples by nearest-neighbour resize
+  the ball to what the pixel sees (scene_light.py), and the ball's own pixels are drawn
+  exactly from it (ball_disc.py). It up-samples by nearest-neighbour resize
   + 3x3 convolution, which draws no checkerboards.
 
 The custom layers are registered Keras serializables, so a saved ``.keras`` file is
@@ -30,6 +31,7 @@ from keras import layers, ops
 
 from ..errors import UserError
 from .. import view_lut
+from .ball_disc import BallCoverage
 from .ball_geometry import fit_ball_projection, pixel_grid
 from .recipes import NEEDS_VIEW_TABLE
 from .scene_light import SceneLight, downsampled, pixel_angle
@@ -66,7 +68,9 @@ def build_seed(resolution: int) -> keras.Model:
 
 @keras.saving.register_keras_serializable(package="blendercnn")
 class ColouredLight(layers.Layer):
-    """[colour (batch, 3), light (batch, H, W, 4)] → linear RGB (batch, H, W, 3) = colour·A + B.
+    """[colour (batch, 3), light (batch, H, W, 4)] → linear RGB (batch, H, W, 3) = colour·A + B;
+    with a third input, the ball's coverage c (batch, H, W, 1) in [0, 1] (ball_disc.BallCoverage),
+    (colour·A + B)·(1 − c) + colour·ceiling·c: the ball's own pixels drawn exactly, over the room.
 
     light[..., 0] is log A (A: the white ball's radiance, HDR), light[..., 1:] is log B (the light
     the ball does not give: the world's). Two ceilings, when the dataset card records them, bend
@@ -85,21 +89,26 @@ class ColouredLight(layers.Layer):
         self.background_ceiling = None if background_ceiling is None else float(background_ceiling)
 
     def call(self, inputs):
-        colour, light = inputs
-        log_a = _under(ops.clip(light[..., :1], -20.0, 8.0), self.ceiling)
-        log_b = _under(ops.clip(light[..., 1:], -20.0, 2.0), self.background_ceiling)
-        return colour[:, None, None, :] * ops.exp(log_a) + ops.exp(log_b)
+        colour, light = inputs[0][:, None, None, :], inputs[1]
+        a = _under(ops.exp(ops.clip(light[..., :1], -20.0, 8.0)), self.ceiling)
+        b = _under(ops.exp(ops.clip(light[..., 1:], -20.0, 2.0)), self.background_ceiling)
+        room = colour * a + b
+        if len(inputs) < 3:
+            return room
+        coverage = inputs[2]
+        return room + coverage * (colour * self.ceiling - room)
 
     def get_config(self):
         return {**super().get_config(), "ceiling": self.ceiling, "background_ceiling": self.background_ceiling}
 
 
-def _under(log_value, ceiling: float | None):
-    """log_value bent smoothly under log(ceiling); unchanged when there is no ceiling."""
+def _under(value, ceiling: float | None):
+    """value (> 0) bent smoothly under ceiling: value·c / (value + c), unchanged when there is no
+    ceiling. In logs this is log c - softplus(log c - log value): ≈ the value below, → c above."""
     if ceiling is None:
-        return log_value
-    log_ceiling = math.log(max(ceiling, 1e-6))  # a black world still leaves a (negligible) floor
-    return log_ceiling - ops.softplus(log_ceiling - log_value)
+        return value
+    ceiling = max(ceiling, 1e-6)  # a black world still leaves a (negligible) floor
+    return value * ceiling / (value + ceiling)
 
 
 def _lerp(low, high, fraction):
@@ -208,6 +217,9 @@ def build_radiance(resolution: int, view_table=None, ceiling: float | None = Non
     SceneLight's 5 light-path channels (direct light on each pixel's surface, the mirror
     direction's offset from the ball, the distance to it, the ball's and its reflection's
     silhouettes), computed at R/4 and resized: physics that holds where the ball never was.
+    With the geometry and the ball's emission strength (``ceiling``) the ball's own pixels are
+    drawn exactly at full resolution (ball_disc.BallCoverage: colour × strength wherever the
+    ball covers the pixel's filter, over the network's light elsewhere; see draws_ball).
     """
     if resolution % RADIANCE_START_FRACTION or resolution < 16:
         raise UserError(f"the radiance architecture needs a resolution divisible by 8 (at least 16), got {resolution}")
@@ -241,9 +253,16 @@ def build_radiance(resolution: int, view_table=None, ceiling: float | None = Non
         # block 1: (R/4, 24), 2: (R/2, 16), 3: (R, 8)
     x = layers.Concatenate(name="coords_out")([x, full])
     light = layers.Conv2D(4, 1, name="log_light", bias_initializer=keras.initializers.Constant(-4.0))(x)  # (R, R, 4)
-    linear = ColouredLight(ceiling, background_ceiling, name="linear_rgb")([colour, light])  # (R, R, 3), HDR
+    drawn = [BallCoverage.from_geometry(geometry, name="ball_coverage")(position)] if draws_ball(geometry, ceiling) else []
+    linear = ColouredLight(ceiling, background_ceiling, name="linear_rgb")([colour, light, *drawn])  # (R, R, 3), HDR
     image = ViewTransformLUT(table=view_table, name="view_transform")(linear)  # (R, R, 3) in [0, 1]
     return keras.Model(vector, image, name="radiance")
+
+
+def draws_ball(geometry: SceneGeometry | None, ceiling: float | None) -> bool:
+    """Whether a radiance model draws the ball's own pixels from geometry (ball_disc): it needs
+    the scene's geometry with a round ball, and the ball's emission strength (the card's)."""
+    return geometry is not None and geometry.ball_round and ceiling is not None and ceiling > 0
 
 
 def _light_paths(position, geometry: SceneGeometry | None, resolution: int):

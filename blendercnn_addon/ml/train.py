@@ -141,6 +141,8 @@ def _callbacks(config: TrainConfig, report, stop_requested: threading.Event, gri
     import keras
     import tensorflow as tf
 
+    from .ball_disc import set_exact
+
     run = config.out
     grid_vectors, grid_real = grid
     image_writer = tf.summary.create_file_writer(os.path.join(run, "logs", "validation_images"))
@@ -197,7 +199,9 @@ def _callbacks(config: TrainConfig, report, stop_requested: threading.Event, gri
             if val_loss < state.get("best_val_loss", math.inf):
                 state["best_val_loss"] = val_loss
                 state["best_epoch"] = epoch + 1
+                set_exact(self.model, True)  # the model for use draws the ball exactly
                 _save_model_atomically(self.model, os.path.join(run, "model.keras"))
+                set_exact(self.model, False)
             state["epochs_done"] = epoch + 1
             _save_model_atomically(self.model, os.path.join(run, "last.keras"))
             _write_json(os.path.join(run, "state.json"), state)
@@ -222,8 +226,9 @@ def _vector_bounds(index) -> dict:
     return {"vector_min": low, "vector_max": high}
 
 
-def _prepare_run(config: TrainConfig, index, resolution: int) -> tuple[dict, dict]:
-    """Write (or, on resume, read back) config.json; returns (run config, state)."""
+def _prepare_run(config: TrainConfig, index, resolution: int, ball_disc: bool = False) -> tuple[dict, dict]:
+    """Write (or, on resume, read back) config.json; returns (run config, state). ``ball_disc``:
+    whether the model draws the ball's own pixels from geometry (models.draws_ball)."""
     run = config.out
     config_path = os.path.join(run, "config.json")
     if config.resume:
@@ -243,6 +248,7 @@ def _prepare_run(config: TrainConfig, index, resolution: int) -> tuple[dict, dic
         **_vector_bounds(index),
         "dataset_identity": (index.card or {}).get("identity"),
         "scene_light": config.arch in NEEDS_VIEW_TABLE and scene_geometry.present(config.data),
+        "ball_disc": ball_disc,
         "addon_version": addon_version(),
         "created_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
@@ -266,6 +272,7 @@ def train(config: TrainConfig, report, stop_requested: threading.Event | None = 
         raise UserError(f"images must be square, got {images.shape[2]}x{images.shape[1]}")
     import keras
 
+    from .ball_disc import set_exact
     from .models import build_model, start_from_data
 
     keras.utils.set_random_seed(config.seed)
@@ -273,7 +280,8 @@ def train(config: TrainConfig, report, stop_requested: threading.Event | None = 
     model = None if config.resume else build_model(config.arch, images.shape[1], view_lut.load(config.data),
                                                    emission_strength(index), world_radiance(index),
                                                    scene_geometry.load(config.data))
-    run_config, state = _prepare_run(config, index, images.shape[1])
+    ball_disc = model is not None and any(layer.name == "ball_coverage" for layer in model.layers)
+    run_config, state = _prepare_run(config, index, images.shape[1], ball_disc)
     position = {int(sample): row for row, sample in enumerate(index.indices)}
     train_rows = np.array([position[i] for i in run_config["train_indices"]])
     val_rows = np.array([position[i] for i in run_config["validation_indices"]])
@@ -282,6 +290,7 @@ def train(config: TrainConfig, report, stop_requested: threading.Event | None = 
     else:
         fit_rows = np.sort(train_rows[:BALL_FIT_SAMPLES])  # training rows only: validation stays unseen
         start_from_data(model, index.vectors[fit_rows], images[fit_rows])
+        set_exact(model, False)  # trained and validated against the renders, rim and all (ball_disc.py)
         model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss="mse")
     train_batches = _make_batches(images, index.vectors, train_rows, config.batch_size, seed=config.seed)
     val_batches = _make_batches(images, index.vectors, val_rows, config.batch_size, seed=None)
