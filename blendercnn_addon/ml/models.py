@@ -90,8 +90,8 @@ class ColouredLight(layers.Layer):
 
     def call(self, inputs):
         colour, light = inputs[0][:, None, None, :], inputs[1]
-        a = _under(ops.exp(ops.clip(light[..., :1], -20.0, 8.0)), self.ceiling)
-        b = _under(ops.exp(ops.clip(light[..., 1:], -20.0, 2.0)), self.background_ceiling)
+        a = _under(ops.exp(ops.minimum(light[..., :1], 8.0)), self.ceiling)  # exp underflows to 0 harmlessly
+        b = _under(ops.exp(ops.minimum(light[..., 1:], 2.0)), self.background_ceiling)
         room = colour * a + b
         if len(inputs) < 3:
             return room
@@ -135,15 +135,17 @@ class ViewTransformLUT(layers.Layer):
             self.table.assign(self._initial)
 
     def _coordinate(self, linear):
+        """Continuous node coordinate in [0, size - 1] of linear values (view_lut.coordinate)."""
         v = ops.clip(linear, 0.0, self.lut_max)
         log_low, log_high = math.log(self.lut_min), math.log(self.lut_max)
-        log_part = 1.0 + (ops.log(ops.maximum(v, self.lut_min)) - log_low) / (log_high - log_low) * (self.size - 2)
-        return ops.where(v < self.lut_min, v / self.lut_min, log_part)
+        per_log = (self.size - 2) / (log_high - log_low)
+        log_part = ops.log(ops.maximum(v, self.lut_min)) * per_log + (1.0 - log_low * per_log)
+        return ops.where(v < self.lut_min, v * (1.0 / self.lut_min), log_part)
 
     def call(self, linear):
-        t = self._coordinate(linear)
-        i0 = ops.clip(ops.floor(t), 0.0, self.size - 2.0)
-        f = ops.clip(t - i0, 0.0, 1.0)  # (..., 3): where inside its cell each value lies
+        t = self._coordinate(linear)  # in [0, size - 1]
+        i0 = ops.minimum(ops.floor(t), self.size - 2.0)  # the cell's low corner; the top node belongs to the last cell
+        f = t - i0  # (..., 3) in [0, 1]: where inside its cell each value lies
         i0 = ops.cast(i0, "int32")
         size = self.size
         base = (i0[..., 0] * size + i0[..., 1]) * size + i0[..., 2]  # flat index of the cell's low corner
@@ -178,15 +180,12 @@ class BallChannels(layers.Layer):
         features = inputs[2] if len(inputs) > 2 else None
         if features is None:
             height = width = self.side
-            batch = ops.shape(ball_uv)[0]
         else:
             height, width = features.shape[1], features.shape[2]
-            batch = ops.shape(features)[0]
-        grid = ops.convert_to_tensor(pixel_grid(height, width), ball_uv.dtype)  # (H, W, 2), a constant
-        grid = ops.broadcast_to(grid[None], (batch, height, width, 2))
+        grid = ops.convert_to_tensor(pixel_grid(height, width), ball_uv.dtype)[None]  # (1, H, W, 2), a constant
         relative = grid - ball_uv[:, None, None, :]  # (batch, H, W, 2)
         distance2 = ops.sum(relative * relative, axis=-1, keepdims=True)
-        channels = [grid, relative, distance2]
+        channels = [ops.broadcast_to(grid, ops.shape(relative)), relative, distance2]
         return ops.concatenate(channels if features is None else [features, *channels], axis=-1)
 
     def get_config(self):
@@ -206,20 +205,21 @@ def build_radiance(resolution: int, view_table=None, ceiling: float | None = Non
     a linear path (fitted from the data before training, see start_from_data) plus a small MLP
     that bends it. Coordinate maps at R/8 (5 channels: pixel u, v; offset to the ball; its
     squared length) → 2 × Conv 3×3 (32) → 2 × [nearest ×2 → + the 5 channels → Conv 3×3 → ReLU]:
-    (R/4, 24) → (R/2, 16) → bilinear ×2 → + the 5 channels → Conv 1×1 (8) → ReLU → + the 5
-    channels → Conv 1×1 (4): log A, log B → colour·A + B (linear RGB, HDR) → view-transform
-    table → (R, R, 3) display RGB in [0, 1].
-    At full resolution the network is a per-pixel MLP: the ball's sharp edge comes from the exact
-    full-resolution distance channel, and the 1×1 convolutions cost a ninth of 3×3 ones where
-    pixels are most numerous (≤ 10 ms per 256² image on two CPU cores). Convolutions see positions
-    only relative to the ball and the room, so what they learn in one place holds in another.
+    (R/4, 24) → (R/2, 16) → a per-pixel network (+ the 5 channels → Conv 1×1 (8) → ReLU → + the
+    5 channels → Conv 1×1 (4)) → (R, R, 4): log A, log B → colour·A + B (linear RGB, HDR) →
+    view-transform table → (R, R, 3) display RGB in [0, 1].
     With the dataset's ``geometry`` (scene_geometry.py) the blocks at R/8, R/4 and R/2 also get
     SceneLight's 5 light-path channels (direct light on each pixel's surface, the mirror
     direction's offset from the ball, the distance to it, the ball's and its reflection's
     silhouettes), computed at R/4 and resized: physics that holds where the ball never was.
     With the geometry and the ball's emission strength (``ceiling``) the ball's own pixels are
     drawn exactly at full resolution (ball_disc.BallCoverage: colour × strength wherever the
-    ball covers the pixel's filter, over the network's light elsewhere; see draws_ball).
+    ball covers the pixel's filter, over the network's light elsewhere; see draws_ball), and the
+    per-pixel network runs at R/2, its log light resized bilinearly. Without them it runs at full
+    resolution, where the exact distance channel draws the ball's sharp edge (_per_pixel_light).
+    Convolutions see positions only relative to the ball and the room, so what they learn in
+    one place holds in another; 1×1 convolutions cost a ninth of 3×3 ones where pixels are
+    most numerous (≤ 10 ms per 256² image on two CPU cores).
     """
     if resolution % RADIANCE_START_FRACTION or resolution < 16:
         raise UserError(f"the radiance architecture needs a resolution divisible by 8 (at least 16), got {resolution}")
@@ -239,24 +239,38 @@ def build_radiance(resolution: int, view_table=None, ceiling: float | None = Non
     x = with_light(BallChannels(side=side, name="coords0")([ball_uv, position]), "coords0")  # (R/8, R/8, 5 [+ 5])
     x = layers.Conv2D(RADIANCE_CHANNELS[0], 3, padding="same", activation="relu", name="conv0a")(x)
     x = layers.Conv2D(RADIANCE_CHANNELS[0], 3, padding="same", activation="relu", name="conv0b")(x)  # (R/8, 32)
-    last = len(RADIANCE_CHANNELS) - 1
-    full = BallChannels(side=resolution, name="coords_full")([ball_uv, position])  # (R, R, 5), used twice
-    for block, channels in enumerate(RADIANCE_CHANNELS[1:], start=1):
-        smooth = block == last  # nearest would leave 2×2 blocks that a 1×1 convolution cannot smooth
-        x = layers.UpSampling2D(2, interpolation="bilinear" if smooth else "nearest", name=f"up{block}")(x)
-        if block == last:
-            x = layers.Concatenate(name=f"coords{block}")([x, full])
-        else:
-            x = with_light(BallChannels(name=f"coords{block}")([ball_uv, position, x]), f"coords{block}")
-        x = layers.Conv2D(channels, 1 if block == last else 3, padding="same", activation="relu",
-                          name=f"conv{block}")(x)
-        # block 1: (R/4, 24), 2: (R/2, 16), 3: (R, 8)
-    x = layers.Concatenate(name="coords_out")([x, full])
-    light = layers.Conv2D(4, 1, name="log_light", bias_initializer=keras.initializers.Constant(-4.0))(x)  # (R, R, 4)
-    drawn = [BallCoverage.from_geometry(geometry, name="ball_coverage")(position)] if draws_ball(geometry, ceiling) else []
+    for block, channels in enumerate(RADIANCE_CHANNELS[1:-1], start=1):
+        x = layers.UpSampling2D(2, interpolation="nearest", name=f"up{block}")(x)
+        x = with_light(BallChannels(name=f"coords{block}")([ball_uv, position, x]), f"coords{block}")
+        x = layers.Conv2D(channels, 3, padding="same", activation="relu", name=f"conv{block}")(x)
+        # block 1: (R/4, 24), 2: (R/2, 16)
+    drawn = draws_ball(geometry, ceiling)
+    light = _per_pixel_light(x, ball_uv, position, resolution, at_full_resolution=not drawn)  # (R, R, 4)
+    drawn = [BallCoverage.from_geometry(geometry, name="ball_coverage")(position)] if drawn else []
     linear = ColouredLight(ceiling, background_ceiling, name="linear_rgb")([colour, light, *drawn])  # (R, R, 3), HDR
     image = ViewTransformLUT(table=view_table, name="view_transform")(linear)  # (R, R, 3) in [0, 1]
     return keras.Model(vector, image, name="radiance")
+
+
+def _per_pixel_light(x, ball_uv, position, resolution: int, at_full_resolution: bool):
+    """(R/2, R/2, C) features → (R, R, 4) log light: a per-pixel network (1×1 convolutions, each
+    fed the coordinate channels) at full resolution, or at R/2 and then resized bilinearly.
+
+    Full resolution when the network draws the ball's sharp edge itself (the exact distance
+    channel at R makes it); R/2 when BallCoverage draws the ball: the room's light is smooth at
+    that scale, and the per-pixel network then costs a quarter (≈ 2 ms less per 256² image)."""
+    if at_full_resolution:
+        x = layers.UpSampling2D(2, interpolation="bilinear", name="up3")(x)  # nearest would leave 2×2 blocks
+        full = BallChannels(side=resolution, name="coords_full")([ball_uv, position])  # (R, R, 5), used twice
+        x = layers.Concatenate(name="coords3")([x, full])
+        x = layers.Conv2D(RADIANCE_CHANNELS[-1], 1, activation="relu", name="conv3")(x)  # (R, R, 8)
+        x = layers.Concatenate(name="coords_out")([x, full])
+        return layers.Conv2D(4, 1, name="log_light", bias_initializer=keras.initializers.Constant(-4.0))(x)
+    x = BallChannels(name="coords3")([ball_uv, position, x])
+    x = layers.Conv2D(RADIANCE_CHANNELS[-1], 1, activation="relu", name="conv3")(x)  # (R/2, R/2, 8)
+    x = BallChannels(name="coords_out")([ball_uv, position, x])
+    x = layers.Conv2D(4, 1, name="log_light_half", bias_initializer=keras.initializers.Constant(-4.0))(x)
+    return layers.UpSampling2D(2, interpolation="bilinear", name="log_light")(x)
 
 
 def draws_ball(geometry: SceneGeometry | None, ceiling: float | None) -> bool:
