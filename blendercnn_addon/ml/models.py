@@ -193,7 +193,7 @@ class BallChannels(layers.Layer):
 
 
 RADIANCE_START_FRACTION = 8  # the first feature map is R/8 on a side
-RADIANCE_CHANNELS = (32, 24, 16, 8)  # at R/8, R/4, R/2, R: thin where pixels are many
+RADIANCE_CHANNELS = (32, 24, 16, 8)  # at R/8, R/4, R/2, then the per-pixel network (R/2 or R): thin where pixels are many
 LIGHT_FRACTION = 4  # SceneLight's channels are computed at R/4
 
 
