@@ -73,8 +73,8 @@ def load(folder: str) -> SceneGeometry | None:
     if not present(folder):
         return None
     with np.load(os.path.join(folder, GEOMETRY_FILE)) as data:
-        camera = {name: kind(data[name]) for name, kind in (("ball_round", bool), ("pixel_filter", str),
-                                                            ("filter_width", float)) if name in data}
+        recorded = {name: kind(data[name]) for name, kind in (("ball_round", bool), ("pixel_filter", str),
+                                                              ("filter_width", float)) if name in data}
         return SceneGeometry(*(data[name].astype(np.float32) for name in
                                ("ray_origin", "ray_direction", "position", "normal")),
-                             float(data["ball_height"]), float(data["ball_radius"]), **camera)
+                             float(data["ball_height"]), float(data["ball_radius"]), **recorded)

@@ -36,7 +36,6 @@ FILTER_SPAN = {"BLACKMAN_HARRIS": 2.0, "GAUSSIAN": 0.25, "BOX": 1.0}  # × filte
 # each filter's variance along one axis, in units of (filter width)²; the Blackman-Harris
 # window's σ is 0.13851 of its span (numerical integration)
 FILTER_VARIANCE = {"BLACKMAN_HARRIS": (0.13851 * 2.0) ** 2, "GAUSSIAN": 0.25**2, "BOX": 1.0 / 12.0}
-RAY_CHANNELS = 8  # ray origin (3), ray direction (3), pixel spacing: metres + metres per metre along the ray
 
 
 def pixel_spacing(geometry: SceneGeometry) -> np.ndarray:
@@ -48,6 +47,19 @@ def pixel_spacing(geometry: SceneGeometry) -> np.ndarray:
         return (per_axis[0] + per_axis[1]) / 2.0
     return np.stack([step(geometry.ray_origin.astype(np.float64)),
                      step(geometry.ray_direction.astype(np.float64))], axis=-1).astype(np.float32)
+
+
+def ray_tables(geometry: SceneGeometry) -> tuple[np.ndarray, np.ndarray]:
+    """The baked rays as BallCoverage keeps them, float32: ``projection`` (3, 2N), rows x, y, z
+    of [directions | origins], so that one matrix product gives C·d and C·o for every pixel
+    (N = R·R); ``constants`` (4, N): d·o, |o|², and pixel_spacing's two terms."""
+    origin = geometry.ray_origin.reshape(-1, 3).astype(np.float64)
+    direction = geometry.ray_direction.reshape(-1, 3).astype(np.float64)
+    spacing = pixel_spacing(geometry).reshape(-1, 2)
+    projection = np.concatenate([direction.T, origin.T], axis=1)
+    constants = np.stack([np.sum(direction * origin, axis=1), np.sum(origin * origin, axis=1),
+                          spacing[:, 0], spacing[:, 1]])
+    return projection.astype(np.float32), constants.astype(np.float32)
 
 
 def edge_coverage(outside, pixel_filter: str, filter_width: float):
@@ -76,42 +88,35 @@ class BallCoverage(layers.Layer):
     Per pixel: t, the distance along its ray to the point nearest the centre; the ray's distance
     from the centre at t, minus the radius, divided by the pixels' spacing there, is how far
     (in pixels) the pixel's centre lies outside the ball's disc; edge_coverage turns that into a
-    share of the filter. ``rays`` (R, R, 8: origin, direction, spacing) are kept as two
-    non-trainable weights laid out for one matrix product per call (``projection``) plus
-    per-pixel constants, so a saved model carries them. ``exact`` (a non-trainable 0/1 weight, see set_exact)
+    share of the filter. The rays are two non-trainable weights (see ray_tables), so a saved
+    model carries them. ``exact`` (a non-trainable 0/1 weight, see set_exact)
     chooses the physical edge (1) or the renders' (0): the distance moved by ``render_rim``'s
     learned shift (pixels) and divided by exp of its log-widening."""
 
     def __init__(self, resolution: int, ball_height: float, ball_radius: float,
-                 pixel_filter: str = "BLACKMAN_HARRIS", filter_width: float = 1.5, rays=None, **kwargs):
+                 pixel_filter: str = "BLACKMAN_HARRIS", filter_width: float = 1.5, tables=None, **kwargs):
         super().__init__(**kwargs)
         if pixel_filter not in FILTER_SPAN:
             raise ValueError(f"unknown pixel filter {pixel_filter!r}; known: {', '.join(FILTER_SPAN)}")
         self.resolution, self.ball_height, self.ball_radius = int(resolution), float(ball_height), float(ball_radius)
         self.pixel_filter, self.filter_width = pixel_filter, float(filter_width)
         self._variance_px2 = FILTER_VARIANCE[pixel_filter] * self.filter_width**2
-        self._initial = None if rays is None else np.asarray(rays, np.float32)
+        self._tables = tables  # (projection, constants) from ray_tables; None when loaded from a file
 
     @classmethod
     def from_geometry(cls, geometry: SceneGeometry, **kwargs) -> "BallCoverage":
-        rays = np.concatenate([geometry.ray_origin, geometry.ray_direction, pixel_spacing(geometry)], axis=-1)
         return cls(geometry.resolution, geometry.ball_height, geometry.ball_radius, geometry.pixel_filter,
-                   geometry.filter_width, rays=rays, **kwargs)
+                   geometry.filter_width, tables=ray_tables(geometry), **kwargs)
 
     def build(self, input_shape):
         count = self.resolution * self.resolution
-        # rows x, y, z of [directions | origins]: one matrix product gives C·d and C·o per pixel
         self.projection = self.add_weight(name="projection", shape=(3, 2 * count), trainable=False,
                                           initializer=keras.initializers.Zeros())
-        # per pixel: d·o, |o|², spacing at the origin (m), spacing per metre along the ray
         self.constants = self.add_weight(name="constants", shape=(4, count), trainable=False,
                                          initializer=keras.initializers.Zeros())
-        if self._initial is not None:
-            rays = self._initial.reshape(-1, RAY_CHANNELS).astype(np.float64)
-            origin, direction, spacing = rays[:, 0:3], rays[:, 3:6], rays[:, 6:8]
-            self.projection.assign(np.concatenate([direction.T, origin.T], axis=1).astype(np.float32))
-            self.constants.assign(np.stack([np.sum(direction * origin, axis=1), np.sum(origin * origin, axis=1),
-                                            spacing[:, 0], spacing[:, 1]]).astype(np.float32))
+        if self._tables is not None:
+            self.projection.assign(self._tables[0])
+            self.constants.assign(self._tables[1])
         self.render_rim = self.add_weight(name="render_rim", shape=(2,), initializer=keras.initializers.Zeros())
         self.exact = self.add_weight(name="exact", shape=(), trainable=False, initializer=keras.initializers.Ones())
 
