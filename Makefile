@@ -1,21 +1,31 @@
 # BlenderCNN add-on. `make demo` runs the main job headless; `make test` runs the tests.
-# Both create .venv (Python 3.11 + pinned bpy, tensorflow, numpy, pillow) on first use.
+# Both create .venv (Python 3.13 + pinned bpy 5.2, tensorflow, numpy, pillow) on first use.
+# `make test-compat` runs a compact subset on the older Blenders the extension supports
+# (bpy 4.2 LTS, 4.5 LTS, 5.0 on Python 3.11) and the newest (bpy 5.3), each in its own .venv-bpy-*.
 
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# The interpreters are looked for explicitly (tools/find_python.sh): a pyenv shim on PATH fails
+# unless pyenv has that version selected. Override with PYTHON=/path/to/python3.13 PYTHON311=...
+PYTHON    ?= $(shell tools/find_python.sh 3.13 2>/dev/null)
+PYTHON311 ?= $(shell tools/find_python.sh 3.11 2>/dev/null)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' blender_manifest.toml)
 ZIP    := dist/blendercnn_addon-$(VERSION).zip
 SOURCES := $(shell find blendercnn_addon -name '*.py') blender_manifest.toml
 DEMO_OUT ?= demo_output
+# Blender versions of `make test-compat`: bpy wheel version and the Python it is built for.
+COMPAT := 4.2.23:3.11 4.5.15:3.11 5.0.1:3.11 5.3.0:3.13
+COMPAT_VENVS := $(foreach c,$(COMPAT),.venv-bpy-$(firstword $(subst :, ,$(c))))
 
-.PHONY: venv build demo test bench gui-test clean
+.PHONY: venv build demo test test-compat bench gui-test clean
 .DELETE_ON_ERROR:
 
 venv: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "error: bpy 5.0 needs Python 3.11; set PYTHON=/path/to/python3.11")'
+	@test -n "$(PYTHON)" || { echo "error: bpy 5.2 needs Python 3.13 and none was found (tried python3.13 on PATH, pyenv's 3.13.*, /usr/local/bin, /usr/bin); install it or set PYTHON=/path/to/python3.13" >&2; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 13) else "error: bpy 5.2 needs Python 3.13; PYTHON=$(PYTHON) is " + sys.version.split()[0])'
+	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
@@ -35,6 +45,20 @@ demo: $(ZIP)
 
 test: $(VENV)/.installed
 	$(PY) -m pytest tests
+
+# One environment per Blender version: bpy==V plus what the tests import in Blender's process.
+# TensorFlow is not installed there: training and preview run in .venv's Python, as the panel
+# runs them in a separate TensorFlow Python.
+.venv-bpy-%/.installed: requirements-compat.txt
+	@python=$(if $(filter 3.13,$(word 2,$(subst :, ,$(filter $*:%,$(COMPAT))))),$(PYTHON),$(PYTHON311)); \
+	  test -n "$$python" || { echo "error: bpy $* needs Python $(word 2,$(subst :, ,$(filter $*:%,$(COMPAT)))) and none was found; set PYTHON311= or PYTHON=" >&2; exit 1; }; \
+	  rm -rf .venv-bpy-$* && $$python -m venv .venv-bpy-$*
+	.venv-bpy-$*/bin/python -m pip install --quiet --upgrade pip
+	.venv-bpy-$*/bin/python -m pip install --quiet bpy==$* -r requirements-compat.txt
+	touch $@
+
+test-compat: $(VENV)/.installed $(COMPAT_VENVS:%=%/.installed)
+	$(PY) tools/test_compat.py $(COMPAT_VENVS)
 
 # The user's journey clicked through in a real Blender 4.3 window (needs root: a cached Debian 13
 # root folder with Blender, Xvfb and xdotool; see tools/gui/). Evidence in gui_output/.

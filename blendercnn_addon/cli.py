@@ -195,7 +195,15 @@ def _create_env(args: argparse.Namespace) -> int:
     return 0
 
 
+def _quiet_tensorflow() -> None:
+    """Import TensorFlow now, its start-up lines silenced (ml/tensorflow_import.py)."""
+    from .ml.tensorflow_import import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
+
+
 def _serve(args: argparse.Namespace) -> int:
+    _quiet_tensorflow()
     from .ml.protocol import JsonLinesWriter
     from .ml.serve import serve
     from .workers import exit_with_parent
@@ -210,7 +218,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    _quiet_tensorflow()
     from .ml.evaluate import evaluate
 
     metrics = evaluate(args.data, args.model, args.out)
@@ -236,7 +244,7 @@ def _read_vector_csv(path: str) -> tuple[list[str], list[list[str]]]:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    _quiet_tensorflow()
     import numpy as np
     from PIL import Image
 
@@ -264,7 +272,7 @@ def _train(args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off the terminal
+    _quiet_tensorflow()
     from .ml.train import TerminalReport, TrainConfig, train
 
     config = TrainConfig(data=args.data, out=os.path.abspath(args.out), arch=args.arch, epochs=args.epochs,

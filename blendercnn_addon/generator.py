@@ -21,6 +21,7 @@ import bpy
 import numpy as np
 
 from . import render_worker, renderer, scene_geometry, view_lut
+from .blender_compat import running_as_module
 from .dataset_format import CARD_FORMAT, CARD_FORMAT_VERSION, DatasetFolder, missing_indices, write_atomically
 from .randomization import VECTOR_FIELDS, noise_seed, sample_vector
 from .parallel import LocalRenderPool
@@ -363,7 +364,7 @@ class ParallelDatasetJob(DatasetJob):
 
 def worker_command(job_path: str) -> list[str]:
     """argv of one render worker: the bpy module's Python, or this Blender in background mode."""
-    if bpy.app.binary_path and not getattr(bpy.app, "module", False):
+    if not running_as_module():
         package = os.path.basename(os.path.dirname(os.path.abspath(__file__)))
         code = (f"import sys; sys.path.insert(0, {package_parent()!r}); "
                 f"from {package}.render_worker import serve; sys.exit(serve({job_path!r}))")

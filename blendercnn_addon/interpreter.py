@@ -3,8 +3,8 @@
 Blender's own Python never gets TensorFlow (nothing is pip-installed into it):
 training, preview and evaluation run in a separate interpreter. That is, in
 order of preference: the one in the add-on preferences, the environment the
-add-on created in its user folder, ``$BLENDERCNN_PYTHON``, then ``python3.11``,
-``python3.12``, ``python3`` and ``python`` on PATH. The first that can import
+add-on created in its user folder, ``$BLENDERCNN_PYTHON``, then ``python3.13``,
+``python3.12``, ``python3.11``, ``python3`` and ``python`` on PATH. The first that can import
 TensorFlow, numpy and pillow wins.
 """
 
@@ -17,10 +17,11 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 
-# Versions that work together (REFERENCE.md); tests check these against requirements.txt.
-TENSORFLOW_VERSION = "2.19.1"
+# Versions that work together (README "Versions"); tests check these against requirements.txt.
+# They install on Python 3.11 (Blender 4.2-5.0's) and 3.13 (Blender 5.1+'s) alike.
+TENSORFLOW_VERSION = "2.21.0"
 # TensorBoard is named on its own: training logs to it, and newer TensorFlow wheels no longer pull it in.
-SHARED_PINS = ("tensorboard==2.19.0", "numpy==1.26.4", "pillow==13.0.0")
+SHARED_PINS = ("tensorboard==2.21.0", "numpy==2.4.6", "pillow==13.0.0")
 VARIANT_PACKAGES = {
     "cpu": (f"tensorflow-cpu=={TENSORFLOW_VERSION}",) + SHARED_PINS,
     "cuda": (f"tensorflow[and-cuda]=={TENSORFLOW_VERSION}",) + SHARED_PINS,
@@ -85,7 +86,7 @@ def environment_python(env_dir: str) -> str:
 def candidates(configured: str, env_dir: str) -> list[str]:
     """Interpreters to try, best first, without duplicates or missing files."""
     names = [configured, environment_python(env_dir), os.environ.get("BLENDERCNN_PYTHON", "")]
-    names += [shutil.which(n) or "" for n in ("python3.11", "python3.12", "python3", "python")]
+    names += [shutil.which(n) or "" for n in ("python3.13", "python3.12", "python3.11", "python3", "python")]
     seen, out = set(), []
     for name in names:
         # Not realpath: a venv's python is a symlink to its base interpreter, yet sees other packages.

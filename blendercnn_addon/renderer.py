@@ -16,6 +16,7 @@ import numpy as np
 from mathutils import Vector
 
 from . import view_lut
+from .blender_compat import uses_nodes
 from .scene_geometry import FAR, ROUND_TOLERANCE, SceneGeometry
 from .errors import UserError
 from .settings import GenerationSettings, SceneTarget
@@ -85,7 +86,7 @@ def world_radiance(scene: bpy.types.Scene) -> float | None:
     world = scene.world
     if world is None:
         return 0.0
-    if not world.use_nodes or world.node_tree is None:
+    if not uses_nodes(world):
         return float(max(world.color))
     output = next((n for n in world.node_tree.nodes if n.type == "OUTPUT_WORLD" and n.is_active_output), None)
     links = output.inputs["Surface"].links if output is not None else ()

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import bmesh
 import bpy
 
+from .blender_compat import enable_nodes
+
 ROLE_KEY = "blendercnn_role"
 COLLECTION_NAME = "BlenderCNN"
 BALL_RADIUS = 0.25  # metres
@@ -86,8 +88,7 @@ def _ball_mesh() -> bpy.types.Mesh:
 
 
 def _reset_nodes(material: bpy.types.Material) -> bpy.types.NodeTree:
-    if bpy.app.version < (5, 0, 0):  # always node-based from 5.0 on, where use_nodes is deprecated
-        material.use_nodes = True
+    enable_nodes(material)
     tree = material.node_tree
     tree.nodes.clear()
     return tree

@@ -20,6 +20,18 @@ os.environ["BLENDER_USER_RESOURCES"] = USER_RESOURCES
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 
 ADDON_MODULE = "bl_ext.user_default.blendercnn_addon"
+# make test-compat runs the compat subset in environments with bpy but no TensorFlow; the
+# panel's training and preview workers then run in the Python this variable names.
+TF_PYTHON_ENV = "BLENDERCNN_TEST_TENSORFLOW_PYTHON"
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "compat: part of make test-compat, run on every supported Blender")
+
+
+def addon_module(name: str):
+    """A module of the installed add-on (``bl_ext.user_default.blendercnn_addon.<name>``)."""
+    return sys.modules[f"{ADDON_MODULE}.{name}"]
 
 
 @pytest.fixture(scope="session")
@@ -61,10 +73,22 @@ def seed_scene(scene):
     return scene
 
 
-def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    """``python -m blendercnn_addon ARGS`` from the repository, as a user runs it."""
-    return subprocess.run([sys.executable, "-m", "blendercnn_addon", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout)
+TENSORFLOW_COMMANDS = {"train", "evaluate", "predict", "serve"}
+
+
+def tensorflow_python() -> str:
+    """The Python that runs TensorFlow: this one, or under make test-compat the one TF_PYTHON_ENV names."""
+    return os.environ.get(TF_PYTHON_ENV) or sys.executable
+
+
+def run_cli(*args: str, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
+    """``python -m blendercnn_addon ARGS`` from the repository, as a user runs it; ``env``: extra variables.
+
+    TensorFlow's commands run in :func:`tensorflow_python`, the others (generate) in this Python."""
+    python = tensorflow_python() if args and args[0] in TENSORFLOW_COMMANDS else sys.executable
+    return subprocess.run([python, "-m", "blendercnn_addon", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **env} if env else None)
 
 
 TINY = ("--resolution", "32", "--samples", "4", "--denoiser", "none", "--workers", "1")

@@ -7,6 +7,8 @@ import pytest
 
 from conftest import ADDON_MODULE
 
+pytestmark = pytest.mark.compat  # also run on every Blender of make test-compat
+
 OPERATORS = {"setup_scene", "randomize", "generate_dataset", "cancel_generation", "train", "cancel_training",
              "open_tensorboard", "stop_tensorboard", "load_preview", "unload_preview", "render_real", "evaluate",
              "check_interpreter", "create_environment"}

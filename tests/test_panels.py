@@ -10,6 +10,8 @@ import pytest
 
 from test_extension import PANELS
 
+pytestmark = pytest.mark.compat  # also run on every Blender of make test-compat
+
 
 class OperatorProperties:
     """Stands in for the operator properties a button returns; only real properties may be set."""

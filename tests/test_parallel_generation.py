@@ -3,9 +3,11 @@
 import json
 import os
 import signal
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -114,6 +116,7 @@ def test_a_killed_worker_is_replaced_and_its_sample_rendered(tmp_path):
     assert card["render"]["worker_restarts_after_crash"] == 1
 
 
+@pytest.mark.compat
 def test_kill_9_of_the_whole_run_then_the_same_command_completes_it(serial, tmp_path):
     out = str(tmp_path / "killed")
     command = [sys.executable, "-m", "blendercnn_addon", "generate", "--out", out, "--count", str(COUNT), *SMALL,
@@ -187,27 +190,58 @@ def _free_port():
         return probe.getsockname()[1]
 
 
+def _wait_for_port(port: int, process: subprocess.Popen, timeout: float = 180.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"ray start exited with code {process.returncode}"
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1.0).close()
+            return
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError(f"the Ray head did not listen on port {port} within {timeout:.0f} s")
+
+
 @pytest.fixture(scope="module")
-def ray_cluster():
-    """A real local Ray cluster (head node, 2 CPUs), started with Ray's own CLI and stopped after."""
+def ray_cluster(tmp_path_factory):
+    """A real local Ray cluster with token authentication, made as the README's Ray section says.
+
+    Yields (address, environment a driver needs). Hermetic: HOME is a temporary folder, so the
+    token Ray generates (~/.ray/auth_token) lands there, never in the user's home; the cluster
+    keeps its session files in its own temporary folder; and teardown stops exactly this cluster
+    (its ``ray start --block`` process and that process's group), not every Ray on the machine.
+    """
     pytest.importorskip("ray")
     ray_cli = os.path.join(os.path.dirname(sys.executable), "ray")
+    home = tmp_path_factory.mktemp("ray-home")
+    session_dir = tempfile.mkdtemp(prefix="bcnn-ray-", dir="/tmp")  # short: Ray's sockets live in it
+    # As the README's steps: token mode, and Ray's single-machine mode (every process on 127.0.0.1).
+    env = {"HOME": str(home), "RAY_AUTH_MODE": "token", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+           "RAY_USAGE_STATS_ENABLED": "0"}
+    full_env = {**os.environ, **env}
+    made = subprocess.run([ray_cli, "get-auth-token", "--generate"], capture_output=True, text=True,
+                          timeout=120, env=full_env)
+    assert made.returncode == 0 and (home / ".ray" / "auth_token").is_file(), made.stderr
     port = _free_port()
-    # `ray start` protects the cluster with a token (~/.ray/auth_token); drivers must be told to send it.
-    previous = os.environ.get("RAY_AUTH_MODE")
-    os.environ["RAY_AUTH_MODE"] = "token"
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
-    started = subprocess.run([ray_cli, "start", "--head", "--node-ip-address", "127.0.0.1", "--num-cpus", "2",
-                              "--port", str(port),
-                              "--include-dashboard", "false", "--disable-usage-stats"],
-                             capture_output=True, text=True, timeout=180, env=env)
-    assert started.returncode == 0, started.stderr
-    yield f"127.0.0.1:{port}"
-    subprocess.run([ray_cli, "stop", "--force"], capture_output=True, timeout=120)
-    if previous is None:
-        del os.environ["RAY_AUTH_MODE"]
-    else:
-        os.environ["RAY_AUTH_MODE"] = previous
+    head = subprocess.Popen([ray_cli, "start", "--head", "--block", "--node-ip-address", "127.0.0.1",
+                             "--port", str(port), "--num-cpus", "2", "--include-dashboard", "false",
+                             "--disable-usage-stats", "--temp-dir", session_dir],
+                            env=full_env, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        _wait_for_port(port, head)
+        yield f"127.0.0.1:{port}", env
+    finally:
+        head.send_signal(signal.SIGTERM)  # ray start --block stops its own processes on SIGTERM
+        try:
+            head.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.killpg(head.pid, signal.SIGKILL)  # anything of this cluster still running
+        except ProcessLookupError:
+            pass
+        shutil.rmtree(session_dir, ignore_errors=True)
 
 
 def test_an_unreachable_ray_cluster_is_one_readable_line(tmp_path):
@@ -220,11 +254,12 @@ def test_an_unreachable_ray_cluster_is_one_readable_line(tmp_path):
 
 
 def test_ray_backend_completes_a_partly_rendered_dataset(serial, ray_cluster, tmp_path):
+    address, ray_env = ray_cluster
     out = str(tmp_path / "ray")
     first = run_cli("generate", "--out", out, "--count", str(COUNT), *SMALL, "--workers", "1", "--shard", "0/4")
     assert first.returncode == 0, first.stderr  # a quarter rendered here, the rest on the cluster
     done = run_cli("generate", "--out", out, "--count", str(COUNT), *SMALL, "--backend", "ray",
-                   "--ray-address", ray_cluster, "--workers", "2", "--recycle-every", "4", timeout=600)
+                   "--ray-address", address, "--workers", "2", "--recycle-every", "4", timeout=600, env=ray_env)
     assert done.returncode == 0, done.stderr
     assert f"{COUNT - COUNT // 4} rendered now, {COUNT // 4} already there" in done.stdout
     assert "2 Ray actors" in done.stdout

@@ -5,6 +5,8 @@ import math
 import bpy
 import pytest
 
+pytestmark = pytest.mark.compat  # also run on every Blender of make test-compat
+
 
 def datablock_counts():
     return {kind: len(getattr(bpy.data, kind))

@@ -8,6 +8,8 @@ import pytest
 from bpy_extras.object_utils import world_to_camera_view
 from mathutils import Vector
 
+pytestmark = pytest.mark.compat  # also run on every Blender of make test-compat
+
 
 def test_every_pixel_sees_the_room_where_the_camera_projects_it(addon, seed_scene):
     renderer = sys.modules[addon.__name__ + ".renderer"]

@@ -21,13 +21,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import ADDON_MODULE, USER_RESOURCES, run_cli
+from conftest import ADDON_MODULE, USER_RESOURCES, addon_module, run_cli
+from conftest import tensorflow_python as conftest_tensorflow_python
 
 TIMEOUT = 240
-
-
-def addon_module(name):
-    return sys.modules[f"{ADDON_MODULE}.{name}"]
 
 
 def poll_until(condition, timeout=TIMEOUT):
@@ -41,9 +38,11 @@ def poll_until(condition, timeout=TIMEOUT):
 
 @pytest.fixture(scope="module")
 def tensorflow_python(addon):
-    """The add-on preferences point at this test's interpreter (it has TensorFlow)."""
-    bpy.context.preferences.addons[ADDON_MODULE].preferences.python_path = sys.executable
-    yield sys.executable
+    """The add-on preferences point at a Python with TensorFlow: this test's interpreter, or under
+    make test-compat (bpy without TensorFlow) the main .venv's (conftest.tensorflow_python)."""
+    python = conftest_tensorflow_python()
+    bpy.context.preferences.addons[ADDON_MODULE].preferences.python_path = python
+    yield python
     # Looked up again: a test may disable and re-enable the add-on, which frees the old preferences.
     bpy.context.preferences.addons[ADDON_MODULE].preferences.python_path = ""
 
@@ -91,6 +90,7 @@ def panel_run(addon, tensorflow_python, dataset, tmp_path_factory):
     return run, snapshots, session, preview_model
 
 
+@pytest.mark.compat
 def test_train_button_runs_the_installed_code_with_live_progress(panel_run):
     run, snapshots, session, preview_model = panel_run
     status = bpy.context.window_manager.blendercnn_training
@@ -249,6 +249,7 @@ def _preview_pixels():
     return addon_module("images").read_image(bpy.data.images["BlenderCNN Preview"])
 
 
+@pytest.mark.compat
 def test_preview_shows_the_models_image_and_follows_the_sliders(preview, panel_run, seed_scene, tmp_path):
     props = seed_scene.blendercnn
     image = bpy.data.images["BlenderCNN Preview"]
@@ -277,6 +278,7 @@ def test_a_dead_preview_worker_is_restarted(preview, seed_scene):
     poll_until(lambda: preview.latency_ms > 0)
 
 
+@pytest.mark.compat
 def test_render_real_renders_the_same_vector_and_compares(preview, seed_scene):
     props = seed_scene.blendercnn
     props.preview_colour, props.preview_x, props.preview_y = (1.0, 0.0, 0.4), -0.5, 0.5

@@ -10,6 +10,8 @@ from PIL import Image
 
 from conftest import TINY, run_cli
 
+pytestmark = pytest.mark.compat  # also run on every Blender of make test-compat
+
 
 def test_the_baked_table_turns_a_linear_render_into_the_png(addon, seed_scene, tmp_path):
     renderer = sys.modules[addon.__name__ + ".renderer"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bpy
 
+from ..blender_compat import is_own_timer_event
 from ..errors import UserError
 from ..generator import DatasetJob, make_job
 from ..paths import resolve_output_dir
@@ -104,9 +105,7 @@ class BLENDERCNN_OT_generate_dataset(bpy.types.Operator):
         status = context.window_manager.blendercnn_status
         if event.type == "ESC" or status.cancel_requested:
             return self._stop(context, cancelled=True)
-        # Event.timer exists only since Blender 5.0; on older ones any timer tick renders the next image.
-        timer = getattr(event, "timer", None)
-        if event.type != "TIMER" or (timer is not None and timer is not self._timer):
+        if not is_own_timer_event(event, self._timer):
             return {"PASS_THROUGH"}
         try:
             finished = self._job.step()

@@ -6,11 +6,13 @@ trap 'echo "run_journey.sh: error: line $LINENO failed: $BASH_COMMAND" >&2' ERR
 ZIP=$(realpath "$1")
 OUT=$2
 HERE=$(cd "$(dirname "$0")" && pwd)
+# The prepared root is the one cache this step keeps (explicit: BLENDERCNN_GUI_ROOT).
 ROOT=${BLENDERCNN_GUI_ROOT:-$HOME/.cache/blendercnn-gui/trixie}
 "$HERE/prepare_root.sh" "$ROOT" "${HOST_PYTHON:-python3}"
 
 WORK="$ROOT/root/blendercnn-journey"
-rm -rf "$WORK" && mkdir -p "$WORK/out"
+# A fresh folder per run, HOME included: nothing an earlier run left in the root's home counts.
+rm -rf "$WORK" && mkdir -p "$WORK/out" "$WORK/home"
 cp "$ZIP" "$WORK/blendercnn_addon.zip"
 cp "$HERE/drive.py" "$WORK/drive.py"
 rm -f "$ROOT/tmp/.X98-lock" "$ROOT/tmp/.X11-unix/X98"
@@ -29,10 +31,10 @@ mount --bind /dev "$ROOT/dev"
 
 # chroot, env and timeout exec in turn, so $! is the pid of Xvfb (and of Blender's timeout) itself,
 # not of a subshell: cleanup kills exactly these processes.
-chroot "$ROOT" env -i PATH=/usr/bin:/bin HOME=/root Xvfb :98 -screen 0 1600x1000x24 -nolisten tcp >/dev/null 2>&1 &
+chroot "$ROOT" env -i PATH=/usr/bin:/bin HOME=/root/blendercnn-journey/home Xvfb :98 -screen 0 1600x1000x24 -nolisten tcp >/dev/null 2>&1 &
 XVFB_PID=$!
 sleep 1
-chroot "$ROOT" env -i PATH=/usr/bin:/bin HOME=/root DISPLAY=:98 \
+chroot "$ROOT" env -i PATH=/usr/bin:/bin HOME=/root/blendercnn-journey/home DISPLAY=:98 \
   BLENDER_USER_RESOURCES=/root/blendercnn-journey/user timeout 900 \
   blender --factory-startup --window-geometry 0 0 1600 1000 \
   --python /root/blendercnn-journey/drive.py -- /root/blendercnn-journey/out \
