@@ -17,7 +17,7 @@ DEMO_OUT ?= demo_output
 COMPAT := 4.2.23:3.11 4.5.15:3.11 5.0.1:3.11 5.3.0:3.13
 COMPAT_VENVS := $(foreach c,$(COMPAT),.venv-bpy-$(firstword $(subst :, ,$(c))))
 
-.PHONY: venv build demo test test-compat bench gui-test clean
+.PHONY: venv build demo test test-faults test-compat bench gui-test clean
 .DELETE_ON_ERROR:
 
 venv: $(VENV)/.installed
@@ -44,7 +44,12 @@ demo: $(ZIP)
 	@echo "demo done: $(DEMO_OUT)/contact_sheet.png (dataset), $(DEMO_OUT)/run/comparison.png (real | generated | difference)"
 
 test: $(VENV)/.installed
-	$(PY) -m pytest tests
+	$(PY) -m pytest -m "not faults" tests
+
+# Faults a user's day brings (a full tmpfs, Ctrl-C and SIGTERM, two runs into one folder, Ray's
+# exposure): slower, so apart from make test; CI runs both. The tmpfs cases need root.
+test-faults: $(VENV)/.installed
+	$(PY) -m pytest -m faults tests
 
 # One environment per Blender version: bpy==V plus what the tests import in Blender's process.
 # TensorFlow is not installed there: training and preview run in .venv's Python, as the panel

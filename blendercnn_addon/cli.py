@@ -9,8 +9,11 @@ by the commands that render, after their input has been checked, so
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
+import threading
 import time
 
 from .errors import UserError
@@ -22,6 +25,7 @@ from .settings import (DEFAULT_PRESET, DENOISE_PASSES, DENOISE_PREFILTERS, DENOI
                        MAX_RESOLUTION, MIN_RESOLUTION, RENDER_DEVICES, RENDER_PRESETS, SAMPLING_PATTERNS,
                        GenerationSettings, SceneTarget)
 
+EXIT_FAILURE = 1
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 
@@ -189,6 +193,7 @@ def _create_env(args: argparse.Namespace) -> int:
     from .workers import exit_with_parent
 
     exit_with_parent()
+    _folder_argument(args.dir, "--dir")
     if os.path.isdir(args.dir) and os.listdir(args.dir) and not os.path.exists(os.path.join(args.dir, "pyvenv.cfg")):
         raise UserError(f"{args.dir} is neither empty nor a Python environment; choose another folder")
     create_environment(os.path.abspath(args.dir), args.variant, JsonLinesWriter())
@@ -213,15 +218,17 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         return serve(args.model, sys.stdin, report)
     except UserError as err:
-        report("error", id=None, message=str(err))
+        report("error", id=None, fatal=True, message=str(err))
         raise
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    data = _folder_argument(args.data, "--data")
+    out = _folder_argument(args.out) if args.out is not None else None
     _quiet_tensorflow()
     from .ml.evaluate import evaluate
 
-    metrics = evaluate(args.data, args.model, args.out)
+    metrics = evaluate(data, args.model, out)
     for key in ("samples", "mse", "psnr_db", "ssim", "psnr_mask_db"):
         print(f"{key}: {metrics[key]:.6g}")
     print(f"grid: {metrics['grid']}")
@@ -229,55 +236,96 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _read_vector_csv(path: str) -> tuple[list[str], list[list[str]]]:
-    """(names, rows of 5 strings) from a CSV with a header naming r,g,b,x,y (and maybe name)."""
+    """(names, rows of 5 strings) from a UTF-8 CSV (a byte-order mark is fine) with a header naming
+    r,g,b,x,y and maybe name."""
     import csv
 
     try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            rows = list(reader)
+            columns = reader.fieldnames or []
     except OSError as err:
         raise UserError(f"cannot read {path} ({err.strerror})") from None
-    if not rows or not set("rgbxy") <= set(rows[0]):
-        raise UserError(f"{path} needs a header with columns r,g,b,x,y and at least one row")
+    except UnicodeDecodeError:
+        raise UserError(f"{path} is not UTF-8 text; save it as UTF-8 (CSV UTF-8)") from None
+    except csv.Error as err:
+        raise UserError(f"{path} is not a readable CSV ({err})") from None
+    missing = [k for k in "rgbxy" if k not in columns]
+    if missing:
+        raise UserError(f"{path} needs a header with columns r,g,b,x,y (and optionally name); "
+                        f"it has {','.join(columns) or 'none'}")
+    if not rows:
+        raise UserError(f"{path} has a header but no rows")
     names = [row.get("name") or f"prediction_{n}" for n, row in enumerate(rows)]
     return names, [[row[k] for k in "rgbxy"] for row in rows]
 
 
+def check_output_names(names: list[str], source: str) -> None:
+    """UserError unless every name is a plain file name (no folder part, no '..', not absolute,
+    not hidden) and no two are the same, ignoring case: images land inside --out and nowhere else."""
+    seen: dict[str, int] = {}
+    for row, name in enumerate(names, start=1):
+        if (not name.strip() or name != name.strip() or name.startswith(".") or "/" in name or "\\" in name
+                or ":" in name or "\0" in name or os.path.isabs(name)):
+            raise UserError(f"{source} row {row}: name {name!r} is not a plain file name (no folders, '..', "
+                            "leading dot or ':'); images are written inside --out only")
+        key = name.casefold()
+        if key in seen:
+            raise UserError(f"{source} rows {seen[key]} and {row} have the same name {name!r}; names must differ")
+        seen[key] = row
+
+
+def _check_png_out(path: str) -> str:
+    """--out of a single prediction: a .png file in a folder that exists."""
+    if not path.strip():
+        raise UserError("--out is empty: name a .png file")
+    if os.path.splitext(path)[1].lower() != ".png" or os.path.isdir(path):
+        raise UserError(f"--out {path!r} must name a .png file (for --vectors, a folder)")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UserError(f"the folder of --out does not exist: {folder}")
+    return path
+
+
 def _predict(args: argparse.Namespace) -> int:
+    if args.vector is not None:
+        out = _check_png_out(args.out)
+        names, raw = [None], [args.vector.split(",")]
+    else:
+        out = _folder_argument(args.out)
+        if os.path.exists(out) and not os.path.isdir(out):
+            raise UserError(f"--out {out} is a file; --vectors writes one image per row into a folder")
+        names, raw = _read_vector_csv(args.vectors)
+        check_output_names(names, args.vectors)
     _quiet_tensorflow()
     import numpy as np
     from PIL import Image
 
     from .ml.inference import check_vector, load_run, predict, to_uint8
 
-    if args.vector is not None:
-        names, raw = [None], [args.vector.split(",")]
-    else:
-        names, raw = _read_vector_csv(args.vectors)
     trained = load_run(args.model)
     vectors = np.stack([check_vector(values, trained.config) for values in raw])  # all checked before any write
     images = to_uint8(predict(trained, vectors))
     if args.vector is not None:
-        Image.fromarray(images[0]).save(args.out)
-        print(args.out)
+        Image.fromarray(images[0]).save(out, format="PNG")
+        print(out)
         return 0
-    os.makedirs(args.out, exist_ok=True)
+    os.makedirs(out, exist_ok=True)
     for name, image in zip(names, images):
-        Image.fromarray(image).save(os.path.join(args.out, f"{name}.png"))
-    print(f"{len(images)} images in {args.out}")
+        Image.fromarray(image).save(os.path.join(out, f"{name}.png"), format="PNG")
+    print(f"{len(images)} images in {out}")
     return 0
 
 
 def _train(args: argparse.Namespace) -> int:
-    import signal
-    import threading
-
+    data, out = _folder_argument(args.data, "--data"), _folder_argument(args.out)
     _quiet_tensorflow()
     from .ml.train import TerminalReport, TrainConfig, train
 
-    config = TrainConfig(data=args.data, out=os.path.abspath(args.out), arch=args.arch, epochs=args.epochs,
-                         batch_size=args.batch_size, learning_rate=args.learning_rate,
-                         validation_fraction=args.validation_fraction, split_seed=args.split_seed,
+    config = TrainConfig(data=data, out=out, arch=args.arch, epochs=args.epochs, batch_size=args.batch_size,
+                         learning_rate=args.learning_rate, validation_fraction=args.validation_fraction,
+                         split_seed=args.split_seed,
                          seed=args.seed, early_stopping_patience=args.patience, time_budget_s=args.time_budget,
                          resume=args.resume)
     stop = threading.Event()
@@ -322,6 +370,13 @@ def _shard(text: str) -> tuple[int, int]:
     return index, count
 
 
+def _folder_argument(value: str, option: str = "--out") -> str:
+    """An absolute path for a folder option; UserError for an empty one (it would mean '.')."""
+    if not value.strip():
+        raise UserError(f"{option} is empty: name a folder")
+    return os.path.abspath(value)
+
+
 def settings_from_args(args: argparse.Namespace) -> GenerationSettings:
     quality = {name: value for name, value in (
         ("samples", args.samples), ("denoiser", args.denoiser), ("denoise_quality", args.denoise_quality),
@@ -330,7 +385,7 @@ def settings_from_args(args: argparse.Namespace) -> GenerationSettings:
     return GenerationSettings.from_preset(
         args.preset,
         **quality,
-        out_dir=os.path.abspath(args.out),
+        out_dir=_folder_argument(args.out),
         count=args.count,
         resolution=args.resolution,
         seed=args.seed,
@@ -381,7 +436,11 @@ def _import_bpy():
 def _open_scene(bpy, settings: GenerationSettings, scene_name: str | None):
     """The scene to render: the --blend file's (or its --scene), else the seed's scene built here."""
     if settings.blend_file:
-        bpy.ops.wm.open_mainfile(filepath=settings.blend_file, load_ui=False)
+        try:
+            bpy.ops.wm.open_mainfile(filepath=settings.blend_file, load_ui=False)
+        except RuntimeError as err:  # a damaged file with a valid header, a newer Blender's file, ...
+            reason = str(err).strip().splitlines()[-1] if str(err).strip() else "unreadable"
+            raise UserError(f"Blender cannot open {settings.blend_file}: {reason.removeprefix('Error: ')}") from None
     scene = bpy.context.scene
     if scene_name:
         scene = bpy.data.scenes.get(scene_name)
@@ -395,28 +454,61 @@ def _open_scene(bpy, settings: GenerationSettings, scene_name: str | None):
     return scene
 
 
-def _generate(args: argparse.Namespace) -> int:
-    settings = settings_from_args(args)
-    settings.validate()  # before importing bpy: bad input answers fast and writes nothing
-    if args.backend == "ray":
-        from .ray_backend import check_ray
+@contextlib.contextmanager
+def _stopped_by_signals(stop: threading.Event):
+    """While inside: the first Ctrl-C or SIGTERM sets ``stop`` (the job ends after the image it is
+    rendering, leaving a folder that resumes); a second Ctrl-C raises KeyboardInterrupt at once.
 
-        check_ray()
+    A flag, not an exception: Cycles' render callback catches a KeyboardInterrupt raised inside
+    it, prints it and renders on, so an exception would never reach the job."""
+    def first(signum, frame):
+        if not stop.is_set():
+            sys.stderr.write("\nstopping after the current image (Ctrl-C again to stop at once)\n")
+        stop.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = {sig: signal.signal(sig, first) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _generation_job(args: argparse.Namespace, settings: GenerationSettings):
+    """The scene opened (or built) in this process's Blender and the job that renders it; for Ray,
+    connected to the cluster (an unreachable one or a refused token: one line, nothing written)."""
     bpy = _import_bpy()
     scene = _open_scene(bpy, settings, args.scene)
     if args.backend == "ray":
         from .ray_backend import RayDatasetJob
 
         job = RayDatasetJob(scene, settings, address=args.ray_address, actors=args.workers, quiet=True)
-    else:
-        from .generator import make_job
+        job.connect()
+        return job
+    from .generator import make_job
 
-        job = make_job(scene, settings, quiet=True)
+    return make_job(scene, settings, quiet=True)
+
+
+def _generate(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    settings.validate()  # before importing bpy: bad input answers fast and writes nothing
+    if args.backend == "ray":
+        from .ray_backend import check_ray
+
+        check_ray(args.ray_address)
+    stop, job = threading.Event(), None
     try:
-        job.run(on_progress=TerminalProgress(args.quiet))
-    except KeyboardInterrupt:
-        sys.stderr.write(f"\ninterrupted: {job.done}/{job.total} samples on disk; "
-                         "run the same command again to finish\n")
+        with _stopped_by_signals(stop):  # from here to the end of the run, Ctrl-C ends cleanly
+            job = _generation_job(args, settings)
+            if not stop.is_set():
+                job.run(on_progress=TerminalProgress(args.quiet), should_stop=stop.is_set)
+    except KeyboardInterrupt:  # a second Ctrl-C, during an image
+        stop.set()
+    if stop.is_set():
+        state = f"{job.done}/{job.total} samples on disk" if job is not None else "nothing written"
+        sys.stderr.write(f"\ninterrupted: {state}; run the same command again to finish\n")
         return EXIT_INTERRUPTED
     for note in job.notes:
         sys.stderr.write(f"note: {note}\n")
@@ -435,7 +527,8 @@ def _render_worker(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m blendercnn_addon") -> int:
-    """Run one command; returns the exit code (0 ok, 2 bad input, 130 interrupted)."""
+    """Run one command; returns the exit code (0 ok, 1 the machine failed us, e.g. a full disk
+    outside a render, 2 bad input, 130 interrupted)."""
     parser = build_parser(prog)
     try:
         args = parser.parse_args(argv)
@@ -443,6 +536,10 @@ def main(argv: list[str] | None = None, prog: str = "python -m blendercnn_addon"
     except UserError as err:
         sys.stderr.write(f"{prog.split()[-1]}: error: {err}\n")
         return EXIT_USER_ERROR
+    except OSError as err:  # the machine's side: a full disk, a folder that vanished, permissions
+        where = f" ({err.filename})" if err.filename else ""
+        sys.stderr.write(f"{prog.split()[-1]}: error: {err.strerror or err}{where}\n")
+        return EXIT_FAILURE
     except SystemExit as done:  # --help
         return int(done.code or 0)
 

@@ -8,10 +8,18 @@ Layout of a dataset folder::
     sample_<i>.png    the images, i = 0 .. count-1 (no zero padding, as in the seed)
 
 Crash safety rests on one rule: a file only ever appears under its final name
-by ``os.replace`` of a complete temporary file in the same folder. So after a
-crash, ``sample_<i>.png`` present means sample i is done, and metadata.json and
-vectors.csv can always be rebuilt from the card and the set of finished images
-(vectors are a pure function of the seed and index).
+by ``os.replace`` of a complete temporary file in the same folder, and an image
+only after :mod:`.png_check` found it whole and of the dataset's size (a full disk
+makes Blender write empty or truncated PNGs without an error). So after a crash,
+``sample_<i>.png`` present means sample i is done — and resume checks each one again,
+rendering anew any that was damaged later. metadata.json and vectors.csv can always
+be rebuilt from the card and the set of finished images (vectors are a pure function
+of the seed and index).
+
+One writer per folder: a run holds an exclusive lock on ``.blendercnn/writer.lock``
+(a shard: a shared one, plus an exclusive lock on its own shard's file), so a second
+run into the same folder is refused at once instead of rendering every image twice.
+The operating system drops the locks of a process that dies, so none is ever stale.
 """
 
 from __future__ import annotations
@@ -19,10 +27,17 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import socket
 from typing import Callable, Iterable, Mapping, Sequence
 
 from .errors import UserError
+from .png_check import DamagedImage, check_png
+
+try:
+    import fcntl
+except ImportError:  # Windows: runs are not locked against each other there
+    fcntl = None
 
 CARD_NAME = "dataset.json"
 METADATA_NAME = "metadata.json"
@@ -30,6 +45,9 @@ VECTORS_NAME = "vectors.csv"
 CARD_FORMAT = "blendercnn-dataset"
 CARD_FORMAT_VERSION = 1
 TEMP_SUFFIX = ".partial"
+WORK_FOLDER = ".blendercnn"  # hidden: the workers' scene copy, logs and locks, inside the dataset folder
+# Tables baked from the scene before the first image (written by the generator, read by training).
+SCENE_TABLE_NAMES = ("view_transform_lut.npy", "scene_geometry.npz")
 _SAMPLE_RE = re.compile(r"^sample_(\d+)\.png$")
 _TEMP_IMAGE_RE = re.compile(r"^\.sample_(\d+)\.png" + re.escape(TEMP_SUFFIX) + "$")
 
@@ -46,11 +64,18 @@ def write_atomically(path: str, data: bytes) -> None:
     folder, name = os.path.split(path)
     # host and pid in the name: shards on several machines may share the folder
     temp_path = os.path.join(folder, f".{name}.{socket.gethostname()}-{os.getpid()}{TEMP_SUFFIX}")
-    with open(temp_path, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temp_path, path)
+    try:
+        with open(temp_path, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp_path, path)
+    except BaseException:
+        try:
+            os.remove(temp_path)  # a failed write (a full disk) leaves no partial file behind
+        except OSError:
+            pass
+        raise
 
 
 def metadata_bytes(vectors: Mapping[int, Vector]) -> bytes:
@@ -105,6 +130,31 @@ class DatasetFolder:
         found = (_SAMPLE_RE.match(name) for name in os.listdir(self.path))
         return {int(match.group(1)) for match in found if match}
 
+    def verified_indices(self, resolution: int, owns: Callable[[int], bool] | None = None
+                         ) -> tuple[set[int], dict[int, str]]:
+        """(indices whose image is whole and R x R, {index: what is wrong} for damaged ones).
+
+        Only images this run owns (``owns(i)``; None: all) are checked: a shard leaves other
+        shards' images to them. Reads only; :meth:`discard_image` removes a damaged one."""
+        good, damaged = set(), {}
+        for index in sorted(self.finished_indices()):
+            if owns is not None and not owns(index):
+                good.add(index)
+                continue
+            try:
+                check_png(self.image_path(index), resolution, resolution)
+                good.add(index)
+            except (DamagedImage, OSError) as err:
+                damaged[index] = str(err)
+        return good, damaged
+
+    def discard_image(self, index: int) -> None:
+        """Delete sample_<index>.png (a damaged one, to be rendered again)."""
+        try:
+            os.remove(self.image_path(index))
+        except FileNotFoundError:
+            pass
+
     def check_can_hold(self, identity: dict, count: int) -> None:
         """Refuse to write a dataset with ``identity`` and ``count`` samples where it would mix with another.
 
@@ -116,12 +166,16 @@ class DatasetFolder:
         visible = [name for name in os.listdir(self.path) if not name.startswith(".")]
         card = self.read_card()
         if card is None:
-            if visible:
+            # Only the scene tables: a run of an older version stopped before its first card.
+            if visible and not set(visible) <= set(SCENE_TABLE_NAMES):
                 raise UserError(
                     f"output folder {self.path} is not empty and holds no BlenderCNN dataset; choose an empty folder"
                 )
             return
-        recorded = card.get("identity", {})
+        recorded = card.get("identity")
+        if not isinstance(recorded, dict) or not recorded:
+            raise UserError(f"{self.file(CARD_NAME)} records no dataset identity (settings), so resuming could "
+                            "mix two datasets; choose another folder")
         # A setting the folder's card does not record (made by an older version) is not a difference.
         differences = sorted(key for key in set(identity) | set(recorded)
                              if key in recorded and identity.get(key) != recorded[key])
@@ -153,9 +207,34 @@ class DatasetFolder:
             if owns is None or (match and owns(int(match.group(1)))):
                 os.remove(self.file(name))
 
-    def commit_image(self, index: int) -> None:
-        """Move a fully written temporary image into place as sample_<index>.png."""
-        os.replace(self.temp_image_path(index), self.image_path(index))
+    def commit_image(self, index: int, resolution: int) -> None:
+        """Move a fully written temporary image into place as sample_<index>.png, after checking it
+        is a whole R x R PNG. A damaged one is deleted and raises DamagedImage (nothing is committed)."""
+        temp = self.temp_image_path(index)
+        try:
+            check_png(temp, resolution, resolution)
+        except (DamagedImage, OSError) as err:
+            try:
+                os.remove(temp)
+            except OSError:
+                pass
+            raise DamagedImage(f"sample {index}: Blender wrote a damaged image ({err})") from None
+        os.replace(temp, self.image_path(index))
+
+    def remove_stale_work(self, is_alive: Callable[[int], bool]) -> None:
+        """Delete ``.blendercnn/run-<this host>-<pid>`` folders of runs that died (kill -9, a crash)."""
+        work = self.file(WORK_FOLDER)
+        prefix = f"run-{socket.gethostname()}-"
+        if not os.path.isdir(work):
+            return
+        for name in os.listdir(work):
+            pid = name[len(prefix):]
+            if name.startswith(prefix) and pid.isdigit() and not is_alive(int(pid)):
+                shutil.rmtree(os.path.join(work, name), ignore_errors=True)
+
+    def lock(self, shard_index: int = 0, shard_count: int = 1) -> "WriterLock":
+        """Take this run's writer lock (see the module docstring); UserError when another run holds it."""
+        return WriterLock(self, shard_index, shard_count)
 
     def write_tables(self, vectors: Mapping[int, Vector], noise_seeds: Mapping[int, int]) -> None:
         """Rewrite metadata.json and vectors.csv (atomically) for the finished samples given."""
@@ -164,6 +243,42 @@ class DatasetFolder:
 
     def write_card(self, card: dict) -> None:
         write_atomically(self.file(CARD_NAME), (json.dumps(card, indent=2, sort_keys=True) + "\n").encode())
+
+
+class WriterLock:
+    """The lock of one run writing into a dataset folder; :meth:`release` (or process exit) drops it."""
+
+    def __init__(self, folder: DatasetFolder, shard_index: int, shard_count: int):
+        self._handles = []
+        if fcntl is None:
+            return
+        work = folder.file(WORK_FOLDER)
+        os.makedirs(work, exist_ok=True)
+        sharded = shard_count > 1
+        try:
+            self._take(os.path.join(work, "writer.lock"), fcntl.LOCK_SH if sharded else fcntl.LOCK_EX)
+            if sharded:
+                self._take(os.path.join(work, f"shard-{shard_index}-of-{shard_count}.lock"), fcntl.LOCK_EX)
+        except BlockingIOError:
+            self.release()
+            what = f"shard {shard_index}/{shard_count}" if sharded else "a run"
+            raise UserError(f"another generate run is writing into {folder.path} (it holds the lock "
+                            f"{WORK_FOLDER}/writer.lock against {what}); wait for it to end, or use --shard "
+                            "I/N in every run to split the work") from None
+
+    def _take(self, path: str, mode: int) -> None:
+        handle = open(path, "a+b")
+        try:
+            fcntl.flock(handle.fileno(), mode | fcntl.LOCK_NB)
+        except BaseException:
+            handle.close()
+            raise
+        self._handles.append(handle)
+
+    def release(self) -> None:
+        for handle in self._handles:
+            handle.close()  # closing drops the flock
+        self._handles.clear()
 
 
 def read_metadata(path: str) -> dict[int, list[float]]:

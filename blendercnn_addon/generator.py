@@ -20,16 +20,18 @@ from typing import Callable
 import bpy
 import numpy as np
 
-from . import render_worker, renderer, scene_geometry, view_lut
+from . import render_worker, renderer, scene_geometry, storage, view_lut
 from .blender_compat import running_as_module
-from .dataset_format import CARD_FORMAT, CARD_FORMAT_VERSION, DatasetFolder, missing_indices, write_atomically
+from .dataset_format import (CARD_FORMAT, CARD_FORMAT_VERSION, SCENE_TABLE_NAMES, WORK_FOLDER, DatasetFolder,
+                             missing_indices, write_atomically)
+from .errors import UserError
+from .png_check import DamagedImage
 from .randomization import VECTOR_FIELDS, noise_seed, sample_vector
 from .parallel import LocalRenderPool
 from .settings import GenerationSettings
 from .version import addon_version
-from .workers import addon_command, package_parent
+from .workers import addon_command, package_parent, pid_alive
 
-WORK_FOLDER = ".blendercnn"  # hidden: the workers' scene copy and logs, inside the dataset folder
 TABLE_FLUSH_SECONDS = 2.0  # how stale metadata.json may get while rendering (rebuilt on resume anyway)
 
 
@@ -64,6 +66,7 @@ class DatasetJob:
         self._render_seconds = 0.0
         self._shard_total: int | None = None
         self._denoiser = "none"
+        self._lock = None  # the folder's WriterLock while the job runs
 
     # -- progress ---------------------------------------------------------
     @property
@@ -92,42 +95,64 @@ class DatasetJob:
 
     # -- life cycle -------------------------------------------------------
     def start(self) -> None:
-        """Validate everything, then prepare the folder; raises UserError before writing anything."""
-        self.settings.validate()
-        self._target = renderer.resolve_target(self.scene, self.settings.target)
-        denoiser, notes = renderer.resolve_denoiser(self.scene, self.settings.denoiser)
+        """Validate everything and check the folder, the disk and the lock (UserError before anything
+        is written), then write the card first — so any interrupted folder resumes — and the tables."""
+        s = self.settings
+        s.validate()
+        self._target = renderer.resolve_target(self.scene, s.target)
+        denoiser, notes = renderer.resolve_denoiser(self.scene, s.denoiser)
         self.notes.extend(notes)
-        threads = self.settings.threads or None
-        device, notes = renderer.configure_render(self.scene, self.settings, denoiser, threads=threads)
+        device, notes = renderer.configure_render(self.scene, s, denoiser, threads=s.threads or None)
         self.notes.extend(notes)
         self._denoiser = denoiser
         self._card = self._make_card(denoiser, device)
-        self.folder.check_can_hold(self._card["identity"], self.settings.count)
-
+        self.folder.check_can_hold(self._card["identity"], s.count)
+        owns = s.in_shard if s.shard_count > 1 else None
         previous = self.folder.read_card()
         if previous:
             self._card["created_utc"] = previous.get("created_utc", self._card["created_utc"])
-        self.folder.prepare(owns=self.settings.in_shard if self.settings.shard_count > 1 else None)
-        finished = {i for i in self.folder.finished_indices() if i < self.settings.count}
+        finished, damaged = self.folder.verified_indices(s.resolution, owns)
+        finished = {i for i in finished if i < s.count}
         for index in sorted(finished):
             self._remember(index)
-        self._write_scene_tables()
-        self.pending = [i for i in missing_indices(self.settings.count, finished) if self.settings.in_shard(i)]
-        self._shard_total = sum(1 for i in range(self.settings.count) if self.settings.in_shard(i))
-        self._original_vector = renderer.read_vector(self._target)
+        self.pending = [i for i in missing_indices(s.count, finished) if s.in_shard(i)]
+        self._shard_total = sum(1 for i in range(s.count) if s.in_shard(i))
+        storage.check_space(self.folder.path, len(self.pending), s.resolution,
+                            with_tables=not all(os.path.exists(self.folder.file(n)) for n in SCENE_TABLE_NAMES))
+        self._lock = self.folder.lock(s.shard_index, s.shard_count)  # the first write into the folder
+        try:
+            self._prepare_folder(damaged, owns, fresh=previous is None)
+        except BaseException:
+            self._lock.release()
+            self._lock = None
+            raise
         self._started_at = time.monotonic()
-        self.flush()
 
-    def _write_scene_tables(self) -> None:
+    def _prepare_folder(self, damaged: dict[int, str], owns, fresh: bool) -> None:
+        """With the lock held: drop damaged images and leftovers, write the card, then the tables."""
+        for index in damaged:
+            self.folder.discard_image(index)
+        if damaged:
+            first = min(damaged)
+            self.notes.append(f"{len(damaged)} damaged image(s) found and rendered again "
+                              f"(e.g. sample_{first}.png: {damaged[first]})")
+        self.folder.prepare(owns=owns)
+        self.folder.remove_stale_work(pid_alive)
+        self._original_vector = renderer.read_vector(self._target)
+        self.flush()  # the card first: a run stopped from here on leaves a folder that resumes
+        self._write_scene_tables(fresh=fresh)
+
+    def _write_scene_tables(self, fresh: bool) -> None:
         """Bake, once per folder, what models that predict linear light use: the scene's view
-        transform (view_lut) and what each pixel sees (scene_geometry)."""
+        transform (view_lut) and what each pixel sees (scene_geometry). ``fresh``: the folder had
+        no card, so tables found there (an older version's interrupted start) are baked anew."""
         path = self.folder.file(view_lut.LUT_FILE)
-        if not os.path.exists(path):
+        if fresh or not os.path.exists(path):
             buffer = io.BytesIO()
             np.save(buffer, renderer.bake_view_transform(self.scene))
             write_atomically(path, buffer.getvalue())
         path = self.folder.file(scene_geometry.GEOMETRY_FILE)
-        if not os.path.exists(path):
+        if fresh or not os.path.exists(path):
             write_atomically(path, renderer.bake_scene_geometry(self.scene, self._target).to_bytes())
 
     def step(self, timeout: float = 0.0) -> list[int]:
@@ -145,7 +170,7 @@ class DatasetJob:
         began = time.monotonic()
         renderer.render_still(self.scene, self.folder.temp_image_path(index),
                               noise_seed(self.settings.seed, index), quiet=self.quiet)
-        self.folder.commit_image(index)
+        self.folder.commit_image(index, self.settings.resolution)
         self._render_seconds += time.monotonic() - began
         self.rendered_now += 1
         self.pending.pop(0)
@@ -170,10 +195,30 @@ class DatasetJob:
         self._last_flush = time.monotonic()
 
     def finish(self) -> None:
-        """Write final tables and card, and give the scene back its original colour and position."""
-        self.flush()
-        if self._original_vector is not None:
-            renderer.apply_vector(self._target, self._original_vector)
+        """Write final tables and card, give the scene back its original colour and position, and
+        release the folder's lock. On a full disk the tables stay as they were: resume rebuilds them."""
+        try:
+            if self._card and self._lock is not None:
+                self.flush()
+        except OSError as err:
+            if not storage.is_disk_full(err, self.folder.path, self.settings.resolution):
+                raise
+        finally:
+            if self._original_vector is not None:
+                renderer.apply_vector(self._target, self._original_vector)
+            if self._lock is not None:
+                self._lock.release()
+                self._lock = None
+
+    def explain(self, error: BaseException) -> UserError:
+        """The one line a failure while generating gets: a full disk says how much more space the rest
+        needs; another write error names the folder; a UserError stays as it is."""
+        if storage.is_disk_full(error, self.folder.path, self.settings.resolution):
+            return storage.disk_full_error(self.folder.path, max(len(self.pending), 1), self.settings.resolution)
+        if isinstance(error, OSError):
+            where = error.filename or self.folder.path
+            return UserError(f"cannot write {where}: {error.strerror or error}")
+        return error if isinstance(error, UserError) else UserError(str(error))
 
     def worker_summary(self) -> str:
         """', 2 workers (1 restarted after a crash)' for the CLI's last line; '' when serial."""
@@ -181,17 +226,22 @@ class DatasetJob:
 
     def run(self, on_progress: Callable[["DatasetJob", int], None] | None = None,
             should_stop: Callable[[], bool] | None = None) -> None:
-        """Start, render every missing sample (or until ``should_stop()``), finish."""
-        self.start()
+        """Start, render every missing sample (or until ``should_stop()``), finish.
+
+        Raises UserError (one line, see :meth:`explain`) for bad input, a full disk or a write error."""
         try:
-            while not self.finished:
-                if should_stop is not None and should_stop():
-                    break
-                for index in self.step(timeout=0.5):
-                    if on_progress is not None:
-                        on_progress(self, index)
-        finally:
-            self.finish()
+            try:
+                self.start()
+                while not self.finished:
+                    if should_stop is not None and should_stop():
+                        break
+                    for index in self.step(timeout=0.5):
+                        if on_progress is not None:
+                            on_progress(self, index)
+            finally:
+                self.finish()
+        except (OSError, UserError, DamagedImage) as err:
+            raise self.explain(err) from None
 
     # -- helpers ----------------------------------------------------------
     def _remember(self, index: int, vector: tuple | None = None) -> None:

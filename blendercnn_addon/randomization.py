@@ -11,6 +11,7 @@ promise across numpy releases).
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import asdict, dataclass
 
@@ -22,6 +23,7 @@ COLOUR_SCHEMES = ("vibrant", "uniform", "pastel", "dim", "near_white", "unseen")
 UNSEEN_CYCLE = ("uniform", "pastel", "dim", "near_white")
 VECTOR_FIELDS = ("r", "g", "b", "x", "y")
 MAX_NOISE_SEED = 2**31 - 1
+MAX_ABS_POSITION_M = 1000.0  # a sanity bound on x, y ranges: far beyond any scene this renders
 
 
 @dataclass(frozen=True)
@@ -45,8 +47,11 @@ class VectorSpec:
     def validate(self) -> None:
         """Raise :class:`UserError` naming the first bad field."""
         for axis, (low, high) in (("x", self.x_range), ("y", self.y_range)):
-            if not (low == low and high == high):  # NaN check without math import
-                raise UserError(f"{axis} range must be numbers, got {low}..{high}")
+            if not (math.isfinite(low) and math.isfinite(high)):
+                raise UserError(f"{axis} range must be finite numbers, got {low}..{high}")
+            if max(abs(low), abs(high)) > MAX_ABS_POSITION_M:
+                raise UserError(f"{axis} range {low}..{high} reaches beyond ±{MAX_ABS_POSITION_M:g} m; positions are "
+                                "metres in the scene (the seed's room spans -1..1)")
             if low > high:
                 raise UserError(f"{axis} range is empty: min {low} is greater than max {high}")
         if self.exclude_quadrant and self.x_range[0] >= 0 and self.y_range[0] >= 0:

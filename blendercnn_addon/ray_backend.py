@@ -15,7 +15,9 @@ sample re-rendered; an actor is replaced after ``recycle_every`` images.
 from __future__ import annotations
 
 import collections
+import logging
 import os
+import secrets
 import socket
 import tempfile
 
@@ -25,13 +27,25 @@ from .dataset_format import DatasetFolder
 from .errors import UserError
 from .generator import ParallelDatasetJob
 from .parallel import IN_FLIGHT_PER_WORKER, MAX_ATTEMPTS, PoolStats
+from .png_check import DamagedImage
 from .settings import GenerationSettings
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
-def check_ray() -> None:
-    """Raise a readable UserError when Ray is not installed."""
+LOCAL_ONLY_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"  # "0": Ray's single-machine mode, every port on 127.0.0.1
+
+
+def check_ray(address: str | None) -> None:
+    """Raise a readable UserError when Ray is not installed. Without an ``address`` (a cluster
+    started here), first put Ray in single-machine mode — on Linux its ports otherwise listen on
+    every interface — and give that cluster a token that lives only in this process's
+    environment: Ray would otherwise write one into ~/.ray, outside the folders the user named."""
+    if address is None:
+        os.environ.setdefault(LOCAL_ONLY_ENV, "0")  # read by Ray when it is imported
+        if not any(os.environ.get(name) for name in ("RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")):
+            os.environ.setdefault("RAY_AUTH_MODE", "token")
+            os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
     try:
         import ray  # noqa: F401
     except ImportError:
@@ -128,7 +142,11 @@ class RayRenderPool:
             except (self._ray.exceptions.RayActorError, self._ray.exceptions.RayTaskError) as err:
                 self._lost(slot, index, err)
                 continue
-            self._commit(index, png)
+            try:
+                self._commit(index, png)
+            except DamagedImage as err:  # never committed: rendered again on a fresh actor
+                self._lost(slot, index, err)
+                continue
             finished.append(index)
             self.stats.peak_rss_mb = max(self.stats.peak_rss_mb, rss)
             self._after_image(slot)
@@ -137,7 +155,7 @@ class RayRenderPool:
     def _commit(self, index: int, png: bytes) -> None:
         with open(self._folder.temp_image_path(index), "wb") as handle:
             handle.write(png)
-        self._folder.commit_image(index)
+        self._folder.commit_image(index, self._job["settings"]["resolution"])
 
     def _after_image(self, slot: int) -> None:
         actor, sent = self._actors[slot]
@@ -189,17 +207,30 @@ class RayDatasetJob(ParallelDatasetJob):
         self.address = address
         self.actors = actors
 
+    def connect(self) -> None:
+        """Join (or start) the Ray cluster; UserError in one line — unreachable, refused token —
+        before anything is written into the dataset folder."""
+        import ray
+
+        if ray.is_initialized():
+            return
+        check_reachable(self.address)
+        try:
+            ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
+                     logging_level=logging.WARNING, runtime_env={"py_modules": [PACKAGE_DIR]})
+        except Exception as err:  # Ray raises ConnectionError, RuntimeError, AuthenticationError, ...
+            where = self.address or "a new local one"
+            text = str(err).strip()
+            first = text.splitlines()[0].split(". ")[0].rstrip(".") if text else type(err).__name__
+            if "auth" in f"{type(err).__name__} {first}".lower():
+                raise UserError(f"the Ray cluster at {where} refused this command's token ({first}); run it "
+                                "with RAY_AUTH_MODE=token and the cluster's token (README: Ray)") from None
+            raise UserError(f"cannot reach the Ray cluster at {where}: {first}") from None
+
     def _make_pool(self, blend_copy: str) -> RayRenderPool:
         import ray
 
-        if not ray.is_initialized():
-            check_reachable(self.address)
-            try:
-                ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
-                         runtime_env={"py_modules": [PACKAGE_DIR]})
-            except (ConnectionError, RuntimeError, ValueError) as err:
-                raise UserError(f"cannot reach the Ray cluster at {self.address or 'a new local one'}: "
-                                f"{str(err).splitlines()[0] if str(err) else type(err).__name__}") from None
+        self.connect()
         with open(blend_copy, "rb") as handle:
             blend = handle.read()
         threads = self.settings.threads or 1

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
 
@@ -24,6 +25,7 @@ import bpy
 
 from . import renderer
 from .dataset_format import DatasetFolder
+from .png_check import DamagedImage
 from .ml.protocol import decode, encode
 from .randomization import noise_seed, sample_vector
 from .settings import GenerationSettings
@@ -76,7 +78,7 @@ class SceneRenderer:
         """Render sample ``index`` into the dataset folder; returns the seconds it took."""
         began = time.monotonic()
         self._render_into(index, self.folder.temp_image_path(index))
-        self.folder.commit_image(index)
+        self.folder.commit_image(index, self.settings.resolution)
         return time.monotonic() - began
 
     def render_to_bytes(self, index: int) -> tuple[bytes, float]:
@@ -91,8 +93,11 @@ class SceneRenderer:
 
 
 def serve(job_path: str) -> int:
-    """The worker's main loop; returns the exit code (0: stopped, recycled or stdin closed)."""
+    """The worker's main loop; returns the exit code (0: stopped, recycled or stdin closed; 1: an
+    image could not be written whole, with the reason on stderr, which goes to the worker's log)."""
     exit_with_parent()
+    # Ctrl-C in a terminal reaches the whole process group: the coordinator decides when workers stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     with open(job_path, encoding="utf-8") as handle:
         job = json.load(handle)
     worker = SceneRenderer(job)
@@ -108,7 +113,11 @@ def serve(job_path: str) -> int:
         if message.get("command") == "stop":
             break
         index = int(message["index"])
-        seconds = worker.render(index)
+        try:
+            seconds = worker.render(index)
+        except (DamagedImage, OSError) as err:
+            sys.stderr.write(f"error: {err}\n")
+            return 1
         rendered += 1
         send(encode({"event": "rendered", "index": index, "seconds": seconds, "rss_mb": resident_mb()}))
         sys.stdout.flush()

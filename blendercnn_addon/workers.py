@@ -172,6 +172,19 @@ class Worker:
                 self._log = None
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id runs on this machine."""
+    if sys.platform == "win32":
+        return _parent_alive(pid)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _parent_alive(pid: int) -> bool:
     if sys.platform == "win32":
         import ctypes

@@ -27,6 +27,7 @@ TF_PYTHON_ENV = "BLENDERCNN_TEST_TENSORFLOW_PYTHON"
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "compat: part of make test-compat, run on every supported Blender")
+    config.addinivalue_line("markers", "faults: make test-faults: full disks, signals, concurrent runs, Ray exposure")
 
 
 def addon_module(name: str):

@@ -24,6 +24,8 @@ def snapshot(root):
 def workspace(tmp_path):
     (tmp_path / "a_file.txt").write_text("not a folder\n")
     (tmp_path / "not_a_blend.blend").write_text("hello\n")
+    # A valid header, then garbage: passes the magic-bytes check, Blender itself refuses it.
+    (tmp_path / "damaged.blend").write_bytes(b"BLENDER-v502RENDH" + bytes(range(256)) * 40)
     (tmp_path / "someone_elses").mkdir()
     (tmp_path / "someone_elses" / "notes.txt").write_text("keep me\n")
     return tmp_path
@@ -41,6 +43,11 @@ CASES = [
     ("resolution-too-large", ["--resolution", "4097"], "between 16 and 4096"),
     ("samples-zero", ["--samples", "0"], "samples must be at least 1"),
     ("x-range-reversed", ["--x-range", "1", "-1"], "x range is empty"),
+    ("x-range-infinite", ["--x-range", "0", "inf"], "x range must be finite numbers"),
+    ("y-range-absurd", ["--y-range", "0", "1e300"], "reaches beyond"),
+    ("out-empty", ["--out", ""], "--out is empty"),
+    ("too-big-for-the-disk", ["--count", "10000000", "--resolution", "4096"], "not enough disk space"),
+    ("blend-damaged", ["--blend", "{w}/damaged.blend"], "Blender cannot open"),
     ("y-range-reversed", ["--y-range", "0.5", "0.2"], "y range is empty"),
     ("missing-object", ["--object", "Lamp"], "object 'Lamp' not found"),
     ("missing-material", ["--material", "Neon"], "material 'Neon' not found"),

@@ -34,7 +34,8 @@ def load(path):
 
 
 def test_dataset_has_images_tables_and_card(dataset):
-    names = sorted(os.listdir(dataset))
+    names = sorted(n for n in os.listdir(dataset) if not n.startswith("."))
+    assert os.listdir(dataset / ".blendercnn") == ["writer.lock"]  # hidden: the folder's writer lock
     assert names == sorted([f"sample_{i}.png" for i in range(COUNT)] +
                            ["dataset.json", "metadata.json", "vectors.csv", "view_transform_lut.npy", "scene_geometry.npz"])
     metadata = json.loads((dataset / "metadata.json").read_text())
@@ -120,7 +121,8 @@ def test_resume_after_kill_renders_only_the_missing_samples(dataset, tmp_path):
     after = _file_stamps(out)
     assert {name: after[name] for name in before} == before, "finished images were rendered again"
     assert len(after) == COUNT
-    assert not [n for n in os.listdir(out) if n.startswith(".")], "temporary files left behind"
+    assert [n for n in os.listdir(out) if n.startswith(".")] == [".blendercnn"], "temporary files left behind"
+    assert os.listdir(out / ".blendercnn") == ["writer.lock"]
     for table in ("metadata.json", "vectors.csv"):
         assert (out / table).read_bytes() == (dataset / table).read_bytes()
     assert json.loads((out / "dataset.json").read_text())["complete"] is True

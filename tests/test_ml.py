@@ -191,3 +191,135 @@ def test_auto_trains_seed_on_a_dataset_without_the_view_table(tiny_dataset, tmp_
     assert done.returncode == 0, done.stderr
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert (config["arch"], config["batch_size"], config["learning_rate"]) == ("seed", 32, 0.001)
+
+
+# -- bad input and faults (one readable line, nothing written) -----------------------------------
+def one_line_error(done, fragment):
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2, done.stderr
+    assert len(lines) == 1 and fragment in lines[0], done.stderr
+
+
+def write_csv(path, rows, encoding="utf-8"):
+    path.write_text("name,r,g,b,x,y\n" + "".join(f"{n},1,0,0.5,0.1,0.2\n" for n in rows), encoding=encoding)
+    return path
+
+
+@pytest.mark.parametrize("names, fragment", [
+    (["../../escaped"], "not a plain file name"),
+    (["/tmp/absolute"], "not a plain file name"),
+    (["sub/dir"], "not a plain file name"),
+    ([".hidden"], "not a plain file name"),
+    (["twin", "Twin"], "have the same name"),
+], ids=["dot-dot", "absolute", "separator", "hidden", "duplicate"])
+def test_predict_writes_only_plain_distinct_names_inside_out(trained_run, tmp_path, names, fragment):
+    csv_path = write_csv(tmp_path / "v.csv", names)
+    out = tmp_path / "deep" / "out"
+    done = run_cli("predict", "--model", str(trained_run), "--vectors", str(csv_path), "--out", str(out))
+    one_line_error(done, fragment)
+    assert not (tmp_path / "deep").exists() and not (tmp_path / "escaped.png").exists()
+    assert not os.path.exists("/tmp/absolute.png")
+
+
+def test_predict_reads_a_csv_with_a_byte_order_mark_and_refuses_latin_1(trained_run, tmp_path):
+    bom = write_csv(tmp_path / "bom.csv", ["a"], encoding="utf-8-sig")
+    done = run_cli("predict", "--model", str(trained_run), "--vectors", str(bom), "--out", str(tmp_path / "o"))
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "o" / "a.png").is_file()
+    latin = write_csv(tmp_path / "latin.csv", ["café"], encoding="latin-1")
+    done = run_cli("predict", "--model", str(trained_run), "--vectors", str(latin), "--out", str(tmp_path / "l"))
+    one_line_error(done, "is not UTF-8 text")
+    assert not (tmp_path / "l").exists()
+
+
+@pytest.mark.parametrize("out, fragment", [("no_extension", "must name a .png file"),
+                                           ("missing/x.png", "the folder of --out does not exist"),
+                                           ("", "--out is empty")])
+def test_predict_out_must_be_a_png_in_an_existing_folder(trained_run, tmp_path, out, fragment):
+    target = str(tmp_path / out) if out else ""
+    done = run_cli("predict", "--model", str(trained_run), "--vector", "1,0,0,0,0", "--out", target)
+    one_line_error(done, fragment)
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("card, fragment", [("{not json", "not a readable dataset card"),
+                                            ("[1, 2, 3]", "not a BlenderCNN dataset card")])
+def test_training_refuses_an_unreadable_dataset_card(tiny_dataset, tmp_path, card, fragment):
+    copy = tmp_path / "ds"
+    shutil.copytree(tiny_dataset, copy)
+    (copy / "dataset.json").write_text(card)
+    done = run_cli("train", "--data", str(copy), "--out", str(tmp_path / "run"), "--epochs", "1")
+    one_line_error(done, fragment)
+    assert not (tmp_path / "run").exists()
+
+
+def test_training_refuses_infinite_vectors(tiny_dataset, tmp_path):
+    copy = tmp_path / "ds"
+    shutil.copytree(tiny_dataset, copy)
+    data = json.loads((copy / "metadata.json").read_text())
+    data["sample_3"][3] = float("inf")
+    (copy / "metadata.json").write_text(json.dumps(data))
+    done = run_cli("train", "--data", str(copy), "--out", str(tmp_path / "run"), "--epochs", "1")
+    one_line_error(done, "sample_3 has a number that is not finite")
+
+
+def test_resume_refuses_a_corrupt_or_foreign_last_model(tiny_dataset, trained_run, tmp_path):
+    corrupt = tmp_path / "corrupt"
+    shutil.copytree(trained_run, corrupt)
+    (corrupt / "last.keras").write_bytes(b"PK\x03\x04 not a model")
+    done = run_cli("train", "--data", str(tiny_dataset), "--out", str(corrupt), "--epochs", "3", "--resume")
+    one_line_error(done, "is not a loadable Keras model")
+    foreign = tmp_path / "foreign"
+    shutil.copytree(trained_run, foreign)
+    # A Keras model that is not this run's (5 numbers to 3), made in TensorFlow's own process:
+    # TensorFlow is never imported into the test process, which holds Blender.
+    from conftest import tensorflow_python
+    code = ("import keras, sys; m = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3)]); "
+            "m.compile(optimizer='adam', loss='mse'); m.save(sys.argv[1])")
+    made = subprocess.run([tensorflow_python(), "-c", code, str(foreign / "last.keras")], capture_output=True,
+                          text=True, timeout=300)
+    assert made.returncode == 0, made.stderr
+    done = run_cli("train", "--data", str(tiny_dataset), "--out", str(foreign), "--epochs", "3", "--resume")
+    one_line_error(done, "not this run's model")
+
+
+def test_evaluate_and_resume_refuse_another_dataset(trained_run, tmp_path):
+    other = tmp_path / "other"
+    done = run_cli("generate", "--out", str(other), "--count", "24", "--resolution", "32", "--samples", "4",
+                   "--seed", "5")
+    assert done.returncode == 0, done.stderr
+    done = run_cli("evaluate", "--data", str(other), "--model", str(trained_run), "--out", str(tmp_path / "ev"))
+    one_line_error(done, "is not the dataset run")
+    before = (trained_run / "history.json").read_bytes()
+    done = run_cli("train", "--data", str(other), "--out", str(trained_run), "--epochs", "3", "--resume")
+    one_line_error(done, "is not the dataset run")
+    assert (trained_run / "history.json").read_bytes() == before
+
+
+def test_training_that_diverges_stops_with_one_line(tiny_dataset, tmp_path):
+    done = run_cli("train", "--data", str(tiny_dataset), "--out", str(tmp_path / "run"), "--epochs", "3",
+                   "--arch", "seed", "--learning-rate", "1e30")
+    assert done.returncode == 2, done.stderr
+    last = done.stderr.strip().splitlines()[-1]  # after the epoch lines of the progress display
+    assert "training diverged: the loss became NaN or infinite at epoch 1" in last, done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "run" / "model.keras").exists()
+
+
+def test_serve_answers_every_line_and_refuses_vectors_that_are_not_numbers(trained_run):
+    requests = "\n".join([
+        "this is not json",
+        json.dumps({"command": "predict", "id": 1, "vector": "1,0,0,0,0"}),
+        json.dumps({"command": "predict", "id": 2, "vector": [True, False, False, 0, 0]}),
+        json.dumps({"command": "predict", "id": 3, "vector": [1, 0, 0, 0, 0]}),
+        json.dumps({"command": "stop"}),
+    ]) + "\n"
+    from conftest import tensorflow_python
+    done = subprocess.run([tensorflow_python(), "-m", "blendercnn_addon", "serve", "--model", str(trained_run)],
+                          input=requests, capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    answers = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert answers[0]["event"] == "ready"
+    replies = answers[1:]
+    assert [(r["event"], r.get("id"), r.get("fatal")) for r in replies] == [
+        ("error", None, False), ("error", 1, False), ("error", 2, False), ("image", 3, None)]
+    assert "not a JSON object" in replies[0]["message"] and "list of five numbers" in replies[1]["message"]

@@ -1,5 +1,6 @@
 """Dataset generation at scale: local worker processes, crashes, kill -9, shards, Ray. Real renders (32 x 32)."""
 
+import ipaddress
 import json
 import os
 import signal
@@ -268,3 +269,91 @@ def test_ray_backend_completes_a_partly_rendered_dataset(serial, ray_cluster, tm
     assert metadata == json.loads(open(os.path.join(serial, "metadata.json")).read())
     for i in range(COUNT):
         assert np.abs(pixels(out, i) - pixels(serial, i)).max() <= 2, f"sample {i} differs"
+
+
+def _descendants(root_pid):
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    ppid = int(handle.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    found, todo = set(), [root_pid]
+    while todo:
+        pid = todo.pop()
+        found.add(pid)
+        todo.extend(children.get(pid, []))
+    return found
+
+
+def _ip_from_proc(hex_address):
+    """The IP of a /proc/net/tcp{,6} local address (little-endian 32-bit words)."""
+    words = [bytes.fromhex(hex_address[i:i + 8])[::-1] for i in range(0, len(hex_address), 8)]
+    return str(ipaddress.ip_address(b"".join(words)))
+
+
+def listening_ips(root_pid):
+    """IP addresses that ``root_pid`` and its descendants listen on (TCP), from /proc."""
+    inodes = set()
+    for pid in _descendants(root_pid):
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if link.startswith("socket:["):
+                    inodes.add(link[8:-1])
+        except OSError:
+            continue
+    ips = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as handle:
+            for line in handle.readlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+                    ips.add(_ip_from_proc(fields[1].split(":")[0]))
+    return ips
+
+
+def is_loopback(ip):
+    address = ipaddress.ip_address(ip)
+    return address.is_loopback or (address.version == 6 and address.ipv4_mapped is not None
+                                   and address.ipv4_mapped.is_loopback)
+
+
+@pytest.mark.faults
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads listening sockets from /proc")
+def test_a_local_ray_cluster_listens_on_127_0_0_1_only_and_writes_no_token_into_home(tmp_path):
+    pytest.importorskip("ray")
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {**os.environ, "HOME": str(home), "RAY_USAGE_STATS_ENABLED": "0"}
+    for name in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"):
+        env.pop(name, None)
+    process = subprocess.Popen([sys.executable, "-m", "blendercnn_addon", "generate", "--out", str(tmp_path / "ds"),
+                                "--count", "6", *SMALL, "--backend", "ray", "--workers", "1"],
+                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = set()
+    deadline = time.monotonic() + 300
+    while process.poll() is None and time.monotonic() < deadline:
+        seen |= listening_ips(process.pid)
+        time.sleep(0.5)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr[-2000:]
+    assert seen, "the local cluster was never seen listening"
+    assert all(is_loopback(ip) for ip in seen), f"listening beyond this machine: {sorted(seen)}"
+    assert not (home / ".ray").exists(), "Ray wrote into the user's home folder"
+
+
+def test_a_command_without_the_clusters_token_is_refused_before_anything_is_written(ray_cluster, tmp_path):
+    address, ray_env = ray_cluster
+    out = tmp_path / "ds"
+    stranger = tmp_path / "stranger-home"
+    stranger.mkdir()
+    done = run_cli("generate", "--out", str(out), "--count", "2", *SMALL, "--backend", "ray",
+                   "--ray-address", address, env={**ray_env, "HOME": str(stranger)}, timeout=300)
+    assert done.returncode == 2, done.stderr[-2000:]
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "refused this command's token" in lines[0], done.stderr[-2000:]
+    assert not out.exists()

@@ -7,14 +7,14 @@ dataset whose generation is still running (or was cancelled) reads consistently.
 from __future__ import annotations
 
 import hashlib
-import json
+import math
 import os
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
 
-from ..dataset_format import CARD_NAME, METADATA_NAME, read_metadata, sample_name
+from ..dataset_format import METADATA_NAME, DatasetFolder, read_metadata, sample_name
 from ..errors import UserError
 
 
@@ -50,11 +50,11 @@ def read_index(folder: str) -> DatasetIndex:
     bad = [i for i, v in vectors.items() if len(v) != 5]
     if bad:
         raise UserError(f"{metadata_path}: sample_{bad[0]} has {len(vectors[bad[0]])} numbers, expected 5")
-    card = None
-    card_path = os.path.join(folder, CARD_NAME)
-    if os.path.isfile(card_path):
-        with open(card_path, encoding="utf-8") as handle:
-            card = json.load(handle)
+    not_finite = sorted(i for i, v in vectors.items() if not all(math.isfinite(x) for x in v))
+    if not_finite:
+        raise UserError(f"{metadata_path}: sample_{not_finite[0]} has a number that is not finite "
+                        f"({vectors[not_finite[0]]}); {len(not_finite)} sample(s) like it")
+    card = DatasetFolder(folder).read_card()  # None for the seed's layout; UserError if unreadable
     indices = np.array(sorted(vectors), dtype=np.int64)
     table = np.array([vectors[i] for i in indices], dtype=np.float32)
     index = DatasetIndex(os.path.abspath(folder), indices, table, card)
@@ -63,6 +63,39 @@ def read_index(folder: str) -> DatasetIndex:
         raise UserError(f"{metadata_path} lists {len(missing)} sample(s) whose image is missing, "
                         f"e.g. cannot read image {index.image_path(missing[0])}")
     return index
+
+
+def vectors_fingerprint(index: DatasetIndex, samples) -> str | None:
+    """16 hex digits of SHA-256 over the given sample indices and their vectors (float32), or None
+    when one of them is not in the dataset: what a run records to recognise its dataset later."""
+    position = {int(sample): row for row, sample in enumerate(index.indices)}
+    samples = sorted(int(s) for s in samples)
+    if any(s not in position for s in samples):
+        return None
+    rows = np.array([position[s] for s in samples], dtype=np.int64)
+    digest = hashlib.sha256(np.array(samples, dtype=np.int64).tobytes())
+    digest.update(np.ascontiguousarray(index.vectors[rows], dtype=np.float32).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def check_same_dataset(index: DatasetIndex, run_config: dict, run: str) -> None:
+    """UserError unless ``index`` is the dataset the run was trained on: the same card identity (when
+    both record one) and the same vectors for every sample the run used (runs since the fingerprint)."""
+    recorded = run_config.get("dataset_identity")
+    current = (index.card or {}).get("identity")
+    trained_on = run_config.get("data", "its recorded folder")
+    if recorded and current and recorded != current:
+        differing = sorted(k for k in set(recorded) | set(current) if recorded.get(k) != current.get(k))
+        raise UserError(f"{index.folder} is not the dataset run {run} was trained on (settings differ in: "
+                        f"{', '.join(differing)}); use {trained_on}")
+    fingerprint = run_config.get("dataset_fingerprint")
+    if fingerprint is None:
+        return
+    used = list(run_config.get("train_indices", [])) + list(run_config.get("validation_indices", []))
+    found = vectors_fingerprint(index, used)
+    if found != fingerprint:
+        why = "it lacks samples the run used" if found is None else "its samples' vectors differ"
+        raise UserError(f"{index.folder} is not the dataset run {run} was trained on ({why}); use {trained_on}")
 
 
 def emission_strength(index: DatasetIndex) -> float | None:
@@ -110,7 +143,7 @@ def cached_images(index: DatasetIndex) -> np.ndarray:
     mapped lazily, so even 10,000 x 256 x 256 (1.9 GB) costs no float copy in memory:
     batches are converted to float32 one at a time.
     """
-    first = load_image(index.image_path(0))
+    first = _first_readable(index)
     shape = (len(index.indices), *first.shape)
     cache_dir = os.path.join(index.folder, CACHE_DIR)
     path = os.path.join(cache_dir, f"images-{_cache_key(index, shape)}.npy")
@@ -119,17 +152,45 @@ def cached_images(index: DatasetIndex) -> np.ndarray:
         for stale in os.listdir(cache_dir):
             os.remove(os.path.join(cache_dir, stale))
         temp_path = path + ".partial"
-        array = np.lib.format.open_memmap(temp_path, mode="w+", dtype=np.uint8, shape=shape)
-        for row in range(shape[0]):
-            image = first if row == 0 else load_image(index.image_path(row))
-            if image.shape != shape[1:]:
-                raise UserError(f"{index.image_path(row)} is {image.shape[1]}x{image.shape[0]}, "
-                                f"the dataset's first image is {shape[2]}x{shape[1]}")
-            array[row] = image
-        array.flush()
-        del array
-        os.replace(temp_path, path)
+        try:
+            _decode_all(index, np.lib.format.open_memmap(temp_path, mode="w+", dtype=np.uint8, shape=shape))
+            os.replace(temp_path, path)
+        finally:
+            if os.path.exists(temp_path):  # a failed decode leaves no half-filled cache behind
+                os.remove(temp_path)
     return np.load(path, mmap_mode="r")
+
+
+def _first_readable(index: DatasetIndex) -> np.ndarray:
+    """The first image that decodes (its shape is the dataset's); all problems reported if none does."""
+    for row in range(len(index.indices)):
+        try:
+            return load_image(index.image_path(row))
+        except UserError:
+            continue
+    raise UserError(f"none of the {len(index.indices)} images in {index.folder} can be read")
+
+
+def _decode_all(index: DatasetIndex, array: np.ndarray) -> None:
+    """Fill ``array`` (N, H, W, 3) with every image; UserError naming how many cannot be read, and which."""
+    problems = []
+    for row in range(array.shape[0]):
+        try:
+            image = load_image(index.image_path(row))
+        except UserError as err:
+            problems.append(str(err).removeprefix("cannot read image "))
+            continue
+        if image.shape != array.shape[1:]:
+            problems.append(f"{index.image_path(row)} is {image.shape[1]}x{image.shape[0]}, not "
+                            f"{array.shape[2]}x{array.shape[1]} as the first")
+            continue
+        array[row] = image
+    array.flush()
+    del array
+    if problems:
+        shown = "; ".join(problems[:3]) + ("; …" if len(problems) > 3 else "")
+        raise UserError(f"{len(problems)} of {len(index.indices)} images in {index.folder} cannot be used ({shown}); "
+                        "run generate on the folder again to render damaged images anew")
 
 
 def split_rows(count: int, seed: int, validation_fraction: float = 0.1) -> tuple[np.ndarray, np.ndarray]:

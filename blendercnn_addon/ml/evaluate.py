@@ -18,7 +18,7 @@ from PIL import Image
 
 from ..dataset_format import write_atomically
 from ..errors import UserError
-from .dataset import cached_images, read_index
+from .dataset import cached_images, check_same_dataset, read_index
 from .inference import load_run, predict, to_uint8
 
 MASK_THRESHOLD = 0.25  # brightest channel of the real image, on [0, 1]
@@ -60,6 +60,7 @@ def evaluate(data: str, run: str, out_dir: str | None = None) -> dict:
     """Metrics on the run's validation split of ``data``; writes metrics.json and comparison.png to out_dir."""
     trained = load_run(run)
     index = read_index(data)
+    check_same_dataset(index, trained.config, run)
     position = {int(sample): row for row, sample in enumerate(index.indices)}
     wanted = trained.config.get("validation_indices") or []
     missing = [i for i in wanted if i not in position]

@@ -8,7 +8,12 @@ Loads one trained run and answers requests on stdin, one JSON object per line:
                        "vector_max": [5], "model": PATH}
                       {"event": "image", "id": n, "width": R, "height": R, "encoding": "uint8-rgb",
                        "pixels": BASE64, "seconds": f}
-                      {"event": "error", "id": n, "message": str}   (a bad vector; the worker goes on)
+                      {"event": "error", "id": n, "message": str, "fatal": false}
+                          a bad request: a vector that is not five numbers in range, an unknown
+                          command, or a line that is not a JSON object (then "id" is null); the
+                          worker goes on. Every non-empty line gets exactly one answer.
+                      {"event": "error", "id": null, "message": str, "fatal": true}
+                          the model cannot be loaded; the worker exits.
 
 Pixels are the image's R*R*3 bytes, top row first, base64-encoded: about 262 kB
 per line at 256², a few milliseconds to encode and decode.
@@ -41,6 +46,15 @@ def decode_pixels(text: str, width: int, height: int) -> np.ndarray:
     return np.frombuffer(base64.b64decode(text), dtype=np.uint8).reshape(height, width, 3)
 
 
+def request_vector(message: dict) -> list:
+    """The request's vector: a JSON list of numbers (strings and true/false are refused)."""
+    vector = message.get("vector")
+    if not isinstance(vector, list) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in vector):
+        raise UserError(f"a vector is a JSON list of five numbers r, g, b, x, y; got {str(vector)[:80]}")
+    return vector
+
+
 def serve(run: str, requests: IO[str] | None = None, report=None) -> int:
     """Answer predict requests until stop or end of input; returns an exit code (0)."""
     requests = requests or sys.stdin
@@ -57,19 +71,22 @@ def serve(run: str, requests: IO[str] | None = None, report=None) -> int:
            device="GPU" if tf.config.list_physical_devices("GPU") else "CPU",
            vector_min=trained.config.get("vector_min"), vector_max=trained.config.get("vector_max"))
     for line in requests:
+        if not line.strip():
+            continue
         message = decode(line)
         if message is None:
+            report("error", id=None, fatal=False, message=f"not a JSON object: {line.strip()[:80]!r}")
             continue
         if message.get("command") == "stop":
             break
         if message.get("command") != "predict":
-            report("error", id=message.get("id"), message=f"unknown command {message.get('command')!r}")
+            report("error", id=message.get("id"), fatal=False, message=f"unknown command {message.get('command')!r}")
             continue
         started = time.perf_counter()
         try:
-            vector = check_vector(message.get("vector"), trained.config)
+            vector = check_vector(request_vector(message), trained.config)
         except UserError as err:
-            report("error", id=message.get("id"), message=str(err))
+            report("error", id=message.get("id"), fatal=False, message=str(err))
             continue
         image = to_uint8(np.asarray(model(vector[None], training=False))[0])
         report("image", id=message.get("id"), width=image.shape[1], height=image.shape[0],

@@ -19,6 +19,7 @@ import os
 import sys
 import threading
 import time
+import warnings
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
@@ -27,7 +28,8 @@ from .. import scene_geometry, view_lut
 from ..dataset_format import write_atomically
 from ..errors import UserError
 from ..version import addon_version
-from .dataset import cached_images, emission_strength, read_index, split_rows, world_radiance
+from .dataset import (cached_images, check_same_dataset, emission_strength, read_index, split_rows,
+                      vectors_fingerprint, world_radiance)
 from .recipes import AUTO, NEEDS_VIEW_TABLE, choose_architecture, recipe
 
 GRID_SAMPLES = 4  # fixed validation samples shown in TensorBoard each epoch
@@ -160,14 +162,25 @@ def _callbacks(config: TrainConfig, report, stop_requested: threading.Event, gri
             self.first_epoch = self.first_epoch or self.epoch
 
         def on_train_batch_end(self, batch, logs=None):
-            report("batch", epoch=self.epoch, batch=batch + 1, batches=self.params["steps"],
-                   loss=float((logs or {}).get("loss", float("nan"))))
+            loss = float((logs or {}).get("loss", float("nan")))
+            report("batch", epoch=self.epoch, batch=batch + 1, batches=self.params["steps"], loss=loss)
+            if not math.isfinite(loss):
+                self._diverged(batch + 1)
             if stop_requested.is_set():
                 self.model.stop_training = True
+
+        def _diverged(self, batch: int | None) -> None:
+            if "diverged" not in state:
+                state["diverged"] = {"epoch": self.epoch, "batch": batch,
+                                     "learning_rate": float(self.model.optimizer.learning_rate.numpy())}
+            self.model.stop_training = True
 
         def on_epoch_end(self, epoch, logs=None):
             logs = logs if logs is not None else {}
             if "val_loss" not in logs:  # stopped mid-epoch: Keras skipped validation
+                return
+            if not math.isfinite(float(logs["val_loss"])):
+                self._diverged(None)
                 return
             logs["val_psnr"] = psnr_from_mse(float(logs["val_loss"]))
             elapsed = time.monotonic() - self.started
@@ -193,7 +206,7 @@ def _callbacks(config: TrainConfig, report, stop_requested: threading.Event, gri
         half-written model behind."""
 
         def on_epoch_end(self, epoch, logs=None):
-            if not logs or "val_loss" not in logs:
+            if not logs or "val_loss" not in logs or "diverged" in state:  # never save a diverged model
                 return
             val_loss = float(logs["val_loss"])
             if val_loss < state.get("best_val_loss", math.inf):
@@ -234,7 +247,14 @@ def _prepare_run(config: TrainConfig, index, resolution: int, ball_disc: bool = 
     if config.resume:
         if not os.path.exists(os.path.join(run, "state.json")):
             raise UserError(f"nothing to resume in {run}: no finished epoch was saved there")
-        return _read_json(config_path), _read_json(os.path.join(run, "state.json"))
+        try:
+            run_config, state = _read_json(config_path), _read_json(os.path.join(run, "state.json"))
+        except (OSError, ValueError) as err:
+            raise UserError(f"cannot resume {run}: its config.json or state.json is unreadable ({err})") from None
+        if not isinstance(run_config, dict) or not isinstance(state, dict):
+            raise UserError(f"cannot resume {run}: its config.json or state.json is not a JSON object")
+        check_same_dataset(index, run_config, run)
+        return run_config, state
     if os.path.isdir(run) and os.listdir(run):
         raise UserError(f"run folder {run} is not empty; choose a new folder or pass --resume")
     train_rows, val_rows = split_rows(len(index.indices), config.split_seed, config.validation_fraction)
@@ -247,6 +267,7 @@ def _prepare_run(config: TrainConfig, index, resolution: int, ball_disc: bool = 
         "validation_indices": index.indices[val_rows].tolist(),
         **_vector_bounds(index),
         "dataset_identity": (index.card or {}).get("identity"),
+        "dataset_fingerprint": vectors_fingerprint(index, index.indices[np.concatenate([train_rows, val_rows])]),
         "scene_light": config.arch in NEEDS_VIEW_TABLE and scene_geometry.present(config.data),
         "ball_disc": ball_disc,
         "addon_version": addon_version(),
@@ -256,6 +277,29 @@ def _prepare_run(config: TrainConfig, index, resolution: int, ball_disc: bool = 
     os.makedirs(run, exist_ok=True)
     _write_json(config_path, run_config)
     return run_config, {}
+
+
+def _load_for_resume(path: str, resolution: int):
+    """last.keras, with its optimizer state; UserError when it is missing, corrupt or not this run's kind."""
+    import keras
+
+    from . import models  # noqa: F401  (registers the custom layers that saved models name)
+
+    if not os.path.isfile(path):
+        raise UserError(f"cannot resume: {path} is missing")
+    try:
+        with warnings.catch_warnings():  # a foreign file's optimizer mismatch: judged below instead
+            warnings.simplefilter("ignore")
+            model = keras.saving.load_model(path, safe_mode=True)
+    except Exception as err:  # Keras raises many types for corrupt or foreign files
+        first = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+        raise UserError(f"cannot resume: {path} is not a loadable Keras model ({first})") from None
+    if tuple(model.input_shape) != (None, 5) or tuple(model.output_shape) != (None, resolution, resolution, 3):
+        raise UserError(f"cannot resume: {path} maps {model.input_shape} to {model.output_shape}, not 5 numbers "
+                        f"to a {resolution}x{resolution} image: not this run's model")
+    if getattr(model, "optimizer", None) is None:
+        raise UserError(f"cannot resume: {path} holds no optimizer state")
+    return model
 
 
 def train(config: TrainConfig, report, stop_requested: threading.Event | None = None) -> dict:
@@ -286,7 +330,7 @@ def train(config: TrainConfig, report, stop_requested: threading.Event | None = 
     train_rows = np.array([position[i] for i in run_config["train_indices"]])
     val_rows = np.array([position[i] for i in run_config["validation_indices"]])
     if config.resume:
-        model = keras.saving.load_model(os.path.join(config.out, "last.keras"), safe_mode=True)
+        model = _load_for_resume(os.path.join(config.out, "last.keras"), images.shape[1])
     else:
         fit_rows = np.sort(train_rows[:BALL_FIT_SAMPLES])  # training rows only: validation stays unseen
         start_from_data(model, index.vectors[fit_rows], images[fit_rows])
@@ -304,6 +348,13 @@ def train(config: TrainConfig, report, stop_requested: threading.Event | None = 
     callbacks = _callbacks(config, report, stop_requested, grid, state)
     fit = model.fit(train_batches, validation_data=val_batches, epochs=config.epochs, initial_epoch=initial_epoch,
                     callbacks=callbacks, verbose=0)
+    if "diverged" in state:
+        where = state["diverged"]
+        place = f"epoch {where['epoch']}" + (f", batch {where['batch']}" if where["batch"] else " (validation)")
+        kept = (f"the best model so far (epoch {state['best_epoch']}) is kept in {config.out}"
+                if "best_epoch" in state else "no model was saved (no epoch ended with a finite loss)")
+        raise UserError(f"training diverged: the loss became NaN or infinite at {place} (learning rate "
+                        f"{where['learning_rate']:g}); {kept}; try a lower --learning-rate")
     epochs_run = len(fit.history.get("val_loss", []))
     cancelled = stop_requested.is_set()
     result = {

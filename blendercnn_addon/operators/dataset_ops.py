@@ -7,6 +7,7 @@ import bpy
 from ..blender_compat import is_own_timer_event
 from ..errors import UserError
 from ..generator import DatasetJob, make_job
+from ..png_check import DamagedImage
 from ..paths import resolve_output_dir
 
 TIMER_SECONDS = 0.01  # a render (or, with workers, a look at their progress) per tick; Blender redraws between
@@ -60,7 +61,9 @@ class BLENDERCNN_OT_generate_dataset(bpy.types.Operator):
         job = self._make_job(context)
         try:
             job.start()
-        except UserError as err:
+        except (UserError, OSError, DamagedImage) as err:
+            err = job.explain(err)
+            job.finish()  # releases the folder's lock if the start got that far
             self.report({"ERROR"}, str(err))
             status.message = f"Error: {err}"
             return None
@@ -78,14 +81,15 @@ class BLENDERCNN_OT_generate_dataset(bpy.types.Operator):
         if job is None:
             return {"CANCELLED"}
         try:
-            while not job.finished:
-                job.step(timeout=0.5)
-                _publish(status, job)
-        except UserError as err:
-            self.report({"ERROR"}, str(err))
+            try:
+                while not job.finished:
+                    job.step(timeout=0.5)
+                    _publish(status, job)
+            finally:
+                job.finish()
+        except (UserError, OSError, DamagedImage) as err:
+            self.report({"ERROR"}, str(job.explain(err)))
             return {"CANCELLED"}
-        finally:
-            job.finish()
         status.message = _summary(job, cancelled=False)
         self.report({"INFO"}, status.message)
         return {"FINISHED"}
@@ -109,8 +113,8 @@ class BLENDERCNN_OT_generate_dataset(bpy.types.Operator):
             return {"PASS_THROUGH"}
         try:
             finished = self._job.step()
-        except UserError as err:
-            self.report({"ERROR"}, str(err))
+        except (UserError, OSError, DamagedImage) as err:
+            self.report({"ERROR"}, str(self._job.explain(err)))
             return self._stop(context, cancelled=True)
         except Exception as err:  # never leave the panel stuck in "running" after a bug or a render crash
             self.report({"ERROR"}, f"Dataset generation stopped: {type(err).__name__}: {err}")

@@ -107,9 +107,9 @@ class PreviewSession(background.Session):
             self._show(message)
         elif event == "error":
             status.message = message.get("message", "error")
-            if message.get("id") is None:  # the model itself could not load
+            if message.get("fatal"):  # the model itself could not load
                 status.state = "ERROR"
-            else:
+            elif self.in_flight and message.get("id") == self.in_flight[0]:  # our request was refused
                 self.in_flight = None
                 self._send_waiting()
 
