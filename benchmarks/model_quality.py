@@ -34,6 +34,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
+from blendercnn_addon.metrics import psnr  # noqa: E402
+
 ARCHS = ("seed", "radiance")
 
 
@@ -79,13 +81,6 @@ def load_set(folder: str):
 
     index = read_index(folder)
     return index.vectors, cached_images(index).astype(np.float32) / 255.0
-
-
-def psnr(real: np.ndarray, generated: np.ndarray, mask: np.ndarray | None = None) -> float:
-    """PSNR (dB) of the mean squared error over the set (inside ``mask`` when given)."""
-    squared = ((real - generated) ** 2).mean(axis=-1)
-    mse = squared[mask].mean() if mask is not None else squared.mean()
-    return float(10.0 * np.log10(1.0 / mse))
 
 
 def time_to_reach(history: list[dict], target: float) -> float | None:

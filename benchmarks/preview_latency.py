@@ -56,7 +56,7 @@ def main() -> None:
 
     import blendercnn_addon
     from blendercnn_addon import background
-    from blendercnn_addon.operators import preview_ops
+    from blendercnn_addon import preview_session
 
     with tempfile.TemporaryDirectory() as folder:
         run = make_run(folder, args.resolution)
@@ -85,11 +85,11 @@ def main() -> None:
             latencies.append((time.perf_counter() - began) * 1000.0)
             worker_ms.append(session.model_seconds * 1000.0)
         latencies, worker_ms = latencies[1:], worker_ms[1:]  # the first one after loading is a warm-up
-        config = preview_ops.read_run_config(run)
+        config = preview_session.read_run_config(run)
         renders = []
         for vector in vectors[:args.renders + 1]:
             began = time.perf_counter()
-            preview_ops.render_real(scene, vector, config)
+            preview_session.render_real(scene, vector, config)
             renders.append((time.perf_counter() - began) * 1000.0)
         renders = renders[1:]  # the first render syncs the scene and loads kernels
         background.stop_all()

@@ -28,6 +28,7 @@ import bpy  # noqa: E402
 import numpy as np  # noqa: E402
 
 from blendercnn_addon import renderer  # noqa: E402
+from blendercnn_addon.metrics import psnr_from_mse  # noqa: E402
 from blendercnn_addon.ml.dataset import load_image  # noqa: E402
 from blendercnn_addon.randomization import VectorSpec, sample_vector  # noqa: E402
 from blendercnn_addon.scene_setup import build_seed_scene  # noqa: E402
@@ -60,10 +61,6 @@ def mse(a: np.ndarray, b: np.ndarray) -> float:
     return float(((a - b) ** 2).mean())
 
 
-def psnr(value: float) -> float:
-    return 10.0 * float(np.log10(1.0 / value))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--resolution", type=int, default=64)
@@ -87,9 +84,9 @@ def main() -> None:
         mean = mse(images.mean(axis=0), clean[0])
         k = len(noise_seeds)
         bias = max(mean - (one - mean) / (k - 1), 1e-12)  # solve the two equations above for bias²
-        print(f"psnr_one_{name}: {psnr(one):.2f}")
-        print(f"psnr_mean_{name}: {psnr(mean):.2f}")
-        print(f"psnr_bias_floor_{name}: {psnr(bias):.2f}")
+        print(f"psnr_one_{name}: {psnr_from_mse(one):.2f}")
+        print(f"psnr_mean_{name}: {psnr_from_mse(mean):.2f}")
+        print(f"psnr_bias_floor_{name}: {psnr_from_mse(bias):.2f}")
         print(f"seconds_per_image_{name}: {seconds:.3f}", flush=True)
 
 

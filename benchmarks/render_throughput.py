@@ -31,6 +31,8 @@ import bpy  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from blendercnn_addon.metrics import psnr_from_mse  # noqa: E402
+
 from blendercnn_addon.generator import make_job  # noqa: E402
 from blendercnn_addon.parallel import default_workers  # noqa: E402
 from blendercnn_addon.scene_setup import build_seed_scene  # noqa: E402
@@ -56,7 +58,7 @@ def psnr_db(folder: str, reference: str, indices) -> float:
 
     mse = np.mean([np.mean((load(f"{folder}/sample_{i}.png") - load(f"{reference}/sample_{i}.png")) ** 2)
                    for i in indices])
-    return float(10.0 * np.log10(1.0 / mse))
+    return psnr_from_mse(float(mse))
 
 
 def memory_growth(trace) -> tuple[float, float]:

@@ -24,6 +24,7 @@ import numpy as np  # noqa: E402
 
 from blendercnn_addon.ml.models import build_model  # noqa: E402
 from blendercnn_addon.ml.train import _device, _make_batches  # noqa: E402
+from blendercnn_addon.vector import VECTOR_SIZE  # noqa: E402
 
 
 def images_per_second(resolution: int, batches: int, batch_size: int, folder: str) -> float:
@@ -32,7 +33,7 @@ def images_per_second(resolution: int, batches: int, batch_size: int, folder: st
     images = np.lib.format.open_memmap(os.path.join(folder, f"images_{resolution}.npy"), mode="w+",
                                        dtype=np.uint8, shape=(count, resolution, resolution, 3))
     images[:] = np.random.default_rng(0).integers(0, 256, images.shape, dtype=np.uint8)
-    vectors = np.random.default_rng(1).random((count, 5), dtype=np.float32)
+    vectors = np.random.default_rng(1).random((count, VECTOR_SIZE), dtype=np.float32)
     keras.utils.set_random_seed(0)
     model = build_model("seed", resolution)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")

@@ -10,11 +10,13 @@ touched from the main thread is kept by construction.
 
 from __future__ import annotations
 
+import datetime
 import time
 
 import bpy
 from bpy.app.handlers import persistent
 
+from .paths import user_folder
 from .workers import Worker
 
 POLL_SECONDS = 0.1  # progress reports: ten updates a second are plenty
@@ -160,3 +162,16 @@ def unregister() -> None:
     stop_all()
     if _on_load_pre in bpy.app.handlers.load_pre:
         bpy.app.handlers.load_pre.remove(_on_load_pre)
+
+
+def log_path(kind: str) -> str:
+    """A new log file for a ``kind`` worker, in the extension's user folder (logs/)."""
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return user_folder("logs", f"{kind}-{stamp}.log")
+
+
+def crash_message(what: str, worker: Worker, exit_code: int) -> tuple[str, str]:
+    """(one-line error, last log lines) for a worker that ended without saying why."""
+    tail = worker.log_tail
+    last = next((line for line in reversed(tail) if line.strip()), "")
+    return f"{what} failed (exit code {exit_code}): {last[:200]}", "\n".join(tail)

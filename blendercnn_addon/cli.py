@@ -17,9 +17,10 @@ import threading
 import time
 
 from .errors import UserError
-from .ml.recipes import AUTO, PREFERRED, RECIPES
+from .architectures import ARCHITECTURES, AUTO, PREFERRED, default_resolution_problem
 from .randomization import COLOUR_SCHEMES, VectorSpec
 from .text import format_duration
+from .vector import VECTOR_FIELDS
 from .parallel import default_workers
 from .settings import (DEFAULT_PRESET, DENOISE_PASSES, DENOISE_PREFILTERS, DENOISE_QUALITIES, DENOISERS,
                        MAX_RESOLUTION, MIN_RESOLUTION, RENDER_DEVICES, RENDER_PRESETS, SAMPLING_PATTERNS,
@@ -128,14 +129,15 @@ def build_parser(prog: str = "python -m blendercnn_addon") -> argparse.ArgumentP
                     "Ctrl-C stops after the current batch and keeps the best model; --resume continues.")
     tr.add_argument("--data", required=True, metavar="DIR", help="dataset folder (ours or the seed's layout)")
     tr.add_argument("--out", required=True, metavar="RUN", help="run folder (new, or an old one with --resume)")
-    tr.add_argument("--arch", default=AUTO,
-                    help=f"architecture: {', '.join(RECIPES)} or {AUTO} (default: {PREFERRED} when the dataset "
-                         "has its baked view transform, as every dataset this tool makes has; else seed)")
+    tr.add_argument("--arch", default=AUTO, choices=(*ARCHITECTURES, AUTO),
+                    help="architecture: " + "; ".join(f"{a.name}: {a.description}" for a in ARCHITECTURES.values())
+                         + f"; {AUTO}: {PREFERRED} when the dataset has its baked view transform, as every dataset "
+                         "this tool makes has, else seed (default %(default)s)")
     tr.add_argument("--epochs", type=int, default=50, help="maximum epochs (default 50; early stopping may end sooner)")
     tr.add_argument("--batch-size", type=int, help="default: the architecture's recipe ("
-                    + ", ".join(f"{arch} {r['batch_size']}" for arch, r in RECIPES.items()) + ")")
+                    + ", ".join(f"{a.name} {a.batch_size}" for a in ARCHITECTURES.values()) + ")")
     tr.add_argument("--learning-rate", type=float, help="Adam's initial rate (default: the architecture's recipe, "
-                    + ", ".join(f"{arch} {r['learning_rate']:g}" for arch, r in RECIPES.items()) + ")")
+                    + ", ".join(f"{a.name} {a.learning_rate:g}" for a in ARCHITECTURES.values()) + ")")
     tr.add_argument("--validation-fraction", type=float, default=0.1, help="held-out share (default 0.1)")
     tr.add_argument("--split-seed", type=int, default=0, help="seed of the train/validation shuffle (default 0)")
     tr.add_argument("--seed", type=int, default=0, help="seed of weights and batch order (default 0)")
@@ -162,15 +164,17 @@ def build_parser(prog: str = "python -m blendercnn_addon") -> argparse.ArgumentP
         description="Generate images from vectors (r, g, b in 0..1; x, y inside the trained range).")
     pr.add_argument("--model", required=True, metavar="RUN", help="run folder (or its model.keras)")
     source = pr.add_mutually_exclusive_group(required=True)
-    source.add_argument("--vector", metavar="R,G,B,X,Y", help="one vector, comma-separated")
-    source.add_argument("--vectors", metavar="CSV", help="CSV with columns r,g,b,x,y (and optionally name)")
+    source.add_argument("--vector", metavar=",".join(VECTOR_FIELDS).upper(), help="one vector, comma-separated")
+    source.add_argument("--vectors", metavar="CSV",
+                        help=f"CSV with columns {','.join(VECTOR_FIELDS)} (and optionally name)")
     pr.add_argument("--out", required=True, help="PNG file for --vector, folder for --vectors")
     pr.set_defaults(handler=_predict)
 
     sv = commands.add_parser(
         "serve", help="keep a model loaded and answer JSON predict requests on stdin (the panel's Preview)",
         description="Load a trained run once, then read {\"command\": \"predict\", \"id\": N, \"vector\": "
-                    "[r, g, b, x, y]} lines on stdin and answer each with one JSON line on stdout holding the "
+                    f"[{', '.join(VECTOR_FIELDS)}]}} lines on stdin and answer each with one JSON line on "
+                    "stdout holding the "
                     "image (see blendercnn_addon/ml/serve.py). Ends on {\"command\": \"stop\"} or end of input.")
     sv.add_argument("--model", required=True, metavar="RUN", help="run folder (or its model.keras)")
     sv.set_defaults(handler=_serve)
@@ -189,7 +193,7 @@ def build_parser(prog: str = "python -m blendercnn_addon") -> argparse.ArgumentP
 
 def _create_env(args: argparse.Namespace) -> int:
     from .interpreter import create_environment
-    from .ml.protocol import JsonLinesWriter
+    from .protocol import JsonLinesWriter
     from .workers import exit_with_parent
 
     exit_with_parent()
@@ -209,7 +213,7 @@ def _quiet_tensorflow() -> None:
 
 def _serve(args: argparse.Namespace) -> int:
     _quiet_tensorflow()
-    from .ml.protocol import JsonLinesWriter
+    from .protocol import JsonLinesWriter
     from .ml.serve import serve
     from .workers import exit_with_parent
 
@@ -236,8 +240,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _read_vector_csv(path: str) -> tuple[list[str], list[list[str]]]:
-    """(names, rows of 5 strings) from a UTF-8 CSV (a byte-order mark is fine) with a header naming
-    r,g,b,x,y and maybe name."""
+    """(names, rows of VECTOR_SIZE strings) from a UTF-8 CSV (a byte-order mark is fine) with a header
+    naming the vector's fields (r,g,b,x,y) and maybe name."""
     import csv
 
     try:
@@ -251,14 +255,14 @@ def _read_vector_csv(path: str) -> tuple[list[str], list[list[str]]]:
         raise UserError(f"{path} is not UTF-8 text; save it as UTF-8 (CSV UTF-8)") from None
     except csv.Error as err:
         raise UserError(f"{path} is not a readable CSV ({err})") from None
-    missing = [k for k in "rgbxy" if k not in columns]
+    missing = [k for k in VECTOR_FIELDS if k not in columns]
     if missing:
-        raise UserError(f"{path} needs a header with columns r,g,b,x,y (and optionally name); "
+        raise UserError(f"{path} needs a header with columns {','.join(VECTOR_FIELDS)} (and optionally name); "
                         f"it has {','.join(columns) or 'none'}")
     if not rows:
         raise UserError(f"{path} has a header but no rows")
     names = [row.get("name") or f"prediction_{n}" for n, row in enumerate(rows)]
-    return names, [[row[k] for k in "rgbxy"] for row in rows]
+    return names, [[row[k] for k in VECTOR_FIELDS] for row in rows]
 
 
 def check_output_names(names: list[str], source: str) -> None:
@@ -302,10 +306,10 @@ def _predict(args: argparse.Namespace) -> int:
     import numpy as np
     from PIL import Image
 
-    from .ml.inference import check_vector, load_run, predict, to_uint8
+    from .ml.inference import load_run, predict, to_uint8
 
     trained = load_run(args.model)
-    vectors = np.stack([check_vector(values, trained.config) for values in raw])  # all checked before any write
+    vectors = np.stack([trained.checked_input(values) for values in raw])  # all checked before any write
     images = to_uint8(predict(trained, vectors))
     if args.vector is not None:
         Image.fromarray(images[0]).save(out, format="PNG")
@@ -330,7 +334,7 @@ def _train(args: argparse.Namespace) -> int:
                          resume=args.resume)
     stop = threading.Event()
     if args.progress == "json":
-        from .ml.protocol import JsonLinesWriter, watch_for_stop
+        from .protocol import JsonLinesWriter, watch_for_stop
         from .workers import exit_with_parent
 
         exit_with_parent()
@@ -428,7 +432,7 @@ def _import_bpy():
     try:
         import bpy
     except ImportError:
-        raise UserError("generate needs Blender's bpy module: pip install bpy==5.0.1 (Python 3.11), "
+        raise UserError("generate needs Blender's bpy module: pip install bpy==5.2.3 (Python 3.13), "
                         "or run it inside Blender: blender -b -c blendercnn generate ...") from None
     return bpy
 
@@ -498,6 +502,9 @@ def _generate(args: argparse.Namespace) -> int:
         from .ray_backend import check_ray
 
         check_ray(args.ray_address)
+    problem = default_resolution_problem(settings.resolution)
+    if problem:  # a warning, not a refusal (architectures.py); repeated with the notes at the end
+        sys.stderr.write(f"warning: {problem}\n")
     stop, job = threading.Event(), None
     try:
         with _stopped_by_signals(stop):  # from here to the end of the run, Ctrl-C ends cleanly

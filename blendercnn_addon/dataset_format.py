@@ -5,6 +5,8 @@ Layout of a dataset folder::
     dataset.json      the dataset card: how it was made (settings, versions, progress)
     metadata.json     seed-compatible: {"sample_<i>": [r, g, b, x, y], ...}, sorted by i
     vectors.csv       name,index,r,g,b,x,y,noise_seed — one row per finished sample
+    metadata.jsonl    {"file_name": "sample_<i>.png", "r": .., "g": .., "b": .., "x": .., "y": ..} per line:
+                      Hugging Face datasets' imagefolder layout
     sample_<i>.png    the images, i = 0 .. count-1 (no zero padding, as in the seed)
 
 Crash safety rests on one rule: a file only ever appears under its final name
@@ -31,19 +33,20 @@ import shutil
 import socket
 from typing import Callable, Iterable, Mapping, Sequence
 
+from .dataset_card import CARD_NAME, DatasetCard, DatasetIdentity
 from .errors import UserError
 from .png_check import DamagedImage, check_png
+from .vector import VECTOR_FIELDS
 
 try:
     import fcntl
 except ImportError:  # Windows: runs are not locked against each other there
     fcntl = None
 
-CARD_NAME = "dataset.json"
 METADATA_NAME = "metadata.json"
 VECTORS_NAME = "vectors.csv"
-CARD_FORMAT = "blendercnn-dataset"
-CARD_FORMAT_VERSION = 1
+# Hugging Face datasets' imagefolder reads this beside the images: load_dataset("imagefolder", data_dir=DIR)
+HF_METADATA_NAME = "metadata.jsonl"
 TEMP_SUFFIX = ".partial"
 WORK_FOLDER = ".blendercnn"  # hidden: the workers' scene copy, logs and locks, inside the dataset folder
 # Tables baked from the scene before the first image (written by the generator, read by training).
@@ -78,6 +81,15 @@ def write_atomically(path: str, data: bytes) -> None:
         raise
 
 
+def read_json(path: str, what: str):
+    """The JSON in ``path``; UserError "PATH is not a readable WHAT (why)" when it cannot be read or parsed."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError) as err:
+        raise UserError(f"{path} is not a readable {what} ({err})") from None
+
+
 def metadata_bytes(vectors: Mapping[int, Vector]) -> bytes:
     """metadata.json content: one sample per line, sorted by index, floats as repr (round-trips)."""
     lines = [f'  "{sample_name(i)}": {json.dumps([float(v) for v in vectors[i]])}' for i in sorted(vectors)]
@@ -86,11 +98,19 @@ def metadata_bytes(vectors: Mapping[int, Vector]) -> bytes:
 
 def vectors_csv_bytes(vectors: Mapping[int, Vector], noise_seeds: Mapping[int, int]) -> bytes:
     """vectors.csv content: header then one row per sample, sorted by index."""
-    rows = ["name,index,r,g,b,x,y,noise_seed"]
+    rows = [",".join(("name", "index", *VECTOR_FIELDS, "noise_seed"))]
     for i in sorted(vectors):
         values = ",".join(repr(float(v)) for v in vectors[i])
         rows.append(f"{sample_name(i)},{i},{values},{noise_seeds[i]}")
     return ("\n".join(rows) + "\n").encode()
+
+
+def hf_metadata_bytes(vectors: Mapping[int, Vector]) -> bytes:
+    """metadata.jsonl content: {"file_name": "sample_<i>.png", "r": ..., ..., "y": ...} per line, by index."""
+    lines = [json.dumps({"file_name": sample_name(i) + ".png",
+                         **{name: float(value) for name, value in zip(VECTOR_FIELDS, vectors[i])}})
+             for i in sorted(vectors)]
+    return ("\n".join(lines) + "\n").encode() if lines else b""
 
 
 class DatasetFolder:
@@ -109,19 +129,13 @@ class DatasetFolder:
         """Where sample ``index`` is rendered before it is renamed into place (hidden, never scanned)."""
         return self.file(f".{sample_name(index)}.png{TEMP_SUFFIX}")
 
-    def read_card(self) -> dict | None:
-        """The card in the folder, or None when there is none. Raises UserError if unreadable."""
+    def read_card(self) -> DatasetCard | None:
+        """The card in the folder (the one reader of dataset.json), or None when there is none.
+        Raises UserError if it is unreadable, not a card, or from a newer version."""
         path = self.file(CARD_NAME)
         if not os.path.exists(path):
             return None
-        try:
-            with open(path, encoding="utf-8") as handle:
-                card = json.load(handle)
-        except (OSError, ValueError) as err:
-            raise UserError(f"{path} is not a readable dataset card ({err})") from None
-        if not isinstance(card, dict) or card.get("format") != CARD_FORMAT:
-            raise UserError(f"{path} is not a BlenderCNN dataset card")
-        return card
+        return DatasetCard.from_dict(read_json(path, "dataset card"), where=path)
 
     def finished_indices(self) -> set[int]:
         """Indices whose image is in place under its final name."""
@@ -155,7 +169,7 @@ class DatasetFolder:
         except FileNotFoundError:
             pass
 
-    def check_can_hold(self, identity: dict, count: int) -> None:
+    def check_can_hold(self, identity: DatasetIdentity, count: int) -> None:
         """Refuse to write a dataset with ``identity`` and ``count`` samples where it would mix with another.
 
         Accepted: a missing or empty folder, or one whose card has the same identity
@@ -172,13 +186,11 @@ class DatasetFolder:
                     f"output folder {self.path} is not empty and holds no BlenderCNN dataset; choose an empty folder"
                 )
             return
-        recorded = card.get("identity")
-        if not isinstance(recorded, dict) or not recorded:
+        if not card.has_identity():
             raise UserError(f"{self.file(CARD_NAME)} records no dataset identity (settings), so resuming could "
                             "mix two datasets; choose another folder")
         # A setting the folder's card does not record (made by an older version) is not a difference.
-        differences = sorted(key for key in set(identity) | set(recorded)
-                             if key in recorded and identity.get(key) != recorded[key])
+        differences = sorted(card.identity.differences(identity))
         if differences:
             raise UserError(
                 f"output folder {self.path} holds a different dataset (differs in: {', '.join(differences)}); "
@@ -237,12 +249,15 @@ class DatasetFolder:
         return WriterLock(self, shard_index, shard_count)
 
     def write_tables(self, vectors: Mapping[int, Vector], noise_seeds: Mapping[int, int]) -> None:
-        """Rewrite metadata.json and vectors.csv (atomically) for the finished samples given."""
+        """Rewrite metadata.json, vectors.csv and metadata.jsonl (each atomically) for the finished samples."""
         write_atomically(self.file(METADATA_NAME), metadata_bytes(vectors))
         write_atomically(self.file(VECTORS_NAME), vectors_csv_bytes(vectors, noise_seeds))
+        write_atomically(self.file(HF_METADATA_NAME), hf_metadata_bytes(vectors))
 
-    def write_card(self, card: dict) -> None:
-        write_atomically(self.file(CARD_NAME), (json.dumps(card, indent=2, sort_keys=True) + "\n").encode())
+    def write_card(self, card: DatasetCard) -> None:
+        """Write dataset.json (atomically), in the layout every version reads."""
+        text = json.dumps(card.to_dict(), indent=2, sort_keys=True) + "\n"
+        write_atomically(self.file(CARD_NAME), text.encode())
 
 
 class WriterLock:

@@ -2,8 +2,9 @@
 
 The same :class:`DatasetJob` serves every entry point: the CLI and an operator's
 ``execute()`` call :meth:`DatasetJob.run`; the panel's modal operator calls
-:meth:`DatasetJob.render_next` once per timer tick so Blender redraws between
-frames. All bpy work goes through :mod:`.renderer`; files through :mod:`.dataset_format`.
+:meth:`DatasetJob.step` once per timer tick so Blender redraws between frames.
+This module never imports bpy: every Blender call goes through :mod:`.renderer`
+(the scene is passed around as an opaque object), files through :mod:`.dataset_format`.
 """
 
 from __future__ import annotations
@@ -15,18 +16,19 @@ import shutil
 import socket
 import sys
 import time
+from dataclasses import replace
 from typing import Callable
 
-import bpy
 import numpy as np
 
 from . import render_worker, renderer, scene_geometry, storage, view_lut
-from .blender_compat import running_as_module
-from .dataset_format import (CARD_FORMAT, CARD_FORMAT_VERSION, SCENE_TABLE_NAMES, WORK_FOLDER, DatasetFolder,
-                             missing_indices, write_atomically)
+from .architectures import default_resolution_problem
+from .dataset_card import DatasetCard, DatasetIdentity
+from .dataset_format import (HF_METADATA_NAME, METADATA_NAME, SCENE_TABLE_NAMES, VECTORS_NAME, WORK_FOLDER,
+                             DatasetFolder, missing_indices, write_atomically)
 from .errors import UserError
 from .png_check import DamagedImage
-from .randomization import VECTOR_FIELDS, noise_seed, sample_vector
+from .randomization import noise_seed, sample_vector
 from .parallel import LocalRenderPool
 from .settings import GenerationSettings
 from .version import addon_version
@@ -42,13 +44,14 @@ def _now() -> str:
 class DatasetJob:
     """Render the samples of ``settings`` still missing from its output folder.
 
-    Life cycle: ``start()`` (validates, refuses incompatible folders, writes the
-    card) → ``render_next()`` until it returns None → ``finish()``. ``finish()``
-    is also the clean way out of a cancel: tables and card are consistent with
-    the images on disk, and the scene's object and colour are restored.
+    ``scene`` is a ``bpy.types.Scene``, handed to renderer.py only. Life cycle: ``start()``
+    (validates, refuses incompatible folders, writes the card) → ``step()`` until
+    :attr:`finished` → ``finish()``. ``finish()`` is also the clean way out of a cancel:
+    tables and card are consistent with the images on disk, and the scene's object and
+    colour are restored.
     """
 
-    def __init__(self, scene: bpy.types.Scene, settings: GenerationSettings, quiet: bool = False):
+    def __init__(self, scene, settings: GenerationSettings, quiet: bool = False):
         self.scene = scene
         self.settings = settings
         self.quiet = quiet
@@ -58,7 +61,7 @@ class DatasetJob:
         self.rendered_now = 0  # samples this job rendered (not counting earlier runs)
         self._vectors: dict[int, tuple] = {}
         self._noise_seeds: dict[int, int] = {}
-        self._card: dict = {}
+        self._card: DatasetCard | None = None
         self._target = None
         self._original_vector = None
         self._started_at = 0.0
@@ -67,6 +70,7 @@ class DatasetJob:
         self._shard_total: int | None = None
         self._denoiser = "none"
         self._lock = None  # the folder's WriterLock while the job runs
+        self._setup: renderer.RenderSetup | None = None
 
     # -- progress ---------------------------------------------------------
     @property
@@ -99,18 +103,18 @@ class DatasetJob:
         is written), then write the card first — so any interrupted folder resumes — and the tables."""
         s = self.settings
         s.validate()
-        self._target = renderer.resolve_target(self.scene, s.target)
-        denoiser, notes = renderer.resolve_denoiser(self.scene, s.denoiser)
-        self.notes.extend(notes)
-        device, notes = renderer.configure_render(self.scene, s, denoiser, threads=s.threads or None)
-        self.notes.extend(notes)
-        self._denoiser = denoiser
-        self._card = self._make_card(denoiser, device)
-        self.folder.check_can_hold(self._card["identity"], s.count)
+        self._setup = renderer.prepare_render(self.scene, s, threads=s.threads or None)
+        self._target, self._denoiser = self._setup.target, self._setup.denoiser
+        self.notes.extend(self._setup.notes)
+        problem = default_resolution_problem(s.resolution)
+        if problem and problem not in self.notes:
+            self.notes.append(problem)
+        self._card = self._make_card(self._setup.denoiser, self._setup.device)
+        self.folder.check_can_hold(self._card.identity, s.count)
         owns = s.in_shard if s.shard_count > 1 else None
         previous = self.folder.read_card()
-        if previous:
-            self._card["created_utc"] = previous.get("created_utc", self._card["created_utc"])
+        if previous and previous.created_utc:
+            self._card = replace(self._card, created_utc=previous.created_utc)
         finished, damaged = self.folder.verified_indices(s.resolution, owns)
         finished = {i for i in finished if i < s.count}
         for index in sorted(finished):
@@ -166,10 +170,9 @@ class DatasetJob:
             return None
         index = self.pending[0]
         vector = sample_vector(self.settings.seed, index, self.settings.vectors)
-        renderer.apply_vector(self._target, vector)
         began = time.monotonic()
-        renderer.render_still(self.scene, self.folder.temp_image_path(index),
-                              noise_seed(self.settings.seed, index), quiet=self.quiet)
+        renderer.render_vector(self.scene, self._setup, vector, self.folder.temp_image_path(index),
+                               noise_seed(self.settings.seed, index), quiet=self.quiet)
         self.folder.commit_image(index, self.settings.resolution)
         self._render_seconds += time.monotonic() - began
         self.rendered_now += 1
@@ -189,8 +192,7 @@ class DatasetJob:
                 if index < self.settings.count:
                     self._remember(index)
         self.folder.write_tables(self._vectors, self._noise_seeds)
-        complete = len(self._vectors) >= self.settings.count
-        self._card.update(finished=len(self._vectors), complete=complete, updated_utc=_now(), notes=self.notes)
+        self._card = self._card.with_progress(len(self._vectors), _now(), self.notes)
         self.folder.write_card(self._card)
         self._last_flush = time.monotonic()
 
@@ -248,83 +250,47 @@ class DatasetJob:
         self._vectors[index] = vector or sample_vector(self.settings.seed, index, self.settings.vectors)
         self._noise_seeds[index] = noise_seed(self.settings.seed, index)
 
-    def _make_card(self, denoiser: str, device: str) -> dict:
-        """The dataset card. ``identity`` holds what must match for a run to resume into the folder."""
+    def _make_card(self, denoiser: str, device: str) -> DatasetCard:
+        """The dataset card (dataset_card.py) for this run's settings, before any image."""
         s = self.settings
         colour = renderer.colour_management(self.scene)
-        identity = {
-            "seed": s.seed,
-            "resolution": s.resolution,
-            "render_samples": s.samples,
-            "denoiser": denoiser,
-            "denoise_quality": s.denoise_quality if denoiser != "none" else None,
-            "denoise_prefilter": s.denoise_prefilter if denoiser != "none" else None,
-            "denoise_passes": s.denoise_passes if denoiser != "none" else None,
-            "sampling_pattern": s.sampling_pattern,
-            "engine": "CYCLES",
-            "view_transform": colour["view_transform"],
-            "look": colour["look"],
-            "exposure": colour["exposure"],
-            "colour_scheme": s.vectors.colour_scheme,
-            **({"exclude_quadrant": True} if s.vectors.exclude_quadrant else {}),  # older cards lack the key
-            "x_range": list(s.vectors.x_range),
-            "y_range": list(s.vectors.y_range),
-            "object": s.target.object_name,
-            "material": s.target.material_name,
-            "node": s.target.node_name,
-        }
-        return {
-            "format": CARD_FORMAT,
-            "format_version": CARD_FORMAT_VERSION,
-            "identity": identity,
-            "count": s.count,
-            "finished": 0,
-            "complete": False,
-            "addon_version": addon_version(),
-            "blender_version": bpy.app.version_string,
-            "created_utc": _now(),
-            "updated_utc": _now(),
-            "render": {
-                "engine": "CYCLES",
-                "device": device,
-                "device_requested": s.device,
-                "workers": s.workers,
+        with_denoiser = denoiser != "none"
+        identity = DatasetIdentity(
+            seed=s.seed, resolution=s.resolution, render_samples=s.samples, denoiser=denoiser,
+            denoise_quality=s.denoise_quality if with_denoiser else None,
+            denoise_prefilter=s.denoise_prefilter if with_denoiser else None,
+            denoise_passes=s.denoise_passes if with_denoiser else None,
+            sampling_pattern=s.sampling_pattern, engine="CYCLES", view_transform=colour["view_transform"],
+            look=colour["look"], exposure=colour["exposure"], colour_scheme=s.vectors.colour_scheme,
+            exclude_quadrant=s.vectors.exclude_quadrant, x_range=tuple(s.vectors.x_range),
+            y_range=tuple(s.vectors.y_range), object=s.target.object_name, material=s.target.material_name,
+            node=s.target.node_name)
+        now = _now()
+        return DatasetCard(
+            identity=identity, count=s.count, addon_version=addon_version(),
+            blender_version=renderer.blender_version(), created_utc=now, updated_utc=now,
+            render={
+                "engine": "CYCLES", "device": device, "device_requested": s.device, "workers": s.workers,
                 "threads_per_worker": s.threads_per_worker() if s.workers > 1 else (s.threads or "auto"),
-                "recycle_every": s.recycle_every,
-                "samples": s.samples,
-                "adaptive_sampling": False,
-                "light_tree": False,
-                "denoiser": denoiser,
-                "denoiser_requested": s.denoiser,
-                "denoise_quality": s.denoise_quality,
-                "denoise_prefilter": s.denoise_prefilter,
-                "denoise_passes": s.denoise_passes,
-                "sampling_pattern": s.sampling_pattern,
-                "resolution": [s.resolution, s.resolution],
-                "file_format": "PNG",
-                "color_mode": "RGB",
+                "recycle_every": s.recycle_every, "samples": s.samples, "adaptive_sampling": False,
+                "light_tree": False, "denoiser": denoiser, "denoiser_requested": s.denoiser,
+                "denoise_quality": s.denoise_quality, "denoise_prefilter": s.denoise_prefilter,
+                "denoise_passes": s.denoise_passes, "sampling_pattern": s.sampling_pattern,
+                "resolution": [s.resolution, s.resolution], "file_format": "PNG", "color_mode": "RGB",
                 "color_depth": 8,
                 "noise_seed": "per sample: column noise_seed of vectors.csv, a function of (seed, index)",
             },
-            "color_management": {**colour, "lut": {
+            color_management={**colour, "lut": {
                 "file": view_lut.LUT_FILE, "size": view_lut.LUT_SIZE, "min": view_lut.LUT_MIN,
                 "max": view_lut.LUT_MAX, "nodes": "0, then log-uniform from min to max, per channel",
                 "layout": "float32 [r, g, b, 3]: display RGB in [0, 1] of linear RGB",
                 "baked_by": "Blender: image.save_render with the scene's colour management, 16-bit PNG, no dither"}},
-            "randomization": {"seed": s.seed, **s.vectors.as_dict()},
-            "vector_fields": list(VECTOR_FIELDS),
-            "scene": {
-                "blend_file": s.blend_file or bpy.data.filepath or None,
-                "scene": self.scene.name,
-                **s.target.as_dict(),
-                "emission_strength": renderer.emission_strength(self._target),
-                "world_radiance": renderer.world_radiance(self.scene),
-                "camera": self.scene.camera.name,
-            },
-            "files": {"images": "sample_<i>.png", "metadata": "metadata.json", "vectors": "vectors.csv",
-                      "view_transform": view_lut.LUT_FILE, "geometry": scene_geometry.GEOMETRY_FILE},
-            "notes": [],
-        }
+            randomization={"seed": s.seed, **s.vectors.as_dict()},
+            scene=renderer.scene_facts(self.scene, self._target, s.blend_file),
+            files={"images": "sample_<i>.png", "metadata": METADATA_NAME, "vectors": VECTORS_NAME,
+                   "huggingface_metadata": HF_METADATA_NAME, "view_transform": view_lut.LUT_FILE,
+                   "geometry": scene_geometry.GEOMETRY_FILE},
+        )
 
 
 class ParallelDatasetJob(DatasetJob):
@@ -335,7 +301,7 @@ class ParallelDatasetJob(DatasetJob):
     never blocks longer than its timeout, so a modal operator can call it every tick.
     """
 
-    def __init__(self, scene: bpy.types.Scene, settings: GenerationSettings, quiet: bool = False):
+    def __init__(self, scene, settings: GenerationSettings, quiet: bool = False):
         super().__init__(scene, settings, quiet)
         self.pool: LocalRenderPool | None = None
         self._work_dir: str | None = None
@@ -403,27 +369,25 @@ class ParallelDatasetJob(DatasetJob):
     def finish(self) -> None:
         if self.pool is not None:
             self.pool.stop()
-            self._card["render"]["worker_processes_started"] = self.pool.stats.started
-            self._card["render"]["worker_restarts_after_crash"] = self.pool.stats.restarted_after_crash
-            if self.pool.stats.devices:
-                self._card["render"]["device"] = ", ".join(sorted(self.pool.stats.devices))
+            stats = self.pool.stats
+            self._card = self._card.with_render(worker_processes_started=stats.started,
+                                                worker_restarts_after_crash=stats.restarted_after_crash)
+            if stats.devices:
+                self._card = self._card.with_render(device=", ".join(sorted(stats.devices)))
         if self._work_dir:
             shutil.rmtree(self._work_dir, ignore_errors=True)
         super().finish()
 
 
 def worker_command(job_path: str) -> list[str]:
-    """argv of one render worker: the bpy module's Python, or this Blender in background mode."""
-    if not running_as_module():
-        package = os.path.basename(os.path.dirname(os.path.abspath(__file__)))
-        code = (f"import sys; sys.path.insert(0, {package_parent()!r}); "
-                f"from {package}.render_worker import serve; sys.exit(serve({job_path!r}))")
-        return [bpy.app.binary_path, "--background", "--factory-startup", "--python-exit-code", "1",
-                "--python-expr", code]
-    return addon_command(sys.executable, "render-worker", job_path)
+    """argv of one render worker: this Blender in background mode, or in the bpy module its Python."""
+    package = os.path.basename(os.path.dirname(os.path.abspath(__file__)))
+    code = (f"import sys; sys.path.insert(0, {package_parent()!r}); "
+            f"from {package}.render_worker import serve; sys.exit(serve({job_path!r}))")
+    return renderer.background_blender_argv(code) or addon_command(sys.executable, "render-worker", job_path)
 
 
-def make_job(scene: bpy.types.Scene, settings: GenerationSettings, quiet: bool = False,
+def make_job(scene, settings: GenerationSettings, quiet: bool = False,
              background: bool = False) -> DatasetJob:
     """A job rendering in this process for one worker, or with worker processes for more.
 

@@ -13,6 +13,7 @@ from bpy.props import EnumProperty, StringProperty
 from . import interpreter
 from .errors import UserError
 from .paths import ADDON_PACKAGE, user_folder
+from .ui.interpreter import draw_interpreter
 
 
 def _forget_check(self, context):
@@ -37,11 +38,9 @@ class BlenderCNNPreferences(bpy.types.AddonPreferences):
                                       description="Which TensorFlow Create Environment installs")
 
     def draw(self, context):
-        from .ui.panels import draw_interpreter
-
         layout = self.layout
         layout.prop(self, "python_path")
-        draw_interpreter(layout, context, in_preferences=True)
+        draw_interpreter(layout, context, self, in_preferences=True)
 
 
 def preferences(context=None) -> BlenderCNNPreferences | None:

@@ -11,9 +11,11 @@ import bpy
 from bpy.props import (BoolProperty, EnumProperty, FloatProperty, FloatVectorProperty, IntProperty,
                        PointerProperty, StringProperty)
 
-from .ml.recipes import PREFERRED, recipe
+from . import preview_session
+from .architectures import ARCHITECTURES, PREFERRED, recipe
 from .parallel import default_workers
 from .randomization import VectorSpec
+from .vector import DEFAULT_POSITION_RANGE, make_vector
 from .settings import (DEFAULT_PRESET, MAX_RESOLUTION, MAX_WORKERS, MIN_RESOLUTION, RENDER_PRESETS,
                        GenerationSettings, SceneTarget)
 
@@ -61,17 +63,11 @@ RENDER_DEVICE_ITEMS = (
     ("ONEAPI", "oneAPI", "Intel GPUs"),
 )
 
-ARCHITECTURE_ITEMS = (  # names of ml.models.ARCHITECTURES (a test keeps them in step)
-    ("seed", "Seed", "The seed project's decoder (Dense + 4 transposed convolutions), the baseline"),
-    ("radiance", "Radiance", "Predicts the linear light of the ball from its position, applies the colour "
-                             "exactly and the scene's view transform: right for colours it never saw"),
-)
+ARCHITECTURE_ITEMS = tuple((a.name, a.label, a.description) for a in ARCHITECTURES.values())
 
 
 def _preview_vector_changed(self, context):
-    from .operators import preview_ops  # late import: operators import this module
-
-    preview_ops.request_preview(self)
+    preview_session.request_preview(self)
 
 
 def _preset_chosen(self, context):
@@ -86,7 +82,7 @@ def _preset_chosen(self, context):
 
 
 def _architecture_chosen(self, context):
-    """Fill in the chosen architecture's recommended batch size and learning rate (ml/recipes.py)."""
+    """Fill in the chosen architecture's recommended batch size and learning rate (ml/architectures.py)."""
     recommended = recipe(self.architecture)
     self.batch_size, self.learning_rate = recommended["batch_size"], recommended["learning_rate"]
 
@@ -117,10 +113,14 @@ class BlenderCNNSceneSettings(bpy.types.PropertyGroup):
         name="Node", default="Emission",
         description="Node in that material whose Color (or Emission Color) input takes the sample's RGB")
 
-    x_min: FloatProperty(name="X min", default=-1.0, unit="LENGTH", description="Lowest ball X (m)")
-    x_max: FloatProperty(name="X max", default=1.0, unit="LENGTH", description="Highest ball X (m)")
-    y_min: FloatProperty(name="Y min", default=-1.0, unit="LENGTH", description="Lowest ball Y (m)")
-    y_max: FloatProperty(name="Y max", default=1.0, unit="LENGTH", description="Highest ball Y (m)")
+    x_min: FloatProperty(name="X min", default=DEFAULT_POSITION_RANGE[0], unit="LENGTH",
+                         description="Lowest ball X (m)")
+    x_max: FloatProperty(name="X max", default=DEFAULT_POSITION_RANGE[1], unit="LENGTH",
+                         description="Highest ball X (m)")
+    y_min: FloatProperty(name="Y min", default=DEFAULT_POSITION_RANGE[0], unit="LENGTH",
+                         description="Lowest ball Y (m)")
+    y_max: FloatProperty(name="Y max", default=DEFAULT_POSITION_RANGE[1], unit="LENGTH",
+                         description="Highest ball Y (m)")
     colour_scheme: EnumProperty(name="Colours", items=COLOUR_SCHEME_ITEMS, default="vibrant")
     randomize_seed: IntProperty(name="Seed", default=0, min=0,
                                 description="Randomize draws vector #Clicks of this seed: reproducible")
@@ -190,8 +190,8 @@ class BlenderCNNSceneSettings(bpy.types.PropertyGroup):
                              update=_preview_vector_changed, description="Ball Y given to the model (m)")
 
     def preview_vector(self) -> list[float]:
-        """[r, g, b, x, y] as the Preview panel shows it."""
-        return [*self.preview_colour, self.preview_x, self.preview_y]
+        """The vector (vector.py) the Preview panel shows."""
+        return list(make_vector(self.preview_colour, (self.preview_x, self.preview_y)))
 
     def target_names(self) -> SceneTarget:
         """Names the generator resolves; empty pointers fall back to the seed's names."""

@@ -1,4 +1,4 @@
-"""Which vector (r, g, b, x, y) sample *i* of a dataset gets. Blender-free.
+"""Which vector (r, g, b, x, y; see vector.py) sample *i* of a dataset gets. Blender-free.
 
 Every sample's vector and Cycles noise seed is a pure function of
 ``(dataset seed, sample index, ranges, colour scheme)``: no global random state,
@@ -11,19 +11,17 @@ promise across numpy releases).
 
 from __future__ import annotations
 
-import math
 import random
 from dataclasses import asdict, dataclass
 
+from .vector import DEFAULT_POSITION_RANGE, POSITION_FIELDS, check_position_range, make_vector
 from .errors import UserError
 
 # vibrant, uniform: training schemes; pastel, dim, near_white, unseen: evaluation sets of colours a
 # vibrant-trained model never saw ("unseen" cycles through uniform, pastel, dim, near_white by index).
 COLOUR_SCHEMES = ("vibrant", "uniform", "pastel", "dim", "near_white", "unseen")
 UNSEEN_CYCLE = ("uniform", "pastel", "dim", "near_white")
-VECTOR_FIELDS = ("r", "g", "b", "x", "y")
 MAX_NOISE_SEED = 2**31 - 1
-MAX_ABS_POSITION_M = 1000.0  # a sanity bound on x, y ranges: far beyond any scene this renders
 
 
 @dataclass(frozen=True)
@@ -39,21 +37,15 @@ class VectorSpec:
     so a model can be tested on positions it never saw.
     """
 
-    x_range: tuple[float, float] = (-1.0, 1.0)
-    y_range: tuple[float, float] = (-1.0, 1.0)
+    x_range: tuple[float, float] = DEFAULT_POSITION_RANGE
+    y_range: tuple[float, float] = DEFAULT_POSITION_RANGE
     colour_scheme: str = "vibrant"
     exclude_quadrant: bool = False
 
     def validate(self) -> None:
         """Raise :class:`UserError` naming the first bad field."""
-        for axis, (low, high) in (("x", self.x_range), ("y", self.y_range)):
-            if not (math.isfinite(low) and math.isfinite(high)):
-                raise UserError(f"{axis} range must be finite numbers, got {low}..{high}")
-            if max(abs(low), abs(high)) > MAX_ABS_POSITION_M:
-                raise UserError(f"{axis} range {low}..{high} reaches beyond ±{MAX_ABS_POSITION_M:g} m; positions are "
-                                "metres in the scene (the seed's room spans -1..1)")
-            if low > high:
-                raise UserError(f"{axis} range is empty: min {low} is greater than max {high}")
+        for axis, (low, high) in zip(POSITION_FIELDS, (self.x_range, self.y_range)):
+            check_position_range(axis, low, high)
         if self.exclude_quadrant and self.x_range[0] >= 0 and self.y_range[0] >= 0:
             raise UserError("the x and y ranges lie inside the excluded quadrant x > 0, y > 0: nothing is left")
         if self.colour_scheme not in COLOUR_SCHEMES:
@@ -99,15 +91,15 @@ def scheme_colour(rng: random.Random, scheme: str, index: int) -> tuple[float, f
     return (rng.uniform(low, 1.0), rng.uniform(low, 1.0), rng.uniform(low, 1.0))
 
 
-def sample_vector(seed: int, index: int, spec: VectorSpec) -> tuple[float, float, float, float, float]:
-    """Vector (r, g, b, x, y) of sample ``index``: r, g, b in [0, 1], x, y inside spec's ranges."""
+def sample_vector(seed: int, index: int, spec: VectorSpec) -> tuple[float, ...]:
+    """The vector of sample ``index``: r, g, b in [0, 1], x, y inside spec's ranges."""
     rng = _rng(seed, index, "vector")
     r, g, b = scheme_colour(rng, spec.colour_scheme, index)
     x = rng.uniform(*spec.x_range)
     y = rng.uniform(*spec.y_range)
     while spec.exclude_quadrant and x > 0 and y > 0:
         x, y = rng.uniform(*spec.x_range), rng.uniform(*spec.y_range)
-    return (r, g, b, x, y)
+    return make_vector((r, g, b), (x, y))
 
 
 def noise_seed(seed: int, index: int) -> int:

@@ -237,7 +237,7 @@ class RayDatasetJob(ParallelDatasetJob):
         self.actors = self.actors or max(1, int(ray.cluster_resources().get("CPU", 1)) // threads)
         job = {"settings": self.settings.to_dict(), "scene": self.scene.name, "denoiser": self._denoiser,
                "threads": threads}
-        self._card["render"]["backend"] = f"ray ({self.actors} actors)"
+        self._card = self._card.with_render(backend=f"ray ({self.actors} actors)")
         return RayRenderPool(job, blend, list(self.pending), self.actors, threads, self.settings.recycle_every,
                              self.folder)
 

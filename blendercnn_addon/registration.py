@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import bpy
 
-from . import background, cli, operators, preferences, properties, ui
+from . import background, cli, operators, preferences, properties
+from .ui import panels
 
 CLI_COMMAND_ID = "blendercnn"
 _cli_handle = None
@@ -13,7 +14,7 @@ _cli_handle = None
 def register() -> None:
     global _cli_handle
     properties.register()
-    for cls in preferences.CLASSES + operators.CLASSES + ui.CLASSES:
+    for cls in preferences.CLASSES + operators.CLASSES + panels.CLASSES:
         bpy.utils.register_class(cls)
     background.register()
     # ``blender -c blendercnn generate ...``; register_cli_command exists since Blender 4.2.
@@ -27,6 +28,6 @@ def unregister() -> None:
         bpy.utils.unregister_cli_command(_cli_handle)
         _cli_handle = None
     background.unregister()  # stops every worker (training, preview, TensorBoard)
-    for cls in reversed(preferences.CLASSES + operators.CLASSES + ui.CLASSES):
+    for cls in reversed(preferences.CLASSES + operators.CLASSES + panels.CLASSES):
         bpy.utils.unregister_class(cls)
     properties.unregister()

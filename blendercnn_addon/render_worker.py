@@ -2,7 +2,7 @@
 
 Started by :class:`.parallel.LocalRenderPool` as ``python -m blendercnn_addon render-worker
 JOB.json`` (the bpy module) or as ``blender -b COPY.blend --python-expr ...`` from inside
-Blender. Speaks the JSON-lines protocol of ml/protocol.py:
+Blender. Speaks the JSON-lines protocol of protocol.py:
 
     parent → worker (stdin):   {"command": "render", "index": i}   {"command": "stop"}
     worker → parent (stdout):  {"event": "ready", "pid": p, "device": "CPU", "threads": t}
@@ -20,13 +20,14 @@ import os
 import signal
 import sys
 import time
+from dataclasses import replace
 
 import bpy
 
 from . import renderer
 from .dataset_format import DatasetFolder
 from .png_check import DamagedImage
-from .ml.protocol import decode, encode
+from .protocol import decode, encode
 from .randomization import noise_seed, sample_vector
 from .settings import GenerationSettings
 from .workers import exit_with_parent
@@ -60,19 +61,19 @@ class SceneRenderer:
     """A scene opened from a saved copy, configured once, rendering sample after sample."""
 
     def __init__(self, job: dict):
-        self.settings = GenerationSettings.from_dict(job["settings"])
+        # The coordinator's resolved denoiser: every process renders with the same one.
+        self.settings = replace(GenerationSettings.from_dict(job["settings"]), denoiser=job["denoiser"])
         bpy.ops.wm.open_mainfile(filepath=job["blend"], load_ui=False)
         self.scene = bpy.data.scenes[job["scene"]]
-        self.target = renderer.resolve_target(self.scene, self.settings.target)
-        self.device, self.notes = renderer.configure_render(self.scene, self.settings, job["denoiser"],
-                                                            threads=job["threads"])
+        self.setup = renderer.prepare_render(self.scene, self.settings, threads=job["threads"])
+        self.device, self.notes = self.setup.device, self.setup.notes
         self.threads = job["threads"]
         self.folder = DatasetFolder(self.settings.out_dir)
 
     def _render_into(self, index: int, path: str) -> None:
         seed = self.settings.seed
-        renderer.apply_vector(self.target, sample_vector(seed, index, self.settings.vectors))
-        renderer.render_still(self.scene, path, noise_seed(seed, index), quiet=True)
+        renderer.render_vector(self.scene, self.setup, sample_vector(seed, index, self.settings.vectors), path,
+                               noise_seed(seed, index))
 
     def render(self, index: int) -> float:
         """Render sample ``index`` into the dataset folder; returns the seconds it took."""

@@ -16,10 +16,12 @@ import numpy as np
 from mathutils import Vector
 
 from . import view_lut
-from .blender_compat import uses_nodes
+from .blender_compat import running_as_module, uses_nodes
+from .dataset_card import SceneFacts
 from .scene_geometry import FAR, ROUND_TOLERANCE, SceneGeometry
 from .errors import UserError
 from .settings import GenerationSettings, SceneTarget
+from .vector import colour_of, make_vector, position_of
 
 # Inputs that carry an emission colour: the Emission node's, then Principled BSDF's.
 COLOUR_INPUT_NAMES = ("Color", "Emission Color")
@@ -59,11 +61,10 @@ def resolve_target(scene: bpy.types.Scene, names: SceneTarget) -> Target:
 
 
 def apply_vector(target: Target, vector) -> None:
-    """Set the emission colour to (r, g, b) and move the object to world (x, y), keeping its z."""
-    r, g, b, x, y = vector
-    target.colour_input.default_value = (r, g, b, 1.0)
-    target.obj.location.x = x
-    target.obj.location.y = y
+    """Set the emission colour to the vector's (r, g, b) and move the object to its world (x, y),
+    keeping the object's z (vector.py)."""
+    target.colour_input.default_value = (*colour_of(vector), 1.0)
+    target.obj.location.x, target.obj.location.y = position_of(vector)
 
 
 STRENGTH_INPUT_NAMES = ("Strength", "Emission Strength")
@@ -99,10 +100,31 @@ def world_radiance(scene: bpy.types.Scene) -> float | None:
     return float(max(colour) * background.inputs["Strength"].default_value)
 
 
-def read_vector(target: Target) -> tuple[float, float, float, float, float]:
-    """The current (r, g, b, x, y) of the target."""
-    r, g, b = tuple(target.colour_input.default_value)[:3]
-    return (r, g, b, target.obj.location.x, target.obj.location.y)
+def blender_version() -> str:
+    """This Blender's version string, e.g. '5.2.3 LTS' (recorded in the dataset card)."""
+    return bpy.app.version_string
+
+
+def scene_facts(scene: bpy.types.Scene, target: Target, blend_file: str | None) -> SceneFacts:
+    """What the dataset card records about the scene: names and the light levels models use."""
+    return SceneFacts(blend_file=blend_file or bpy.data.filepath or None, scene=scene.name,
+                      object=target.obj.name, material=target.material.name, node=target.node.name,
+                      emission_strength=emission_strength(target), world_radiance=world_radiance(scene),
+                      camera=scene.camera.name if scene.camera else None)
+
+
+def background_blender_argv(python_code: str) -> list[str] | None:
+    """argv that runs ``python_code`` in this Blender in background mode (no window, no user
+    preferences), or None inside the bpy module, which has no Blender executable."""
+    if running_as_module():
+        return None
+    return [bpy.app.binary_path, "--background", "--factory-startup", "--python-exit-code", "1",
+            "--python-expr", python_code]
+
+
+def read_vector(target: Target) -> tuple[float, ...]:
+    """The target's current vector: its emission colour and its world x, y."""
+    return make_vector(tuple(target.colour_input.default_value)[:3], (target.obj.location.x, target.obj.location.y))
 
 
 def denoiser_available(scene: bpy.types.Scene, blender_id: str) -> bool:
@@ -169,8 +191,9 @@ def configure_render(scene: bpy.types.Scene, settings: GenerationSettings, denoi
     """Set everything a correct dataset render depends on, explicitly, whatever the file had.
 
     ``threads``: Cycles CPU threads (None: Blender's automatic choice). Returns the device
-    description for the card (e.g. "CPU", "OPTIX: NVIDIA H100") and notes (e.g. a GPU fallback). The compositor is switched off: files from older Blenders
-    rendered flat grey through it in Blender 5.0 (REFERENCE.md).
+    description for the card (e.g. "CPU", "OPTIX: NVIDIA H100") and notes (e.g. a GPU fallback).
+    The compositor is switched off: files from older Blenders rendered flat grey through it in
+    Blender 5.0 (docs/FACTS.md, "Rendering").
     """
     render = scene.render
     render.engine = "CYCLES"
@@ -210,6 +233,45 @@ def configure_render(scene: bpy.types.Scene, settings: GenerationSettings, denoi
     if scene.camera is None:
         raise UserError(f"scene {scene.name!r} has no camera")
     return device_description, notes
+
+
+@dataclass
+class RenderSetup:
+    """A scene made ready to render dataset images: what :func:`prepare_render` resolved.
+
+    target: what each vector changes; denoiser: the one this Blender build offers ("none", "oidn",
+    "optix"); device: e.g. "CPU", "OPTIX: NVIDIA H100"; notes: fallbacks worth telling the user."""
+
+    target: Target
+    denoiser: str
+    device: str
+    notes: list[str]
+
+
+def prepare_render(scene: bpy.types.Scene, settings: GenerationSettings, threads: int | None = None) -> RenderSetup:
+    """The one render set-up (dataset jobs, their worker processes, Render Real): resolve the target
+    and the denoiser, then set every render setting a correct dataset image depends on."""
+    target = resolve_target(scene, settings.target)
+    denoiser, notes = resolve_denoiser(scene, settings.denoiser)
+    device, more = configure_render(scene, settings, denoiser, threads=threads)
+    return RenderSetup(target, denoiser, device, notes + more)
+
+
+def render_vector(scene: bpy.types.Scene, setup: RenderSetup, vector, path: str, noise_seed: int,
+                  quiet: bool = True) -> None:
+    """Render the image of ``vector`` (vector.py) into the PNG file ``path`` with Cycles seed ``noise_seed``."""
+    apply_vector(setup.target, vector)
+    render_still(scene, path, noise_seed, quiet=quiet)
+
+
+def render_once(scene: bpy.types.Scene, settings: GenerationSettings, vector, path: str, noise_seed: int = 0) -> None:
+    """Set up, render ``vector`` into ``path``, and give the scene back the vector it had (Render Real)."""
+    setup = prepare_render(scene, settings)
+    before = read_vector(setup.target)
+    try:
+        render_vector(scene, setup, vector, path, noise_seed)
+    finally:
+        apply_vector(setup.target, before)
 
 
 def colour_management(scene: bpy.types.Scene) -> dict:

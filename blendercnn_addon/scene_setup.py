@@ -1,6 +1,6 @@
 """Build the seed's scene procedurally: a glowing ball floating in a dark corner room.
 
-Geometry and looks follow the seed's .blend (see REFERENCE.md): a 4 x 4 m floor, two
+Geometry and looks follow the seed's .blend (docs/FACTS.md, "The seed scene"): a 4 x 4 m floor, two
 3 m walls meeting in a corner, a radius-0.25 m ball at height 0.5 m whose x, y the
 dataset varies, a camera looking into the corner, Cycles at 256 x 256, Filmic.
 

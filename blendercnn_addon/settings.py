@@ -226,7 +226,7 @@ def check_output_folder(path: str) -> None:
 
 
 # Seconds per 256 x 256 image on the 2-core reference machine, one process using both cores
-# (REFERENCE.md "Rendering" and benchmarks/render_throughput.py): a fixed part, a part per
+# (docs/FACTS.md "Rendering" and benchmarks/render_throughput.py): a fixed part, a part per
 # path-tracing sample, and OpenImageDenoise's cost for its quality and prefilter.
 RENDER_COST_BASE_S = 0.05
 RENDER_COST_PER_SAMPLE_S = 0.058

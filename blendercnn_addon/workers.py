@@ -1,4 +1,4 @@
-"""Subprocesses that talk newline-delimited JSON (see ml/protocol.py). No bpy, no TensorFlow.
+"""Subprocesses that talk newline-delimited JSON (see protocol.py). No bpy, no TensorFlow.
 
 A :class:`Worker` starts a command, and two reader threads turn its output into
 items on one queue: protocol messages from stdout, and every other line (TF's
@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 
-from .ml.protocol import decode, encode
+from .protocol import decode, encode
 
 PARENT_PID_ENV = "BLENDERCNN_PARENT_PID"
 LOG_TAIL_LINES = 12

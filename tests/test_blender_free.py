@@ -13,7 +13,8 @@ from conftest import ROOT
 PACKAGE = os.path.join(ROOT, "blendercnn_addon")
 # Modules that run in plain Python (training subprocess, ml CLI): bpy must never be imported by them.
 BLENDER_FREE = ["ml", "errors.py", "randomization.py", "settings.py", "dataset_format.py", "version.py", "text.py",
-                "view_lut.py", "parallel.py", "workers.py",
+                "view_lut.py", "parallel.py", "workers.py", "vector.py", "dataset_card.py", "run_config.py",
+                "architectures.py", "metrics.py", "protocol.py", "storage.py", "png_check.py", "generator.py",
                 "cli.py", "__init__.py", "__main__.py"]
 
 
@@ -148,15 +149,18 @@ def test_the_numpy_table_lookup_is_exact_on_the_nodes_and_linear_between():
 def test_a_card_from_an_older_version_accepts_settings_it_never_recorded(tmp_path):
     import json
 
-    from blendercnn_addon.dataset_format import CARD_FORMAT, DatasetFolder
+    from blendercnn_addon.dataset_card import CARD_FORMAT, DatasetIdentity
+    from blendercnn_addon.dataset_format import DatasetFolder
     from blendercnn_addon.errors import UserError
 
     folder = DatasetFolder(str(tmp_path))
     old_identity = {"seed": 0, "resolution": 32, "render_samples": 32, "denoiser": "none"}
     (tmp_path / "dataset.json").write_text(json.dumps({"format": CARD_FORMAT, "identity": old_identity}))
-    folder.check_can_hold({**old_identity, "sampling_pattern": "TABULATED_SOBOL"}, 10)  # not recorded then: fine
+    identity = DatasetIdentity.from_dict({**old_identity, "sampling_pattern": "TABULATED_SOBOL"})
+    folder.check_can_hold(identity, 10)  # not recorded then: fine
     with pytest.raises(UserError, match=r"differs in: render_samples"):
-        folder.check_can_hold({**old_identity, "render_samples": 3, "sampling_pattern": "BLUE_NOISE"}, 10)
+        folder.check_can_hold(DatasetIdentity.from_dict({**old_identity, "render_samples": 3,
+                                                         "sampling_pattern": "BLUE_NOISE"}), 10)
 
 
 def test_the_ball_projection_fit_finds_where_the_ball_is_drawn():

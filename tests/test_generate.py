@@ -37,7 +37,8 @@ def test_dataset_has_images_tables_and_card(dataset):
     names = sorted(n for n in os.listdir(dataset) if not n.startswith("."))
     assert os.listdir(dataset / ".blendercnn") == ["writer.lock"]  # hidden: the folder's writer lock
     assert names == sorted([f"sample_{i}.png" for i in range(COUNT)] +
-                           ["dataset.json", "metadata.json", "vectors.csv", "view_transform_lut.npy", "scene_geometry.npz"])
+                           ["dataset.json", "metadata.json", "metadata.jsonl", "vectors.csv", "view_transform_lut.npy",
+                            "scene_geometry.npz"])
     metadata = json.loads((dataset / "metadata.json").read_text())
     assert list(metadata) == [f"sample_{i}" for i in range(COUNT)]
     with open(dataset / "vectors.csv") as handle:

@@ -176,12 +176,12 @@ def test_dataset_panel_names_a_missing_gpu(seed_scene):
 
 
 def test_choosing_an_architecture_fills_in_its_training_recipe(scene):
-    from blendercnn_addon.ml.recipes import RECIPES
+    from blendercnn_addon.architectures import ARCHITECTURES
 
     props = scene.blendercnn
     for arch in ("radiance", "seed", "radiance"):
         props.architecture = arch
-        assert props.batch_size == RECIPES[arch]["batch_size"]
-        assert props.learning_rate == pytest.approx(RECIPES[arch]["learning_rate"])
+        assert props.batch_size == ARCHITECTURES[arch].batch_size
+        assert props.learning_rate == pytest.approx(ARCHITECTURES[arch].learning_rate)
     props.batch_size = 7  # a hand edit stays until another architecture is chosen
     assert props.batch_size == 7 and props.architecture == "radiance"

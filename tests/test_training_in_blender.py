@@ -134,8 +134,7 @@ def test_cancel_stops_after_a_batch_keeps_the_best_model_and_resume_continues(
     assert status.message.startswith("Cancelled"), status.message
     state = json.loads((run / "state.json").read_text())
     assert state["epochs_done"] >= 2 and (run / "model.keras").is_file()
-    train_ops = addon_module("operators.train_ops")
-    assert train_ops.resumable_run(bpy.context) == str(run)
+    assert addon_module("training_session").resumable_run(bpy.context) == str(run)
 
     scene.blendercnn.epochs = state["epochs_done"] + 1
     assert bpy.ops.blendercnn.train(resume=True) == {"FINISHED"}
@@ -291,7 +290,7 @@ def test_render_real_renders_the_same_vector_and_compares(preview, seed_scene):
     real_pixels = addon_module("images").read_image(real)
     assert real_pixels.std() > 5  # a real picture, not a blank
     assert tuple(seed_scene.objects["Ball"].location) == ball_before  # the scene is left as it was
-    expected = addon_module("operators.preview_ops").psnr(real_pixels, _preview_pixels())
+    expected = addon_module("metrics").psnr(real_pixels, _preview_pixels())
     assert preview.real_psnr == pytest.approx(expected, abs=0.01) and preview.real_psnr > 5
 
 

@@ -10,6 +10,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..vector import POSITION
+
 
 def pixel_grid(height: int, width: int) -> np.ndarray:
     """(height, width, 2) float32: each pixel's (u, v), both from -1 (left / top) to 1."""
@@ -50,7 +52,7 @@ def _core_centres(images: np.ndarray, grid: np.ndarray) -> np.ndarray:
 def fit_ball_projection(vectors: np.ndarray, images: np.ndarray) -> BallFit:
     """Affine map from the ball's position to where its image is, fitted by least squares.
 
-    vectors (N, 5) [r, g, b, x, y]; images (N, H, W, 3), uint8 or float. The ball's image in
+    vectors (N, VECTOR_SIZE) (vector.py; x, y in metres); images (N, H, W, 3), uint8 or float. The ball's image in
     each picture is the centroid of the pixels at least BALL_CORE_FRACTION as bright as its
     brightest (the emitter's saturated core); u, v are BallChannels' [-1, 1] image coordinates.
     """
@@ -58,7 +60,7 @@ def fit_ball_projection(vectors: np.ndarray, images: np.ndarray) -> BallFit:
     grid = pixel_grid(height, width)  # (H, W, 2)
     centre = np.concatenate([_core_centres(images[start:start + CHUNK], grid)
                              for start in range(0, count, CHUNK)])  # (N, 2) u, v
-    design = np.column_stack([vectors[:, 3:5], np.ones(count)])  # (N, 3)
+    design = np.column_stack([vectors[:, POSITION], np.ones(count)])  # (N, 3): x, y, 1
     coefficients, *_ = np.linalg.lstsq(design, centre, rcond=None)
     error = float(np.mean((design @ coefficients - centre) ** 2))
     spread = float(np.mean(centre.var(axis=0)))

@@ -11,6 +11,7 @@ import sys
 from PIL import Image, ImageDraw
 
 from ..errors import UserError
+from ..vector import POSITION_FIELDS, colour_of, position_of
 from .dataset import load_image, read_index
 
 CAPTION_HEIGHT = 14  # pixels below each tile for "x, y" and a swatch of the emitted colour
@@ -28,10 +29,11 @@ def make_contact_sheet(folder: str, out_path: str, columns: int = 4, limit: int 
         top = (row // columns) * (tile + CAPTION_HEIGHT)
         image = Image.fromarray(load_image(index.image_path(row))).resize((tile, tile), Image.NEAREST)
         sheet.paste(image, (left, top))
-        r, g, b, x, y = (float(v) for v in index.vectors[row])
-        swatch = tuple(int(round(255 * min(max(c, 0.0), 1.0))) for c in (r, g, b))
+        colour, position = colour_of(index.vectors[row]), position_of(index.vectors[row])
+        swatch = tuple(int(round(255 * min(max(c, 0.0), 1.0))) for c in colour)
         draw.rectangle([left + 2, top + tile + 2, left + 12, top + tile + 12], fill=swatch)
-        draw.text((left + 16, top + tile + 1), f"x {x:+.2f}  y {y:+.2f}", fill=(220, 220, 220))
+        caption = "  ".join(f"{name} {value:+.2f}" for name, value in zip(POSITION_FIELDS, position))
+        draw.text((left + 16, top + tile + 1), caption, fill=(220, 220, 220))
     sheet.save(out_path)
     return count
 

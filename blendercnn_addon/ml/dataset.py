@@ -14,8 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from ..dataset_card import DatasetCard
 from ..dataset_format import METADATA_NAME, DatasetFolder, read_metadata, sample_name
 from ..errors import UserError
+from ..run_config import RunConfig
+from ..vector import VECTOR_FIELDS, VECTOR_SIZE
 
 
 @dataclass
@@ -23,14 +26,14 @@ class DatasetIndex:
     """Which samples a folder holds.
 
     indices: (N,) int64, ascending sample indices.
-    vectors: (N, 5) float32 rows (r, g, b, x, y); r, g, b in [0, 1], x, y in metres.
-    card: the dataset card (dataset.json), or None for a seed-format folder.
+    vectors: (N, VECTOR_SIZE) float32 rows (r, g, b, x, y; vector.py): colours in [0, 1], positions in metres.
+    card: the dataset card (dataset_card.DatasetCard), or None for a seed-format folder.
     """
 
     folder: str
     indices: np.ndarray
     vectors: np.ndarray
-    card: dict | None
+    card: DatasetCard | None
 
     def image_path(self, row: int) -> str:
         return os.path.join(self.folder, sample_name(int(self.indices[row])) + ".png")
@@ -47,9 +50,10 @@ def read_index(folder: str) -> DatasetIndex:
         raise UserError(f"{metadata_path} is not valid metadata ({err})") from None
     if not vectors:
         raise UserError(f"dataset {folder} holds no samples yet")
-    bad = [i for i, v in vectors.items() if len(v) != 5]
+    bad = [i for i, v in vectors.items() if len(v) != VECTOR_SIZE]
     if bad:
-        raise UserError(f"{metadata_path}: sample_{bad[0]} has {len(vectors[bad[0]])} numbers, expected 5")
+        raise UserError(f"{metadata_path}: sample_{bad[0]} has {len(vectors[bad[0]])} numbers, "
+                        f"expected {VECTOR_SIZE} ({', '.join(VECTOR_FIELDS)})")
     not_finite = sorted(i for i, v in vectors.items() if not all(math.isfinite(x) for x in v))
     if not_finite:
         raise UserError(f"{metadata_path}: sample_{not_finite[0]} has a number that is not finite "
@@ -78,21 +82,20 @@ def vectors_fingerprint(index: DatasetIndex, samples) -> str | None:
     return digest.hexdigest()[:16]
 
 
-def check_same_dataset(index: DatasetIndex, run_config: dict, run: str) -> None:
+def check_same_dataset(index: DatasetIndex, run_config: RunConfig, run: str) -> None:
     """UserError unless ``index`` is the dataset the run was trained on: the same card identity (when
     both record one) and the same vectors for every sample the run used (runs since the fingerprint)."""
-    recorded = run_config.get("dataset_identity")
-    current = (index.card or {}).get("identity")
-    trained_on = run_config.get("data", "its recorded folder")
-    if recorded and current and recorded != current:
-        differing = sorted(k for k in set(recorded) | set(current) if recorded.get(k) != current.get(k))
+    recorded = run_config.dataset_identity
+    current = index.card.identity if index.card else None
+    trained_on = run_config.data or "its recorded folder"
+    differing = recorded.differences(current) if recorded and current else []
+    if differing:
         raise UserError(f"{index.folder} is not the dataset run {run} was trained on (settings differ in: "
                         f"{', '.join(differing)}); use {trained_on}")
-    fingerprint = run_config.get("dataset_fingerprint")
+    fingerprint = run_config.dataset_fingerprint
     if fingerprint is None:
         return
-    used = list(run_config.get("train_indices", [])) + list(run_config.get("validation_indices", []))
-    found = vectors_fingerprint(index, used)
+    found = vectors_fingerprint(index, run_config.train_indices + run_config.validation_indices)
     if found != fingerprint:
         why = "it lacks samples the run used" if found is None else "its samples' vectors differ"
         raise UserError(f"{index.folder} is not the dataset run {run} was trained on ({why}); use {trained_on}")
@@ -100,14 +103,14 @@ def check_same_dataset(index: DatasetIndex, run_config: dict, run: str) -> None:
 
 def emission_strength(index: DatasetIndex) -> float | None:
     """The ball's emission strength recorded in the dataset card (None: not recorded or not fixed)."""
-    value = ((index.card or {}).get("scene") or {}).get("emission_strength")
+    value = index.card.scene.emission_strength if index.card else None
     return float(value) if value else None
 
 
 def world_radiance(index: DatasetIndex) -> float | None:
     """The world's brightest linear channel recorded in the card (None: not recorded, or not a
     constant colour); 0.0 means a black world."""
-    value = ((index.card or {}).get("scene") or {}).get("world_radiance")
+    value = index.card.scene.world_radiance if index.card else None
     return None if value is None else float(value)
 
 

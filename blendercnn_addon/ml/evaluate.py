@@ -18,6 +18,7 @@ from PIL import Image
 
 from ..dataset_format import write_atomically
 from ..errors import UserError
+from ..metrics import per_image_psnr
 from .dataset import cached_images, check_same_dataset, read_index
 from .inference import load_run, predict, to_uint8
 
@@ -36,19 +37,6 @@ def glow_mask(real: np.ndarray) -> np.ndarray:
     return grown
 
 
-def per_image_psnr(real: np.ndarray, generated: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-    """(N,) PSNR in dB; with ``mask`` (N, H, W) only masked pixels count (images with none are NaN)."""
-    squared = ((real - generated) ** 2).mean(axis=-1)
-    if mask is None:
-        mse = squared.reshape(len(real), -1).mean(axis=1)
-    else:
-        counts = mask.reshape(len(real), -1).sum(axis=1)
-        mse = np.where(counts > 0, (squared * mask).reshape(len(real), -1).sum(axis=1) / np.maximum(counts, 1),
-                       np.nan)
-    with np.errstate(divide="ignore"):
-        return 10.0 * np.log10(1.0 / np.maximum(mse, 1e-12))
-
-
 def comparison_grid(real: np.ndarray, generated: np.ndarray, out_path: str) -> None:
     """PNG with one row per sample: real | generated | |difference| x 4."""
     difference = np.clip(np.abs(real - generated) * 4.0, 0.0, 1.0)
@@ -62,7 +50,7 @@ def evaluate(data: str, run: str, out_dir: str | None = None) -> dict:
     index = read_index(data)
     check_same_dataset(index, trained.config, run)
     position = {int(sample): row for row, sample in enumerate(index.indices)}
-    wanted = trained.config.get("validation_indices") or []
+    wanted = list(trained.config.validation_indices)
     missing = [i for i in wanted if i not in position]
     if not wanted or missing:
         raise UserError(f"dataset {data} lacks validation samples of this run (e.g. sample_{missing[0]}); "

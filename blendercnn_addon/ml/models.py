@@ -1,6 +1,6 @@
-"""Keras models that map a vector (r, g, b, x, y) to an image. No bpy.
+"""Keras models that map a vector (r, g, b, x, y; vector.py) to an image. No bpy.
 
-Every model takes a (batch, 5) float32 input and returns (batch, R, R, 3) values in
+Every model takes a (batch, VECTOR_SIZE) float32 input and returns (batch, R, R, 3) values in
 [0, 1] (display-referred RGB, as in the PNGs).
 
 - ``seed``: the seed project's decoder, the baseline.
@@ -8,7 +8,8 @@ Every model takes a (batch, 5) float32 input and returns (batch, R, R, 3) values
   plus a faint colourless background B — multiplies A by the colour, and maps the result to
   display RGB through the dataset's own view transform, baked by Blender into a 3-D table
   (view_lut.py) and looked up trilinearly inside the model. Rendering is exactly linear in
-  the emitted colour (REFERENCE.md), so colour is never learned, only position. The position
+  the emitted colour (docs/FACTS.md, "Light is linear in the ball's colour"), so colour is never
+  learned, only position. The position
   path is coordinate-aware (CoordConv): before every convolution each pixel gets its own
   coordinates and its offset from where the ball's image is, so the convolutions paint
   relative to the ball; with the dataset's baked geometry it also gets the light paths from
@@ -33,9 +34,10 @@ from ..errors import UserError
 from .. import view_lut
 from .ball_disc import BallCoverage
 from .ball_geometry import fit_ball_projection, pixel_grid
-from .recipes import NEEDS_VIEW_TABLE
+from ..architectures import architecture
 from .scene_light import SceneLight, downsampled, pixel_angle
 from ..scene_geometry import SceneGeometry
+from ..vector import COLOUR, POSITION, VECTOR_SIZE
 
 SEED_BASE_CHANNELS = 128
 SEED_UPSAMPLINGS = 4  # each doubles the side: R = 16 * base side at 256
@@ -48,10 +50,9 @@ def build_seed(resolution: int) -> keras.Model:
     stride 2, no bias) → BN → ReLU] → Conv2DTranspose(3, 4×4, stride 2) → sigmoid, with
     s = resolution / 16. BatchNorm momentum 0.1, epsilon 1e-5, as the seed wrote them in Keras.
     """
-    if resolution % 2**SEED_UPSAMPLINGS:
-        raise UserError(f"the seed architecture needs a resolution divisible by 16, got {resolution}")
+    _check_resolution("seed", resolution)  # divisible by 2**SEED_UPSAMPLINGS
     side = resolution // 2**SEED_UPSAMPLINGS
-    vector = keras.Input(shape=(5,), name="vector")
+    vector = keras.Input(shape=(VECTOR_SIZE,), name="vector")
     x = layers.Dense(side * side * SEED_BASE_CHANNELS, name="dense")(vector)
     x = layers.Reshape((side, side, SEED_BASE_CHANNELS), name="reshape")(x)  # (s, s, 128)
     x = layers.BatchNormalization(momentum=0.1, epsilon=1e-5, name="bn0")(x)
@@ -201,7 +202,7 @@ def build_radiance(resolution: int, view_table=None, ceiling: float | None = Non
                    background_ceiling: float | None = None, geometry: SceneGeometry | None = None) -> keras.Model:
     """Linear-light decoder: position → A(x, y), B(x, y); colour applied exactly; baked view transform.
 
-    vector (5) → colour (3), position (2). position → ball_uv (2): where the ball's image is,
+    vector (VECTOR_SIZE) → colour (3), position (2). position → ball_uv (2): where the ball's image is,
     a linear path (fitted from the data before training, see start_from_data) plus a small MLP
     that bends it. Coordinate maps at R/8 (5 channels: pixel u, v; offset to the ball; its
     squared length) → 2 × Conv 3×3 (32) → 2 × [nearest ×2 → + the 5 channels → Conv 3×3 → ReLU]:
@@ -221,16 +222,15 @@ def build_radiance(resolution: int, view_table=None, ceiling: float | None = Non
     one place holds in another; 1×1 convolutions cost a ninth of 3×3 ones where pixels are
     most numerous (≤ 10 ms per 256² image on two CPU cores).
     """
-    if resolution % RADIANCE_START_FRACTION or resolution < 16:
-        raise UserError(f"the radiance architecture needs a resolution divisible by 8 (at least 16), got {resolution}")
+    _check_resolution("radiance", resolution)  # divisible by RADIANCE_START_FRACTION
     if view_table is None:
         raise UserError("the radiance architecture needs the dataset's view-transform table "
                         f"({view_lut.LUT_FILE}); run generate on the dataset folder again to add it")
     if geometry is not None and geometry.resolution != resolution:
         raise UserError(f"the scene geometry is {geometry.resolution}² but the model is {resolution}²")
-    vector = keras.Input(shape=(5,), name="vector")
-    colour = SliceVector(0, 3, name="colour")(vector)  # (3,) linear emission RGB
-    position = SliceVector(3, 5, name="position")(vector)  # (2,) metres
+    vector = keras.Input(shape=(VECTOR_SIZE,), name="vector")
+    colour = SliceVector(COLOUR.start, COLOUR.stop, name="colour")(vector)  # (3,) linear emission RGB
+    position = SliceVector(POSITION.start, POSITION.stop, name="position")(vector)  # (2,) metres
     with_light = _light_paths(position, geometry, resolution)  # block's input → + light paths at its size
     hidden = layers.Dense(64, activation="tanh", name="ball_hidden")(position)
     ball_uv = layers.Add(name="ball_uv")([layers.Dense(2, name="ball_linear")(position),
@@ -324,9 +324,16 @@ def start_from_data(model: keras.Model, vectors: np.ndarray, images: np.ndarray)
     return fit.residual
 
 
+def _check_resolution(name: str, resolution: int) -> None:
+    """UserError when architecture ``name`` cannot be built at ``resolution`` (architectures.py says which)."""
+    problem = architecture(name).resolution_problem(resolution)
+    if problem:
+        raise UserError(problem)
+
+
 @keras.saving.register_keras_serializable(package="blendercnn")
 class SliceVector(layers.Layer):
-    """(batch, 5) → (batch, stop - start): the vector's fields start .. stop-1."""
+    """(batch, VECTOR_SIZE) → (batch, stop - start): the vector's fields start .. stop-1."""
 
     def __init__(self, start: int, stop: int, **kwargs):
         super().__init__(**kwargs)
@@ -339,9 +346,6 @@ class SliceVector(layers.Layer):
         return {**super().get_config(), "start": self.start, "stop": self.stop}
 
 
-ARCHITECTURES = {"seed": build_seed, "radiance": build_radiance}
-
-
 def build_model(arch: str, resolution: int, view_table=None, ceiling: float | None = None,
                 background_ceiling: float | None = None, geometry: SceneGeometry | None = None) -> keras.Model:
     """The model named ``arch`` for square images of side ``resolution``.
@@ -350,8 +354,8 @@ def build_model(arch: str, resolution: int, view_table=None, ceiling: float | No
     transform (view_lut.load); ``ceiling``, the ball's emission strength, and
     ``background_ceiling``, the world's brightest channel, when the card has them; ``geometry``,
     what each pixel sees (scene_geometry.load), when the dataset has it."""
-    if arch not in ARCHITECTURES:
-        raise UserError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
-    if arch in NEEDS_VIEW_TABLE:
-        return ARCHITECTURES[arch](resolution, view_table, ceiling, background_ceiling, geometry)
-    return ARCHITECTURES[arch](resolution)
+    record = architecture(arch)  # UserError for an unknown name
+    builder = globals()[record.builder]
+    if record.needs_view_table:
+        return builder(resolution, view_table, ceiling, background_ceiling, geometry)
+    return builder(resolution)

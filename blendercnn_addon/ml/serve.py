@@ -30,8 +30,9 @@ from typing import IO
 import numpy as np
 
 from ..errors import UserError
-from .inference import check_vector, load_run, to_uint8
-from .protocol import JsonLinesWriter, decode
+from ..vector import VECTOR_SIZE, vector_from_json
+from .inference import load_run, to_uint8
+from ..protocol import JsonLinesWriter, decode
 
 IMAGE_ENCODING = "uint8-rgb"
 
@@ -46,22 +47,13 @@ def decode_pixels(text: str, width: int, height: int) -> np.ndarray:
     return np.frombuffer(base64.b64decode(text), dtype=np.uint8).reshape(height, width, 3)
 
 
-def request_vector(message: dict) -> list:
-    """The request's vector: a JSON list of numbers (strings and true/false are refused)."""
-    vector = message.get("vector")
-    if not isinstance(vector, list) or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) for v in vector):
-        raise UserError(f"a vector is a JSON list of five numbers r, g, b, x, y; got {str(vector)[:80]}")
-    return vector
-
-
 def serve(run: str, requests: IO[str] | None = None, report=None) -> int:
     """Answer predict requests until stop or end of input; returns an exit code (0)."""
     requests = requests or sys.stdin
     report = report or JsonLinesWriter()
     trained = load_run(run)
     model = trained.model
-    warmup = np.zeros((1, 5), np.float32)
+    warmup = np.zeros((1, VECTOR_SIZE), np.float32)
     model(warmup, training=False)  # build the graph once so the first real request is fast
 
     import tensorflow as tf
@@ -69,7 +61,7 @@ def serve(run: str, requests: IO[str] | None = None, report=None) -> int:
     report("ready", resolution=trained.resolution, model=run,
            code=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
            device="GPU" if tf.config.list_physical_devices("GPU") else "CPU",
-           vector_min=trained.config.get("vector_min"), vector_max=trained.config.get("vector_max"))
+           vector_min=trained.config.vector_min, vector_max=trained.config.vector_max)
     for line in requests:
         if not line.strip():
             continue
@@ -84,7 +76,7 @@ def serve(run: str, requests: IO[str] | None = None, report=None) -> int:
             continue
         started = time.perf_counter()
         try:
-            vector = check_vector(request_vector(message), trained.config)
+            vector = trained.checked_input(vector_from_json(message.get("vector")))
         except UserError as err:
             report("error", id=message.get("id"), fatal=False, message=str(err))
             continue

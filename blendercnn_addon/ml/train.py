@@ -20,17 +20,20 @@ import sys
 import threading
 import time
 import warnings
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from .. import scene_geometry, view_lut
 from ..dataset_format import write_atomically
 from ..errors import UserError
+from ..metrics import psnr_from_mse
+from ..run_config import RunConfig, embed_in_model, read_run_config, write_run_config
+from ..vector import POSITION, VECTOR_SIZE, vector_bounds
 from ..version import addon_version
 from .dataset import (cached_images, check_same_dataset, emission_strength, read_index, split_rows,
                       vectors_fingerprint, world_radiance)
-from .recipes import AUTO, NEEDS_VIEW_TABLE, choose_architecture, recipe
+from ..architectures import AUTO, architecture, choose_architecture
 
 GRID_SAMPLES = 4  # fixed validation samples shown in TensorBoard each epoch
 BALL_FIT_SAMPLES = 1000  # training images that place the radiance model's ball before training
@@ -40,7 +43,7 @@ BALL_FIT_SAMPLES = 1000  # training images that place the radiance model's ball 
 class TrainConfig:
     """What to train. learning_rate is Adam's initial rate; patience counts epochs.
 
-    arch "auto" becomes radiance or seed by the dataset (recipes.choose_architecture, see
+    arch "auto" becomes radiance or seed by the dataset (architectures.choose_architecture, see
     for_dataset); batch_size and learning_rate left None take the architecture's recipe."""
 
     data: str
@@ -60,7 +63,7 @@ class TrainConfig:
     def __post_init__(self):
         if self.arch == AUTO:
             return  # the recipe waits for for_dataset
-        recommended = recipe(self.arch)
+        recommended = architecture(self.arch).recipe()
         if self.batch_size is None:
             self.batch_size = recommended["batch_size"]
         if self.learning_rate is None:
@@ -83,11 +86,6 @@ class TrainConfig:
             raise UserError(f"validation fraction must be between 0 and 1, got {self.validation_fraction}")
 
 
-def psnr_from_mse(mse: float) -> float:
-    """Peak signal-to-noise ratio in dB for pixels in [0, 1]."""
-    return float("inf") if mse <= 0 else 10.0 * math.log10(1.0 / mse)
-
-
 def _read_json(path: str):
     with open(path, encoding="utf-8") as handle:
         return json.load(handle)
@@ -97,10 +95,11 @@ def _write_json(path: str, data) -> None:
     write_atomically(path, (json.dumps(data, indent=2) + "\n").encode())
 
 
-def _save_model_atomically(model, path: str) -> None:
-    """model.save(path) via a temporary file in the same folder and a rename."""
+def _save_model_atomically(model, path: str, run_config: RunConfig) -> None:
+    """model.save(path), with the run config inside the file, via a temporary file and a rename."""
     partial = os.path.join(os.path.dirname(path), ".partial-" + os.path.basename(path))  # Keras wants *.keras
     model.save(partial)
+    embed_in_model(partial, run_config)
     os.replace(partial, path)
 
 
@@ -111,7 +110,7 @@ def _device() -> str:
 
 
 def _make_batches(images: np.ndarray, vectors: np.ndarray, rows: np.ndarray, batch_size: int, seed: int | None):
-    """A keras PyDataset yielding (vectors (B, 5) float32, images (B, H, W, 3) float32 in [0, 1]).
+    """A keras PyDataset yielding (vectors (B, VECTOR_SIZE) float32, images (B, H, W, 3) float32 in [0, 1]).
 
     Images stay uint8 in the memory-mapped cache; only the current batch becomes float.
     ``seed`` None keeps the order (validation); otherwise rows are reshuffled every epoch.
@@ -139,7 +138,8 @@ def _make_batches(images: np.ndarray, vectors: np.ndarray, rows: np.ndarray, bat
     return Batches()
 
 
-def _callbacks(config: TrainConfig, report, stop_requested: threading.Event, grid, state: dict):
+def _callbacks(config: TrainConfig, run_config: RunConfig, report, stop_requested: threading.Event, grid,
+               state: dict):
     import keras
     import tensorflow as tf
 
@@ -213,10 +213,10 @@ def _callbacks(config: TrainConfig, report, stop_requested: threading.Event, gri
                 state["best_val_loss"] = val_loss
                 state["best_epoch"] = epoch + 1
                 set_exact(self.model, True)  # the model for use draws the ball exactly
-                _save_model_atomically(self.model, os.path.join(run, "model.keras"))
+                _save_model_atomically(self.model, os.path.join(run, "model.keras"), run_config)
                 set_exact(self.model, False)
             state["epochs_done"] = epoch + 1
-            _save_model_atomically(self.model, os.path.join(run, "last.keras"))
+            _save_model_atomically(self.model, os.path.join(run, "last.keras"), run_config)
             _write_json(os.path.join(run, "state.json"), state)
 
     return [
@@ -229,53 +229,55 @@ def _callbacks(config: TrainConfig, report, stop_requested: threading.Event, gri
     ]
 
 
-def _vector_bounds(index) -> dict:
-    """Range of valid inputs: colours 0..1 and the card's declared x, y ranges (else those observed)."""
-    low, high = index.vectors.min(axis=0).tolist(), index.vectors.max(axis=0).tolist()
-    identity = (index.card or {}).get("identity") or {}
-    if identity.get("x_range") and identity.get("y_range"):
-        (low[3], high[3]), (low[4], high[4]) = identity["x_range"], identity["y_range"]
-    low[:3], high[:3] = [0.0] * 3, [1.0] * 3
-    return {"vector_min": low, "vector_max": high}
+def _position_ranges(index) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The x and y ranges the dataset's card declares (else the ones its vectors span), metres."""
+    identity = index.card.identity if index.card else None
+    if identity and identity.x_range and identity.y_range:
+        return identity.x_range, identity.y_range
+    positions = index.vectors[:, POSITION]
+    return tuple(zip(positions.min(axis=0).tolist(), positions.max(axis=0).tolist()))
 
 
-def _prepare_run(config: TrainConfig, index, resolution: int, ball_disc: bool = False) -> tuple[dict, dict]:
+def _new_run_config(config: TrainConfig, index, resolution: int, ball_disc: bool) -> RunConfig:
+    """The record of a new run: the request, the seeded split, what the model accepts, what it saw."""
+    train_rows, val_rows = split_rows(len(index.indices), config.split_seed, config.validation_fraction)
+    low, high = vector_bounds(*_position_ranges(index))
+    return RunConfig(
+        arch=config.arch, resolution=resolution, data=os.path.abspath(config.data), out=config.out,
+        epochs=config.epochs, batch_size=config.batch_size, learning_rate=config.learning_rate,
+        validation_fraction=config.validation_fraction, split_seed=config.split_seed, seed=config.seed,
+        early_stopping_patience=config.early_stopping_patience, lr_patience=config.lr_patience,
+        time_budget_s=config.time_budget_s, vector_min=tuple(low), vector_max=tuple(high),
+        train_indices=tuple(index.indices[train_rows].tolist()),
+        validation_indices=tuple(index.indices[val_rows].tolist()),
+        dataset_identity=index.card.identity if index.card else None,
+        dataset_fingerprint=vectors_fingerprint(index, index.indices[np.concatenate([train_rows, val_rows])]),
+        scene_light=architecture(config.arch).uses_geometry and scene_geometry.present(config.data),
+        ball_disc=ball_disc, addon_version=addon_version(),
+        created_utc=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
+
+
+def _prepare_run(config: TrainConfig, index, resolution: int, ball_disc: bool = False) -> tuple[RunConfig, dict]:
     """Write (or, on resume, read back) config.json; returns (run config, state). ``ball_disc``:
     whether the model draws the ball's own pixels from geometry (models.draws_ball)."""
     run = config.out
-    config_path = os.path.join(run, "config.json")
     if config.resume:
         if not os.path.exists(os.path.join(run, "state.json")):
             raise UserError(f"nothing to resume in {run}: no finished epoch was saved there")
+        run_config = read_run_config(run)
         try:
-            run_config, state = _read_json(config_path), _read_json(os.path.join(run, "state.json"))
+            state = _read_json(os.path.join(run, "state.json"))
         except (OSError, ValueError) as err:
-            raise UserError(f"cannot resume {run}: its config.json or state.json is unreadable ({err})") from None
-        if not isinstance(run_config, dict) or not isinstance(state, dict):
-            raise UserError(f"cannot resume {run}: its config.json or state.json is not a JSON object")
+            raise UserError(f"cannot resume {run}: its state.json is unreadable ({err})") from None
+        if not isinstance(state, dict):
+            raise UserError(f"cannot resume {run}: its state.json is not a JSON object")
         check_same_dataset(index, run_config, run)
         return run_config, state
     if os.path.isdir(run) and os.listdir(run):
         raise UserError(f"run folder {run} is not empty; choose a new folder or pass --resume")
-    train_rows, val_rows = split_rows(len(index.indices), config.split_seed, config.validation_fraction)
-    run_config = {
-        **asdict(config),
-        "data": os.path.abspath(config.data),
-        "resolution": resolution,
-        "vector_fields": ["r", "g", "b", "x", "y"],
-        "train_indices": index.indices[train_rows].tolist(),
-        "validation_indices": index.indices[val_rows].tolist(),
-        **_vector_bounds(index),
-        "dataset_identity": (index.card or {}).get("identity"),
-        "dataset_fingerprint": vectors_fingerprint(index, index.indices[np.concatenate([train_rows, val_rows])]),
-        "scene_light": config.arch in NEEDS_VIEW_TABLE and scene_geometry.present(config.data),
-        "ball_disc": ball_disc,
-        "addon_version": addon_version(),
-        "created_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-    }
-    run_config.pop("resume")
+    run_config = _new_run_config(config, index, resolution, ball_disc)
     os.makedirs(run, exist_ok=True)
-    _write_json(config_path, run_config)
+    write_run_config(run, run_config)
     return run_config, {}
 
 
@@ -294,9 +296,10 @@ def _load_for_resume(path: str, resolution: int):
     except Exception as err:  # Keras raises many types for corrupt or foreign files
         first = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
         raise UserError(f"cannot resume: {path} is not a loadable Keras model ({first})") from None
-    if tuple(model.input_shape) != (None, 5) or tuple(model.output_shape) != (None, resolution, resolution, 3):
-        raise UserError(f"cannot resume: {path} maps {model.input_shape} to {model.output_shape}, not 5 numbers "
-                        f"to a {resolution}x{resolution} image: not this run's model")
+    if tuple(model.input_shape) != (None, VECTOR_SIZE) or \
+            tuple(model.output_shape) != (None, resolution, resolution, 3):
+        raise UserError(f"cannot resume: {path} maps {model.input_shape} to {model.output_shape}, not "
+                        f"{VECTOR_SIZE} numbers to a {resolution}x{resolution} image: not this run's model")
     if getattr(model, "optimizer", None) is None:
         raise UserError(f"cannot resume: {path} holds no optimizer state")
     return model
@@ -327,8 +330,8 @@ def train(config: TrainConfig, report, stop_requested: threading.Event | None = 
     ball_disc = model is not None and any(layer.name == "ball_coverage" for layer in model.layers)
     run_config, state = _prepare_run(config, index, images.shape[1], ball_disc)
     position = {int(sample): row for row, sample in enumerate(index.indices)}
-    train_rows = np.array([position[i] for i in run_config["train_indices"]])
-    val_rows = np.array([position[i] for i in run_config["validation_indices"]])
+    train_rows = np.array([position[i] for i in run_config.train_indices])
+    val_rows = np.array([position[i] for i in run_config.validation_indices])
     if config.resume:
         model = _load_for_resume(os.path.join(config.out, "last.keras"), images.shape[1])
     else:
@@ -345,7 +348,7 @@ def train(config: TrainConfig, report, stop_requested: threading.Event | None = 
     report("start", epochs=config.epochs, batches=len(train_batches), device=_device(), run=config.out,
            code=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
            initial_epoch=initial_epoch, train_samples=len(train_rows), validation_samples=len(val_rows))
-    callbacks = _callbacks(config, report, stop_requested, grid, state)
+    callbacks = _callbacks(config, run_config, report, stop_requested, grid, state)
     fit = model.fit(train_batches, validation_data=val_batches, epochs=config.epochs, initial_epoch=initial_epoch,
                     callbacks=callbacks, verbose=0)
     if "diverged" in state:

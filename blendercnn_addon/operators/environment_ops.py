@@ -13,9 +13,9 @@ import sys
 import bpy
 
 from .. import background
+from ..background import crash_message, log_path
 from ..preferences import check_interpreter, environment_dir, preferences
 from ..workers import Worker, addon_command
-from .train_ops import crash_message, log_path
 
 
 def _status(context=None):

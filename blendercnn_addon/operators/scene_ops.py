@@ -8,6 +8,7 @@ from .. import renderer
 from ..errors import UserError
 from ..randomization import sample_vector
 from ..scene_setup import build_seed_scene
+from ..vector import colour_of, position_of
 
 
 class BLENDERCNN_OT_setup_scene(bpy.types.Operator):
@@ -52,8 +53,9 @@ class BLENDERCNN_OT_randomize(bpy.types.Operator):
         vector = sample_vector(props.randomize_seed, props.randomize_clicks, spec)
         renderer.apply_vector(target, vector)
         props.randomize_clicks += 1
-        r, g, b, x, y = vector
-        self.report({"INFO"}, f"Colour ({r:.2f}, {g:.2f}, {b:.2f}), position ({x:.2f}, {y:.2f})")
+        colour, position = colour_of(vector), position_of(vector)
+        self.report({"INFO"}, f"Colour ({', '.join(f'{c:.2f}' for c in colour)}), "
+                              f"position ({', '.join(f'{p:.2f}' for p in position)})")
         return {"FINISHED"}
 
 

@@ -1,161 +1,13 @@
-"""Train (in a subprocess), Cancel Training, Open TensorBoard.
-
-TensorFlow never loads in Blender's process: Train starts
-``python -m blendercnn_addon train --progress json`` with the TensorFlow Python
-(see preferences.py) and the panel follows its JSON progress lines through
-background.poll().
-"""
+"""Train, Cancel Training, Open and Stop TensorBoard: the buttons. The work is in training_session.py."""
 
 from __future__ import annotations
-
-import datetime
-import os
-import socket
-import time
-import webbrowser
 
 import bpy
 from bpy.props import BoolProperty
 
-from .. import background, view_lut
+from .. import background
 from ..errors import UserError
-from ..ml.recipes import NEEDS_VIEW_TABLE
-from ..paths import resolve_output_dir, user_folder
-from ..preferences import tensorflow_python
-from ..workers import Worker, addon_command
-
-STOP_GRACE_SECONDS = 30.0  # after Cancel: time to finish the batch and save, before terminate
-KILL_GRACE_SECONDS = 5.0
-
-
-def _status(context=None):
-    return (context or bpy.context).window_manager.blendercnn_training
-
-
-def new_run_dir() -> str:
-    """A fresh dated run folder in the add-on's user folder."""
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return user_folder("runs", f"run-{stamp}")
-
-
-def log_path(kind: str) -> str:
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return user_folder("logs", f"{kind}-{stamp}.log")
-
-
-def crash_message(what: str, worker: Worker, exit_code: int) -> tuple[str, str]:
-    """(one-line error, last log lines) for a worker that ended without saying why."""
-    tail = worker.log_tail
-    last = next((line for line in reversed(tail) if line.strip()), "")
-    return f"{what} failed (exit code {exit_code}): {last[:200]}", "\n".join(tail)
-
-
-class TrainingSession(background.Session):
-    """Follows one training subprocess; writes ``window_manager.blendercnn_training``."""
-
-    kind = "train"
-
-    def __init__(self, worker: Worker, run_dir: str, scene_name: str):
-        super().__init__(worker)
-        self.run_dir = run_dir
-        self.scene_name = scene_name
-        self.stop_sent_at: float | None = None
-        self.start_message: dict | None = None
-        self.result: dict | None = None
-        self.error_message = ""
-
-    def on_message(self, message: dict) -> None:
-        status = _status()
-        event = message.get("event")
-        if event == "start":
-            self.start_message = message
-            status.device = message.get("device", "")
-            status.epochs = message.get("epochs", 0)
-            status.epoch = message.get("initial_epoch", 0)
-            status.batches = message.get("batches", 0)
-            status.message = (f"Training on {status.device}: {message.get('train_samples')} train / "
-                              f"{message.get('validation_samples')} validation samples")
-        elif event == "batch":
-            status.epoch, status.batch = message["epoch"], message["batch"]
-            status.batches = message["batches"]
-            status.loss = _number(message.get("loss"))
-            status.elapsed_s = time.monotonic() - self.worker.started
-        elif event == "epoch":
-            status.epoch, status.epochs = message["epoch"], message["epochs"]
-            for name in ("loss", "val_loss", "val_psnr", "elapsed_s", "eta_s"):
-                setattr(status, name, _number(message.get(name)))
-            status.best_val_psnr = max(status.best_val_psnr, status.val_psnr)
-        elif event == "done":
-            self.result = message
-        elif event == "error":
-            self.error_message = message.get("message", "unknown error")
-
-    def on_tick(self) -> None:
-        if self.stop_sent_at is None:
-            return
-        waited = time.monotonic() - self.stop_sent_at
-        if waited > STOP_GRACE_SECONDS + KILL_GRACE_SECONDS:
-            self.worker.kill()
-        elif waited > STOP_GRACE_SECONDS:
-            self.worker.terminate()
-
-    def request_stop(self) -> None:
-        """Ask the trainer to stop after the current batch; it is terminated if it has not after the grace."""
-        if self.stop_sent_at is None:
-            self.stop_sent_at = time.monotonic()
-            self.worker.send({"command": "stop"})
-        _status().stopping = True
-
-    def on_exit(self, exit_code: int) -> None:
-        status = _status()
-        status.running = status.stopping = False
-        status.eta_s = -1.0
-        model = os.path.join(self.run_dir, "model.keras")
-        if self.result is not None:
-            state = ("Cancelled" if self.result.get("cancelled") else
-                     "Stopped early" if self.result.get("stopped_early") else "Finished")
-            psnr = self.result.get("best_val_psnr")
-            status.message = f"{state}: " + (f"best val PSNR {psnr:.2f} dB after {self.result.get('epochs_done')} "
-                                             f"epochs" if psnr is not None else "no epoch completed")
-        elif self.error_message:
-            status.error = self.error_message
-            status.message = ""
-        elif self.stop_sent_at is not None:
-            status.message = "Cancelled (terminated); the best checkpoint is kept" if os.path.exists(model) else \
-                "Cancelled before the first epoch ended"
-        else:
-            status.error, status.log_tail = crash_message("Training", self.worker, exit_code)
-            print(f"BlenderCNN: {status.error}\n{status.log_tail}")
-        scene = bpy.data.scenes.get(self.scene_name)
-        if os.path.exists(model) and scene is not None:
-            scene.blendercnn.preview_model = self.run_dir  # Preview offers the model just trained
-
-
-def _number(value) -> float:
-    return -1.0 if value is None else float(value)
-
-
-def _train_argv(python: str, props, data: str, run_dir: str, resume: bool) -> list[str]:
-    args = ["train", "--data", data, "--out", run_dir, "--progress", "json"]
-    if resume:
-        return addon_command(python, *args, "--resume", "--epochs", str(props.epochs))
-    return addon_command(
-        python, *args, "--arch", props.architecture, "--epochs", str(props.epochs),
-        "--batch-size", str(props.batch_size), "--learning-rate", repr(props.learning_rate),
-        "--seed", str(props.train_seed), "--split-seed", str(props.train_seed), "--patience", str(props.patience))
-
-
-def training_data_dir(props) -> str:
-    """The Train panel's Data folder, else the Dataset panel's output folder."""
-    return os.path.abspath(bpy.path.abspath(props.train_data_dir)) if props.train_data_dir.strip() \
-        else resolve_output_dir(props.output_dir)
-
-
-def resumable_run(context) -> str:
-    """The run folder Resume would continue: the Run field, else the last run; '' if none can resume."""
-    props = context.scene.blendercnn
-    run = bpy.path.abspath(props.run_dir) if props.run_dir.strip() else _status(context).run_dir
-    return run if run and os.path.isfile(os.path.join(run, "state.json")) else ""
+from ..training_session import open_tensorboard, start_training
 
 
 class BLENDERCNN_OT_train(bpy.types.Operator):
@@ -172,45 +24,13 @@ class BLENDERCNN_OT_train(bpy.types.Operator):
         return not background.running("train")
 
     def execute(self, context):
-        props = context.scene.blendercnn
-        status = _status(context)
         try:
-            python = tensorflow_python(context)
-            data = training_data_dir(props)
-            if self.resume:
-                run_dir = resumable_run(context)
-                if not run_dir:
-                    raise UserError("nothing to resume: the run folder has no finished epoch")
-            else:
-                run_dir = os.path.abspath(bpy.path.abspath(props.run_dir)) if props.run_dir.strip() else new_run_dir()
-            self._check_folders(data, run_dir, props.architecture)
+            run_dir = start_training(context, self.resume)
         except UserError as err:
             self.report({"ERROR"}, str(err))
             return {"CANCELLED"}
-        worker = Worker(_train_argv(python, props, data, run_dir, self.resume), log_path=log_path("train"))
-        for name in ("epoch", "batch", "batches"):
-            setattr(status, name, 0)
-        for name in ("loss", "val_loss", "val_psnr", "best_val_psnr", "elapsed_s", "eta_s"):
-            setattr(status, name, -1.0)
-        status.running, status.stopping = True, False
-        status.error = status.log_tail = status.device = ""
-        status.run_dir = run_dir
-        status.epochs = props.epochs
-        status.message = f"Starting TensorFlow ({python})"
-        background.start(TrainingSession(worker, run_dir, context.scene.name))
         self.report({"INFO"}, f"Training into {run_dir}")
         return {"FINISHED"}
-
-    def _check_folders(self, data: str, run_dir: str, architecture: str) -> None:
-        """The cheap checks, so the common mistakes answer at once instead of after TensorFlow loads."""
-        if not os.path.isfile(os.path.join(data, "metadata.json")):
-            raise UserError(f"no dataset in {data} (metadata.json missing): generate one or choose its folder")
-        if not self.resume and os.path.isdir(run_dir) and os.listdir(run_dir):
-            raise UserError(f"run folder {run_dir} is not empty: clear the Run field for a new one, or Resume")
-        if not self.resume and architecture in NEEDS_VIEW_TABLE and not view_lut.present(data):
-            raise UserError(f"{data} has no baked view transform ({view_lut.LUT_FILE}), which the "
-                            f"{architecture.title()} architecture needs: choose Architecture Seed, or run "
-                            "Generate Dataset on that folder again to add it")
 
 
 class BLENDERCNN_OT_cancel_training(bpy.types.Operator):
@@ -228,47 +48,6 @@ class BLENDERCNN_OT_cancel_training(bpy.types.Operator):
         return {"FINISHED"}
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class TensorBoardSession(background.Session):
-    """A TensorBoard server on localhost; the URL is shown (and opened) once it answers."""
-
-    kind = "tensorboard"
-
-    def __init__(self, worker: Worker, port: int, open_browser: bool):
-        super().__init__(worker)
-        self.port = port
-        self.open_browser = open_browser
-        self.ready = False
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/"
-
-    def on_tick(self) -> None:
-        if self.ready:
-            return
-        with socket.socket() as probe:
-            probe.settimeout(0.02)
-            if probe.connect_ex(("127.0.0.1", self.port)) != 0:
-                return
-        self.ready = True
-        _status().tensorboard_url = self.url
-        if self.open_browser:
-            webbrowser.open(self.url)
-        return True
-
-    def on_exit(self, exit_code: int) -> None:
-        status = _status()
-        status.tensorboard_url = ""
-        if exit_code not in (0, -15):  # -15: stopped by us (SIGTERM)
-            status.error, status.log_tail = crash_message("TensorBoard", self.worker, exit_code)
-
-
 class BLENDERCNN_OT_open_tensorboard(bpy.types.Operator):
     """Start TensorBoard on this run's logs (localhost only) and open it in the web browser"""
 
@@ -279,29 +58,15 @@ class BLENDERCNN_OT_open_tensorboard(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        return bool(_status(context).run_dir or context.scene.blendercnn.run_dir)
+        return bool(context.window_manager.blendercnn_training.run_dir or context.scene.blendercnn.run_dir)
 
     def execute(self, context):
-        session = background.get("tensorboard")
-        if session is not None:
-            if self.open_browser:
-                webbrowser.open(session.url)
-            return {"FINISHED"}
-        props = context.scene.blendercnn
-        run = bpy.path.abspath(props.run_dir) if props.run_dir.strip() else _status(context).run_dir
-        logs = os.path.join(run, "logs")
         try:
-            python = tensorflow_python(context)
-            if not os.path.isdir(logs):
-                raise UserError(f"no TensorBoard logs in {run} yet: they appear once training has started")
+            url = open_tensorboard(context, self.open_browser)
         except UserError as err:
             self.report({"ERROR"}, str(err))
             return {"CANCELLED"}
-        port = _free_port()
-        worker = Worker([python, "-m", "tensorboard.main", "--logdir", logs, "--host", "127.0.0.1",
-                         "--port", str(port)], log_path=log_path("tensorboard"))
-        background.start(TensorBoardSession(worker, port, self.open_browser))
-        self.report({"INFO"}, f"TensorBoard starting at http://127.0.0.1:{port}/")
+        self.report({"INFO"}, f"TensorBoard at {url}")
         return {"FINISHED"}
 
 

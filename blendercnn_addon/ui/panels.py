@@ -5,6 +5,10 @@ from __future__ import annotations
 import bpy
 
 from .. import renderer
+from ..architectures import ARCHITECTURES, PREFERRED
+from ..preferences import preferences
+from ..training_session import resumable_run
+from .interpreter import draw_interpreter
 from ..errors import UserError
 from ..settings import estimate_basis, estimate_seconds
 from ..text import format_duration
@@ -88,6 +92,9 @@ class BLENDERCNN_PT_dataset(_BlenderCNNPanel, bpy.types.Panel):
         note = gpu_note(props.render_device)
         if note:
             layout.label(text=note, icon="ERROR")
+        default = ARCHITECTURES[PREFERRED]
+        if default.resolution_problem(props.resolution):
+            layout.label(text=f"{default.label} trains only multiples of {default.resolution_multiple}", icon="ERROR")
         if status.running:
             layout.progress(factor=status.fraction, type="BAR",
                             text=f"{status.done} / {status.total} · ETA {format_duration(status.eta_seconds)}")
@@ -99,8 +106,6 @@ class BLENDERCNN_PT_dataset(_BlenderCNNPanel, bpy.types.Panel):
             layout.operator("blendercnn.generate_dataset", icon="RENDER_STILL")
         if status.message:
             layout.label(text=status.message, icon="INFO")
-
-
 
 
 _GPU_NOTES: dict[str, str] = {}
@@ -120,41 +125,6 @@ def gpu_note(device: str) -> str:
 def _figure(value: float, fmt: str) -> str:
     """A status figure, or an en dash while it is unknown (-1)."""
     return "–" if value < 0 else format(value, fmt)
-
-
-def draw_interpreter(layout, context, in_preferences: bool = False) -> None:
-    """The TensorFlow Python line, and Create Environment when there is none (panel and preferences)."""
-    env = context.window_manager.blendercnn_env
-    if env.creating:
-        layout.progress(factor=max(0, env.step - 1) / max(1, env.steps), type="BAR",
-                        text=f"{env.step}/{env.steps}: {env.step_title}")
-        if env.last_line:
-            layout.label(text=env.last_line)
-        return
-    row = layout.row(align=True)
-    if env.checked and env.python:
-        row.label(text=f"TensorFlow: {env.python}", icon="CHECKMARK")
-    elif env.checked:
-        row.label(text="No Python with TensorFlow found", icon="ERROR")
-    else:
-        row.label(text="TensorFlow Python not checked yet", icon="QUESTION")
-    row.operator("blendercnn.check_interpreter", text="", icon="FILE_REFRESH")
-    if env.error:
-        layout.label(text=env.error, icon="ERROR")
-    if env.checked and not env.python:
-        from ..preferences import preferences
-
-        layout.label(text=env.summary)
-        prefs = preferences(context)
-        col = layout.column(align=True)
-        if prefs is not None:
-            col.prop(prefs, "environment_variant")
-        col.enabled = bpy.app.online_access
-        col.operator("blendercnn.create_environment", icon="IMPORT")
-        if not bpy.app.online_access:
-            layout.label(text="Needs online access (Preferences > System)", icon="INFO")
-        elif not in_preferences:
-            layout.label(text="Or set a Python in the add-on preferences", icon="INFO")
 
 
 def _draw_log_tail(layout, text: str) -> None:
@@ -188,7 +158,7 @@ class BLENDERCNN_PT_train(_BlenderCNNPanel, bpy.types.Panel):
         layout = self.layout
         props = context.scene.blendercnn
         status = context.window_manager.blendercnn_training
-        draw_interpreter(layout, context)
+        draw_interpreter(layout, context, preferences(context))
         col = layout.column(align=True)
         col.enabled = not status.running
         col.prop(props, "train_data_dir")
@@ -204,7 +174,6 @@ class BLENDERCNN_PT_train(_BlenderCNNPanel, bpy.types.Panel):
         else:
             row = layout.row(align=True)
             row.operator("blendercnn.train", icon="PLAY").resume = False
-            from ..operators.train_ops import resumable_run
 
             if resumable_run(context):
                 row.operator("blendercnn.train", text="Resume", icon="RECOVER_LAST").resume = True

@@ -1,6 +1,10 @@
-"""Newline-delimited JSON between Blender and its ML subprocesses. No bpy, no TensorFlow.
+"""Newline-delimited JSON between a coordinator and its worker processes. Blender-free, no TensorFlow.
 
-Worker → Blender, one object per stdout line, always with an ``event`` key:
+Every worker the add-on starts speaks it: render workers (render_worker.py, for dataset
+generation), and the training, preview (ml/serve.py), evaluation and environment workers that
+Blender starts. Each kind documents its own events where it is written; training's are these.
+
+Training worker → Blender, one object per stdout line, always with an ``event`` key:
     {"event": "start", "epochs": E, "batches": B, "device": "CPU", "run": DIR, "code": PACKAGE_DIR, ...}
     {"event": "batch", "epoch": e, "batch": b, "batches": B, "loss": f}
     {"event": "epoch", "epoch": e, "epochs": E, "loss": f, "val_loss": f, "val_psnr": f, "lr": f,

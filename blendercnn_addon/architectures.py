@@ -1,0 +1,100 @@
+"""The architecture list: one record per model the add-on can train. Blender-free, no TensorFlow.
+
+The panel's Architecture menu, the CLI's ``--arch`` choices and help, the recipes the panel
+fills in, the check Generate makes on the resolution, and ``build_model``'s dispatch all read
+:data:`ARCHITECTURES`. A new architecture is one record here and its builder in models.py.
+
+Recipes measured on the 10,000-sample 64² benchmark dataset (benchmarks/model_quality.py,
+2 CPU cores): ``radiance`` reaches the seed's final validation PSNR fastest with batches of 16
+at Adam 0.003 (at 0.001 / 32 it took three epochs, at 0.003 / 16 one or two); ``seed`` keeps
+the seed project's own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import UserError
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """What the add-on knows about one model.
+
+    name: the id (``--arch``, config.json); label and description: what the panel shows.
+    batch_size, learning_rate: the recommended recipe (Adam's initial rate).
+    resolution_multiple, min_resolution: the square sizes it can be built for.
+    needs_view_table: it maps linear light through the dataset's baked view transform
+    (view_transform_lut.npy), so datasets without one cannot train it.
+    uses_geometry: it also uses scene_geometry.npz where the dataset has it.
+    builder: the models.py function that builds it.
+    """
+
+    name: str
+    label: str
+    description: str
+    batch_size: int
+    learning_rate: float
+    resolution_multiple: int
+    min_resolution: int
+    needs_view_table: bool
+    uses_geometry: bool
+    builder: str
+
+    def resolution_problem(self, resolution: int) -> str | None:
+        """Why this architecture cannot be built for ``resolution`` x ``resolution``, or None."""
+        if resolution % self.resolution_multiple or resolution < self.min_resolution:
+            return (f"the {self.name} architecture needs a resolution divisible by {self.resolution_multiple} "
+                    f"(at least {self.min_resolution}), got {resolution}")
+        return None
+
+    def recipe(self) -> dict:
+        """{"batch_size": int, "learning_rate": float}: what the panel fills in when it is chosen."""
+        return {"batch_size": self.batch_size, "learning_rate": self.learning_rate}
+
+
+SEED = Architecture(
+    name="seed", label="Seed", batch_size=32, learning_rate=1e-3, resolution_multiple=16, min_resolution=16,
+    description="The original project's decoder (≈ 1 M weights): Dense, then 4 transposed convolutions",
+    needs_view_table=False, uses_geometry=False, builder="build_seed")
+RADIANCE = Architecture(
+    name="radiance", label="Radiance", batch_size=16, learning_rate=3e-3, resolution_multiple=8, min_resolution=16,
+    description="Learns the ball's light in linear colour, applies the colour and the dataset's view "
+                "transform exactly, draws the ball from the scene's geometry (27 k weights)",
+    needs_view_table=True, uses_geometry=True, builder="build_radiance")
+ARCHITECTURES = {architecture.name: architecture for architecture in (SEED, RADIANCE)}
+AUTO = "auto"  # PREFERRED where the dataset has its baked view transform, else seed
+PREFERRED = RADIANCE.name  # won benchmarks/model_quality.py against seed on every figure
+
+
+def architecture(name: str) -> Architecture:
+    """The record of ``name``; UserError naming the choices for an unknown one."""
+    if name not in ARCHITECTURES:
+        raise UserError(f"unknown architecture {name!r}; choose one of {', '.join(ARCHITECTURES)} or {AUTO}")
+    return ARCHITECTURES[name]
+
+
+def recipe(name: str) -> dict:
+    """The recommended {"batch_size", "learning_rate"} of ``name`` (the seed's for an unknown name)."""
+    return ARCHITECTURES.get(name, SEED).recipe()
+
+
+def choose_architecture(requested: str, has_view_table: bool) -> str:
+    """``requested``, or for AUTO: PREFERRED when the dataset has its view table (every dataset
+    this add-on made has), else seed (the seed project's own datasets, older ones)."""
+    if requested != AUTO:
+        return requested
+    return PREFERRED if has_view_table else SEED.name
+
+
+def default_resolution_problem(resolution: int) -> str | None:
+    """Why a dataset at this resolution could not be trained by the default architecture, or None.
+
+    Generate warns with it before rendering (a warning, not a refusal: the images are still
+    good for other models, and the seed architecture may fit)."""
+    problem = ARCHITECTURES[PREFERRED].resolution_problem(resolution)
+    if problem is None:
+        return None
+    others = [a.name for a in ARCHITECTURES.values() if a.resolution_problem(resolution) is None]
+    fits = f"; {', '.join(others)} can" if others else "; no architecture here can"
+    return f"{problem}, so the default architecture cannot train this dataset{fits}"
