@@ -73,7 +73,7 @@ def main() -> None:
         rng = random.Random(0)
         vectors = [[rng.random(), rng.random(), rng.random(), rng.uniform(-1, 1), rng.uniform(-1, 1)]
                    for _ in range(args.requests + 1)]
-        latencies, worker_ms = [], []
+        latencies = []
         for vector in vectors:
             began = time.perf_counter()
             session.request(vector)
@@ -83,8 +83,8 @@ def main() -> None:
                     break
                 time.sleep(delay or 0.001)
             latencies.append((time.perf_counter() - began) * 1000.0)
-            worker_ms.append(session.model_seconds * 1000.0)
-        latencies, worker_ms = latencies[1:], worker_ms[1:]  # the first one after loading is a warm-up
+        latencies = latencies[1:]  # the first one after loading is a warm-up
+        shown = list(session.shown)[-args.requests:]
         config = preview_session.read_run_config(run)
         renders = []
         for vector in vectors[:args.renders + 1]:
@@ -99,7 +99,15 @@ def main() -> None:
     print(f"preview_device: {status.device}")
     print(f"preview_p50_ms: {p50:.1f}")
     print(f"preview_p95_ms: {p95:.1f}")
-    print(f"worker_inference_p50_ms: {statistics.median(worker_ms):.1f}")
+    def median_ms(values):
+        return statistics.median(values) * 1000.0
+
+    # Where the time goes (medians): the worker's forward pass, its answer (pixels into the frame
+    # file, the line), the pipe and the poller's wake-up, Blender's pixels into the datablock.
+    print(f"worker_inference_p50_ms: {median_ms([s.inference_s for s in shown]):.1f}")
+    print(f"worker_total_p50_ms: {median_ms([s.worker_s for s in shown]):.1f}")
+    print(f"transfer_and_wakeup_p50_ms: {median_ms([s.received - s.sent - s.worker_s for s in shown]):.1f}")
+    print(f"pixels_into_datablock_p50_ms: {median_ms([s.pixels_s for s in shown]):.1f}")
     print(f"render_ms: {render_ms:.0f}")
     print(f"render_over_preview_p50: {render_ms / p50:.1f}")
 

@@ -20,7 +20,7 @@ from .paths import user_folder
 from .workers import Worker
 
 POLL_SECONDS = 0.1  # progress reports: ten updates a second are plenty
-BUSY_POLL_SECONDS = 0.005  # a preview image is on its way: pick it up without adding latency
+BUSY_POLL_SECONDS = 0.002  # a preview image is on its way: pick it up without adding latency
 _sessions: dict[str, "Session"] = {}
 
 

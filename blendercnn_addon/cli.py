@@ -177,6 +177,9 @@ def build_parser(prog: str = "python -m blendercnn_addon") -> argparse.ArgumentP
                     "stdout holding the "
                     "image (see blendercnn_addon/ml/serve.py). Ends on {\"command\": \"stop\"} or end of input.")
     sv.add_argument("--model", required=True, metavar="RUN", help="run folder (or its model.keras)")
+    sv.add_argument("--frame-file", metavar="PATH", help="write each image into this memory-mapped file "
+                    "(RGBA float32, bottom row first, as Blender stores pixels) instead of base64 lines: "
+                    "the panel's fast path")
     sv.set_defaults(handler=_serve)
 
     ce = commands.add_parser(
@@ -220,7 +223,7 @@ def _serve(args: argparse.Namespace) -> int:
     exit_with_parent()
     report = JsonLinesWriter()
     try:
-        return serve(args.model, sys.stdin, report)
+        return serve(args.model, sys.stdin, report, frame_path=args.frame_file)
     except UserError as err:
         report("error", id=None, fatal=True, message=str(err))
         raise

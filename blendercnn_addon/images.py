@@ -35,6 +35,20 @@ def write_image(name: str, rgb: np.ndarray) -> bpy.types.Image:
     return image
 
 
+def write_rgba(name: str, rgba: np.ndarray, width: int, height: int) -> bpy.types.Image:
+    """Put pixels already in Blender's layout — (width * height * 4,) float32 RGBA in [0, 1], bottom
+    row first — into the image datablock ``name`` as they are (the preview's fast path)."""
+    image = bpy.data.images.get(name)
+    if image is not None and (image.source != "GENERATED" or tuple(image.size) != (width, height)):
+        bpy.data.images.remove(image)
+        image = None
+    if image is None:
+        image = bpy.data.images.new(name, width, height, alpha=False)
+    image.pixels.foreach_set(rgba)
+    image.update()
+    return image
+
+
 def read_image(image: bpy.types.Image) -> np.ndarray:
     """(H, W, 3) uint8, top row first, from any image datablock."""
     width, height = image.size

@@ -10,21 +10,24 @@ start and stop these.
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import tempfile
 import time
+from dataclasses import dataclass
 
 import bpy
 import numpy as np
+from bpy.app.handlers import persistent
 
 from . import background, renderer
 from .background import crash_message, log_path
 from .errors import UserError
 from .images import (EVALUATION_IMAGE, PREVIEW_IMAGE, REAL_IMAGE, load_png, read_image, read_png,
-                     show_in_image_editors, write_image)
+                     show_in_image_editors, write_image, write_rgba)
 from .metrics import psnr
-from .ml.serve import IMAGE_ENCODING, decode_pixels
+from .ml.serve import FRAME_ENCODING, IMAGE_ENCODING, FrameFile, decode_pixels
 from .preferences import tensorflow_python
 from .run_config import RunConfig, read_run_config
 from .settings import GenerationSettings
@@ -36,9 +39,8 @@ RESTART_WINDOW_S = 60.0
 
 
 _restarts: list[float] = []
-
-
-_last_shown: dict = {"vector": None, "pixels": None}  # what BlenderCNN Preview shows now
+_last_shown: dict = {"vector": None}  # the vector whose image BlenderCNN Preview shows now
+TIMINGS_KEPT = 500  # per-image timings a session keeps (the window journey reads them)
 
 
 def _status(context=None):
@@ -50,37 +52,68 @@ def model_dir(context) -> str:
     return os.path.abspath(bpy.path.abspath(props.preview_model)) if props.preview_model.strip() else ""
 
 
+@dataclass
+class ShownImage:
+    """Where the time of one preview image went (time.perf_counter seconds, worker durations in s).
+
+    requested: the vector was asked for (a slider, a typed value, the ball moved); sent: the
+    request went to the worker (later than requested while another image was on its way);
+    received: its answer reached Blender's poller; shown: its pixels were in the datablock."""
+
+    vector: list[float]
+    requested: float
+    sent: float
+    received: float = 0.0
+    shown: float = 0.0
+    worker_s: float = 0.0
+    inference_s: float = 0.0
+    pixels_s: float = 0.0  # Blender: pixels into the datablock (foreach_set) and editors tagged
+
+    @property
+    def latency_ms(self) -> float:
+        return (self.shown - self.requested) * 1000.0
+
+
 class PreviewSession(background.Session):
-    """The inference worker for one model; writes ``BlenderCNN Preview``."""
+    """The inference worker for one model; writes ``BlenderCNN Preview``.
+
+    Requests coalesce: one image is on its way at a time and only the newest vector waits, so a
+    drag never builds a queue (``max_pending`` stays at most 2: one in flight, one waiting)."""
 
     kind = "preview"
     stop_on_file_load = True
 
-    def __init__(self, worker: Worker, run: str, python: str, vector: list[float]):
+    def __init__(self, worker: Worker, run: str, python: str, vector: list[float] | None, frame_path: str):
         super().__init__(worker)
-        self.run, self.python = run, python
+        self.run, self.python, self.frame_path = run, python, frame_path
         self.ready = False
         self.closing = False
         self.next_id = 0
-        self.in_flight: tuple[int, list[float], float] | None = None  # (id, vector, sent at)
-        self.waiting: list[float] | None = vector
-        self.model_seconds = -1.0  # the worker's own time for the last image (inference + encoding)
+        self.frames: FrameFile | None = None
+        self.in_flight: tuple[int, ShownImage] | None = None
+        self.waiting: tuple[list[float], float] | None = (list(vector), time.perf_counter()) if vector else None
+        self.shown: collections.deque[ShownImage] = collections.deque(maxlen=TIMINGS_KEPT)
+        self.max_pending = 0
+        self.scene_vector: list[float] | None = None  # the ball's vector last seen by follow_scene
+        self.model_seconds = -1.0  # the worker's own time for the last image
 
     @property
     def busy(self) -> bool:
         return self.in_flight is not None
 
     def request(self, vector: list[float]) -> None:
-        """Show the model's image for ``vector`` as soon as the worker is free."""
-        self.waiting = list(vector)
+        """Show the model's image for ``vector`` as soon as the worker is free (newest wins)."""
+        requested = self.waiting[1] if self.waiting else time.perf_counter()  # the oldest unanswered ask
+        self.waiting = (list(vector), requested)
         self._send_waiting()
+        self.max_pending = max(self.max_pending, (self.in_flight is not None) + (self.waiting is not None))
 
     def _send_waiting(self) -> None:
         if not self.ready or self.in_flight is not None or self.waiting is None:
             return
         self.next_id += 1
-        vector, self.waiting = self.waiting, None
-        self.in_flight = (self.next_id, vector, time.perf_counter())
+        (vector, requested), self.waiting = self.waiting, None
+        self.in_flight = (self.next_id, ShownImage(vector, requested, time.perf_counter()))
         self.worker.send({"command": "predict", "id": self.next_id, "vector": vector})
         background.wake()
 
@@ -88,11 +121,7 @@ class PreviewSession(background.Session):
         status = _status()
         event = message.get("event")
         if event == "ready":
-            self.ready = True
-            status.state, status.device = "READY", message.get("device", "")
-            status.resolution = message.get("resolution", 0)
-            status.message = ""
-            self._send_waiting()
+            self._on_ready(message, status)
         elif event == "image" and self.in_flight and message.get("id") == self.in_flight[0]:
             self._show(message)
         elif event == "error":
@@ -103,29 +132,60 @@ class PreviewSession(background.Session):
                 self.in_flight = None
                 self._send_waiting()
 
+    def _on_ready(self, message: dict, status) -> None:
+        resolution = int(message.get("resolution", 0))
+        if message.get("frame_file"):
+            self.frames = FrameFile(message["frame_file"], resolution, resolution, create=False)
+        self.ready = True
+        status.state, status.device = "READY", message.get("device", "")
+        status.resolution = resolution
+        status.message = ""
+        self._send_waiting()
+
     def _show(self, message: dict) -> None:
-        _, vector, sent_at = self.in_flight
+        _, shown = self.in_flight
         self.in_flight = None
-        if message.get("encoding") != IMAGE_ENCODING:
+        shown.received = time.perf_counter()
+        width, height = int(message["width"]), int(message["height"])
+        if message.get("encoding") == FRAME_ENCODING and self.frames is not None:
+            image = write_rgba(PREVIEW_IMAGE, self.frames.pixels, width, height)
+        elif message.get("encoding") == IMAGE_ENCODING:
+            image = write_image(PREVIEW_IMAGE, decode_pixels(message["pixels"], width, height))
+        else:
             _status().message = f"the preview worker sent pixels as {message.get('encoding')!r}"
+            self._send_waiting()
             return
-        self.model_seconds = float(message.get("seconds", -1.0))
-        pixels = decode_pixels(message["pixels"], message["width"], message["height"])
-        show_in_image_editors(write_image(PREVIEW_IMAGE, pixels))
-        _last_shown.update(vector=vector, pixels=pixels)
+        show_in_image_editors(image)
+        shown.shown = time.perf_counter()
+        shown.pixels_s = shown.shown - shown.received
+        shown.worker_s, shown.inference_s = float(message.get("seconds", 0.0)), float(message.get("inference_s", 0.0))
+        self.shown.append(shown)
+        self.model_seconds = shown.worker_s
+        _last_shown["vector"] = shown.vector
         status = _status()
-        status.latency_ms = (time.perf_counter() - sent_at) * 1000.0
+        status.latency_ms = shown.latency_ms
         status.message = ""
         _compare_with_real()
         self._send_waiting()
+
+    def _release_frames(self) -> None:
+        if self.frames is not None:
+            self.frames.close()
+            self.frames = None
+        try:
+            os.remove(self.frame_path)
+        except OSError:
+            pass
 
     def shutdown(self) -> None:
         self.closing = True
         self.worker.send({"command": "stop"})
         super().shutdown()
+        self._release_frames()
         _status().state = "OFF"
 
     def on_exit(self, exit_code: int) -> None:
+        self._release_frames()
         status = _status()
         if self.closing or status.state == "ERROR":
             status.state = "OFF" if self.closing else "ERROR"
@@ -137,14 +197,35 @@ class PreviewSession(background.Session):
             status.state, status.message = "ERROR", f"{error} (gave up after {MAX_RESTARTS} restarts)"
             return
         _restarts.append(now)
-        vector = self.waiting or (self.in_flight[1] if self.in_flight else None)
+        vector = self.waiting[0] if self.waiting else (self.in_flight[1].vector if self.in_flight else None)
         status.state, status.message = "LOADING", f"{error}; restarting"
         background.start(_start_worker(self.run, self.python, vector))
 
 
+def _frame_path() -> str:
+    """A fresh frame file name in Blender's session temporary folder (removed when Blender exits)."""
+    folder = bpy.app.tempdir or tempfile.gettempdir()
+    return os.path.join(folder, f"blendercnn-preview-{os.getpid()}-{time.monotonic_ns()}.frame")
+
+
 def _start_worker(run: str, python: str, vector) -> PreviewSession:
-    worker = Worker(addon_command(python, "serve", "--model", run), log_path=log_path("preview"))
-    return PreviewSession(worker, run, python, vector)
+    frame_path = _frame_path()
+    worker = Worker(addon_command(python, "serve", "--model", run, "--frame-file", frame_path),
+                    log_path=log_path("preview"))
+    session = PreviewSession(worker, run, python, vector, frame_path)
+    session.scene_vector = _scene_vector(bpy.context.scene)  # Follow Scene reacts to changes from here on
+    return session
+
+
+def _scene_vector(scene) -> list[float] | None:
+    """The ball's vector in ``scene`` (its emission colour and x, y), or None when there is no ball."""
+    props = getattr(scene, "blendercnn", None)
+    if props is None:
+        return None
+    try:
+        return list(renderer.read_vector(renderer.resolve_target(scene, props.target_names())))
+    except UserError:
+        return None
 
 
 def request_preview(props) -> None:
@@ -154,18 +235,51 @@ def request_preview(props) -> None:
         session.request(props.preview_vector())
 
 
+def follow_scene(scene) -> None:
+    """While a model is loaded and Follow Scene is on: when the ball moved or its emission colour
+    changed (a drag with G, the N panel, a keyframe), ask for the model's image of the new vector
+    and show that vector in the Preview panel's fields. Cheap when nothing changed."""
+    session = background.get("preview")
+    if session is None or not getattr(scene, "blendercnn", None) or not scene.blendercnn.preview_follow_scene:
+        return
+    vector = _scene_vector(scene)
+    if vector is None or vector == session.scene_vector:
+        return
+    props = scene.blendercnn
+    session.scene_vector = vector
+    props.show_preview_vector(vector)  # the fields show it; their update does not fire
+    session.request(vector)
+
+
+@persistent
+def _on_depsgraph_update(scene, _depsgraph=None) -> None:
+    follow_scene(scene)
+
+
+def register() -> None:
+    for handlers in (bpy.app.handlers.depsgraph_update_post, bpy.app.handlers.frame_change_post):
+        handlers.append(_on_depsgraph_update)
+
+
+def unregister() -> None:
+    for handlers in (bpy.app.handlers.depsgraph_update_post, bpy.app.handlers.frame_change_post):
+        if _on_depsgraph_update in handlers:
+            handlers.remove(_on_depsgraph_update)
+
+
 def _compare_with_real() -> None:
     """PSNR between Real and Preview when both show the same vector."""
     real = bpy.data.images.get(REAL_IMAGE)
+    preview = bpy.data.images.get(PREVIEW_IMAGE)
     status = _status()
     status.real_psnr = -1.0
-    if real is None or _last_shown["pixels"] is None or real.get("blendercnn_vector") is None:
+    if real is None or preview is None or _last_shown["vector"] is None or real.get("blendercnn_vector") is None:
         return
     if not np.allclose(list(real["blendercnn_vector"]), _last_shown["vector"], atol=1e-6):
         return
-    real_pixels = read_image(real)
-    if real_pixels.shape == _last_shown["pixels"].shape:
-        status.real_psnr = min(psnr(real_pixels, _last_shown["pixels"]), 99.0)
+    real_pixels, preview_pixels = read_image(real), read_image(preview)
+    if real_pixels.shape == preview_pixels.shape:
+        status.real_psnr = min(psnr(real_pixels, preview_pixels), 99.0)
 
 
 def render_real(scene, vector: list[float], run_config: RunConfig | None) -> np.ndarray:

@@ -15,7 +15,7 @@ from . import preview_session
 from .architectures import ARCHITECTURES, PREFERRED, recipe
 from .parallel import default_workers
 from .randomization import VectorSpec
-from .vector import DEFAULT_POSITION_RANGE, make_vector
+from .vector import DEFAULT_POSITION_RANGE, colour_of, make_vector, position_of
 from .settings import (DEFAULT_PRESET, MAX_RESOLUTION, MAX_WORKERS, MIN_RESOLUTION, RENDER_PRESETS,
                        GenerationSettings, SceneTarget)
 
@@ -188,10 +188,19 @@ class BlenderCNNSceneSettings(bpy.types.PropertyGroup):
                              update=_preview_vector_changed, description="Ball X given to the model (m)")
     preview_y: FloatProperty(name="Y", default=0.0, soft_min=-1.0, soft_max=1.0, unit="LENGTH",
                              update=_preview_vector_changed, description="Ball Y given to the model (m)")
+    preview_follow_scene: BoolProperty(
+        name="Follow Scene", default=True,
+        description="While a model is loaded, show its image whenever the ball moves or its emission colour "
+                    "changes (dragging with G, the N panel, animation)")
 
     def preview_vector(self) -> list[float]:
         """The vector (vector.py) the Preview panel shows."""
         return list(make_vector(self.preview_colour, (self.preview_x, self.preview_y)))
+
+    def show_preview_vector(self, values) -> None:
+        """Set the Preview fields to a vector without their update callbacks (Follow Scene asks itself)."""
+        self["preview_colour"] = colour_of(values)
+        self["preview_x"], self["preview_y"] = position_of(values)
 
     def target_names(self) -> SceneTarget:
         """Names the generator resolves; empty pointers fall back to the seed's names."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bpy
 
-from . import background, cli, operators, preferences, properties
+from . import background, cli, operators, preferences, preview_session, properties
 from .ui import panels
 
 CLI_COMMAND_ID = "blendercnn"
@@ -17,6 +17,7 @@ def register() -> None:
     for cls in preferences.CLASSES + operators.CLASSES + panels.CLASSES:
         bpy.utils.register_class(cls)
     background.register()
+    preview_session.register()  # Follow Scene: depsgraph and frame-change handlers
     # ``blender -c blendercnn generate ...``; register_cli_command exists since Blender 4.2.
     if hasattr(bpy.utils, "register_cli_command"):
         _cli_handle = bpy.utils.register_cli_command(CLI_COMMAND_ID, cli.blender_command)
@@ -27,6 +28,7 @@ def unregister() -> None:
     if _cli_handle is not None:
         bpy.utils.unregister_cli_command(_cli_handle)
         _cli_handle = None
+    preview_session.unregister()
     background.unregister()  # stops every worker (training, preview, TensorBoard)
     for cls in reversed(preferences.CLASSES + operators.CLASSES + panels.CLASSES):
         bpy.utils.unregister_class(cls)

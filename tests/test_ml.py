@@ -324,3 +324,26 @@ def test_serve_answers_every_line_and_refuses_vectors_that_are_not_numbers(train
     assert [(r["event"], r.get("id"), r.get("fatal")) for r in replies] == [
         ("error", None, False), ("error", 1, False), ("error", 2, False), ("image", 3, None)]
     assert "not a JSON object" in replies[0]["message"] and "list of five numbers" in replies[1]["message"]
+
+
+def test_serve_writes_frames_as_blender_stores_pixels(trained_run, tmp_path):
+    """serve --frame-file: each image lands in the mapped file as RGBA float32, bottom row first;
+    the same image as the base64 answer, flipped, with alpha 1."""
+    from conftest import tensorflow_python
+    frame = tmp_path / "preview.frame"
+    request = json.dumps({"command": "predict", "id": 7, "vector": [1, 0.5, 0, 0.2, -0.3]}) + "\n"
+    framed = subprocess.run([tensorflow_python(), "-m", "blendercnn_addon", "serve", "--model", str(trained_run),
+                             "--frame-file", str(frame)], input=request, capture_output=True, text=True, cwd=ROOT,
+                            timeout=300)
+    plain = subprocess.run([tensorflow_python(), "-m", "blendercnn_addon", "serve", "--model", str(trained_run)],
+                           input=request, capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert framed.returncode == 0 and plain.returncode == 0, framed.stderr + plain.stderr
+    answer = [json.loads(line) for line in framed.stdout.splitlines() if line.startswith("{")][-1]
+    assert (answer["event"], answer["id"], answer["encoding"]) == ("image", 7, "frame-file")
+    assert 0 < answer["inference_s"] <= answer["seconds"]
+    rgba = np.fromfile(frame, dtype=np.float32).reshape(32, 32, 4)
+    base64_answer = [json.loads(line) for line in plain.stdout.splitlines() if line.startswith("{")][-1]
+    import base64
+    rgb = np.frombuffer(base64.b64decode(base64_answer["pixels"]), np.uint8).reshape(32, 32, 3)
+    assert np.all(rgba[..., 3] == 1.0)
+    assert np.abs(np.rint(rgba[::-1, :, :3] * 255) - rgb).max() <= 1

@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 
@@ -230,7 +231,8 @@ def preview(panel_run, tensorflow_python, seed_scene):
     poll_until(lambda: status.state == "READY" and bpy.data.images.get("BlenderCNN Preview") is not None
                and status.latency_ms > 0)
     yield status
-    bpy.ops.blendercnn.unload_preview()
+    if addon_module("background").running("preview"):
+        bpy.ops.blendercnn.unload_preview()
 
 
 def wait_for_preview(status):
@@ -265,6 +267,56 @@ def test_preview_shows_the_models_image_and_follows_the_sliders(preview, panel_r
     wait_for_preview(preview)
     assert np.abs(_preview_pixels().astype(int) - first).max() > 0
     assert bpy.data.images["BlenderCNN Preview"] == image  # reused, not a new datablock per change
+
+
+def test_preview_pixels_travel_through_the_frame_file_and_it_is_removed_on_unload(preview, seed_scene):
+    session = addon_module("background").get("preview")
+    assert session.frames is not None and os.path.isfile(session.frame_path)
+    assert os.path.dirname(session.frame_path) == os.path.normpath(bpy.app.tempdir or tempfile.gettempdir())
+    shown = session.shown[-1]
+    assert shown.latency_ms > 0 and shown.inference_s > 0 and shown.pixels_s >= 0
+    path = session.frame_path
+    bpy.ops.blendercnn.unload_preview()
+    assert not os.path.exists(path)
+
+
+def test_the_preview_follows_the_ball_and_its_colour(preview, seed_scene):
+    background = addon_module("background")
+    session = background.get("preview")
+    ball = seed_scene.objects["Ball"]
+    glow = bpy.data.materials["Glow"].node_tree.nodes["Emission"].inputs["Color"]
+    props = seed_scene.blendercnn
+    props.preview_follow_scene = True
+    ball.location.x, ball.location.y = 0.35, -0.45
+    glow.default_value = (0.2, 1.0, 0.1, 1.0)
+    bpy.context.view_layer.update()  # a real depsgraph update, as a drag with G makes
+    expected = [0.2, 1.0, 0.1, 0.35, -0.45]
+    poll_until(lambda: session.shown and np.allclose(session.shown[-1].vector, expected, atol=1e-6)
+               and session.in_flight is None)
+    assert np.allclose(props.preview_vector(), expected, atol=1e-6)  # the fields show the ball's vector
+    shown = len(session.shown)
+    props.preview_follow_scene = False
+    ball.location.x = -0.6
+    bpy.context.view_layer.update()
+    for _ in range(20):
+        background.poll()
+        time.sleep(0.01)
+    assert len(session.shown) == shown and session.waiting is None  # off: the ball moves alone
+    props.preview_follow_scene = True
+
+
+def test_a_burst_of_requests_never_queues_and_the_newest_is_shown(preview, seed_scene):
+    session = addon_module("background").get("preview")
+    wait_for_preview(preview)
+    session.max_pending = 0
+    before = len(session.shown)
+    vectors = [[1.0, 0.5, 0.0, x, -x] for x in np.linspace(-0.9, 0.9, 40)]
+    for vector in vectors:  # faster than the worker answers: a drag
+        session.request(vector)
+    wait_for_preview(preview)
+    assert session.max_pending <= 2
+    assert len(session.shown) - before <= 3  # the first, perhaps one more, and the newest
+    assert np.allclose(session.shown[-1].vector, vectors[-1])
 
 
 def test_a_dead_preview_worker_is_restarted(preview, seed_scene):

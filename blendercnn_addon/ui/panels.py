@@ -211,6 +211,7 @@ class BLENDERCNN_PT_preview(_BlenderCNNPanel, bpy.types.Panel):
             layout.label(text="Loading the model…", icon="TIME")
         if status.message:
             layout.label(text=status.message, icon="ERROR" if status.state == "ERROR" else "INFO")
+        layout.prop(props, "preview_follow_scene")
         col = layout.column(align=True)
         col.prop(props, "preview_colour")
         row = col.row(align=True)

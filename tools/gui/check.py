@@ -18,6 +18,15 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 PROGRESS_BLUE_MIN = 140  # Blender's progress fill is a saturated blue
+# Figures measured in the window (results.json) and the targets they must meet.
+FIGURE_TARGETS = (
+    ("preview_resolution", lambda v: v == 256, "the preview is timed at 256²"),
+    ("preview_requests", lambda v: v >= 30, "at least 30 timed requests"),
+    ("preview_latency_ms_p95", lambda v: v <= 50, "p95 at most 50 ms"),
+    ("follow_updates_per_s", lambda v: v >= 20, "at least 20 images a second while dragging"),
+    ("preview_max_pending", lambda v: v <= 2, "no queue of requests"),
+    ("preview_vs_real_psnr_db", lambda v: v >= 28, "the preview matches its real render at 28 dB or more"),
+)
 
 
 def load(out: str, shot: dict) -> np.ndarray:
@@ -82,6 +91,11 @@ def main(out: str) -> int:
             expected = shot["spot"]
             if max(abs(seen[0] - expected[0]), abs(seen[1] - expected[1])) > 0.15:
                 failures.append(f"{shot['path']}: bright spot at {seen}, the preview has it at {expected}")
+    for key, meets, target in FIGURE_TARGETS:
+        value = results.get(key)
+        print(f"{key}: {value}")
+        if value is None or not meets(value):
+            failures.append(f"{key} = {value}: {target}")
     if shots:
         contact_sheet(out, shots, os.path.join(out, "contact_sheet.png"))
     for check in results["checks"]:

@@ -22,7 +22,7 @@ import traceback
 
 import bpy
 
-OUT, ZIP, TF_PYTHON = sys.argv[sys.argv.index("--") + 1:][:3]
+OUT, ZIP, TF_PYTHON, MODELS = sys.argv[sys.argv.index("--") + 1:][:4]  # MODELS: prepare_models.py's
 ADDON = "bl_ext.user_default.blendercnn_addon"
 JOURNEY = "/root/blendercnn-journey/files"  # run_journey.sh starts every run with this folder gone
 DATASET = JOURNEY + "/dataset"
@@ -53,6 +53,7 @@ class Driver:
         self.found: tuple[int, int] | None = None
         self.seen: dict[tuple[str, float], tuple[int, int]] = {}  # (wanted, x_fraction) -> (page, y)
         self.reports_seen = 0
+        self.figures: dict = {}  # measured in the window, written to results.json
 
     # -- input -------------------------------------------------------------------------------
     @staticmethod
@@ -360,6 +361,9 @@ def journey(d: Driver):
     d.move(*d.area_centre("PROPERTIES"))
     d.key("shift+F10")  # the Properties editor becomes an Image Editor
     yield 0.8
+    # The journey's own 2-epoch model proves Train; the preview shows one trained long enough to be
+    # recognisably the ball (prepare_models.py, 64², same Blender), typed into the Model field.
+    yield from d.enter_value("blendercnn.preview_model", MODELS + "/run64")
     yield from d.press("blendercnn.load_preview(")
     preview = status("blendercnn_preview")
     yield from d.wait_for(lambda: preview.state in {"READY", "ERROR"}, 120, "the model to load")
@@ -408,6 +412,8 @@ def journey(d: Driver):
     shown = [a.spaces.active.image for a in d.areas("IMAGE_EDITOR")]
     d.check("Render Real shows the real image beside the preview", real in shown and image in shown, shown)
     d.check("the panel shows the PSNR between them", preview.real_psnr > 0, preview.real_psnr)
+    d.check("the preview matches its real render at 28 dB or more", preview.real_psnr >= 28.0, preview.real_psnr)
+    d.figures["preview_vs_real_psnr_db"] = round(preview.real_psnr, 2)
     for area in d.areas("IMAGE_EDITOR"):
         d.move(*d.area_centre(area))
         d.key("shift+Home")
@@ -415,6 +421,7 @@ def journey(d: Driver):
     real_editor = next(a for a in d.areas("IMAGE_EDITOR") if a.spaces.active.image == real)
     d.shot("preview-and-real", real_rect=d.image_rect(real_editor, real), real_spot=bright_spot(real),
            psnr=preview.real_psnr)
+    yield from preview_latency_and_follow(d)
 
     # 6. An error a user meets: Train on an empty folder. A readable report; Blender goes on.
     os.makedirs(EMPTY_DATASET, exist_ok=True)
@@ -433,6 +440,97 @@ def journey(d: Driver):
     d.check("Blender keeps working after the error", tuple(bpy.context.scene.objects["Ball"].location) != before)
 
 
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def preview_idle(session) -> bool:
+    return session.ready and session.in_flight is None and session.waiting is None
+
+
+def preview_latency_and_follow(d: Driver):
+    """At the user's resolution (256², a model prepare_models.py trained): how long a change takes
+    to reach the preview's pixels in this window — typed values and property changes — and how
+    often the preview follows while the ball is dragged with G."""
+    background = sys.modules[ADDON + ".background"]
+    preview = status("blendercnn_preview")
+    props = bpy.context.scene.blendercnn
+    yield from d.enter_value("blendercnn.preview_model", MODELS + "/run256")
+    yield from d.press("blendercnn.load_preview(")
+    yield from d.wait_for(lambda: preview.state in {"READY", "ERROR"} and preview.resolution == 256
+                          and background.get("preview") is not None and preview_idle(background.get("preview")),
+                          180, "the 256² model")
+    d.check("the 256² model loaded", preview.state == "READY" and preview.resolution == 256, preview.message)
+    session = background.get("preview")
+    first = len(session.shown)
+    for value in ("0.1", "-0.2", "0.3", "-0.4", "0.5", "0"):  # typed, as a user types
+        yield from d.find("blendercnn.preview_x", x_fraction=0.25)
+        yield from d.type_into(*d.found, value)
+        yield from d.wait_for(lambda: preview_idle(session), 10, "the typed value's image", every=0.01)
+    for step in range(30):  # property changes, as a script or a driver makes them
+        props.preview_y = -0.6 + 0.04 * step
+        yield 0.01
+        yield from d.wait_for(lambda: preview_idle(session), 10, "the image", every=0.005)
+    latencies = [shown.latency_ms for shown in list(session.shown)[first:]]
+    d.check("at least 30 preview requests timed in the window", len(latencies) >= 30, len(latencies))
+    d.figures.update(preview_resolution=preview.resolution, preview_requests=len(latencies),
+                     preview_latency_ms_p50=round(percentile(latencies, 0.5), 1),
+                     preview_latency_ms_p95=round(percentile(latencies, 0.95), 1),
+                     preview_breakdown_ms_p50={
+                         "worker_inference": round(1000 * percentile([s.inference_s for s in session.shown], 0.5), 1),
+                         "worker_total": round(1000 * percentile([s.worker_s for s in session.shown], 0.5), 1),
+                         "transfer_and_wakeup": round(1000 * percentile(
+                             [s.received - s.sent - s.worker_s for s in session.shown], 0.5), 1),
+                         "pixels_into_datablock": round(1000 * percentile([s.pixels_s for s in session.shown], 0.5), 1),
+                         "waiting_before_sent": round(1000 * percentile(
+                             [s.sent - s.requested for s in session.shown], 0.5), 1)})
+    print(f"[journey] preview figures {d.figures}", flush=True)
+    d.shot("preview-256", latency_ms=preview.latency_ms)
+
+    # Follow Scene: Set Up Scene puts the ball back in the middle of the room; click it, G, drag.
+    yield from d.press("blendercnn.setup_scene(")
+    yield from d.wait_for(lambda: preview_idle(session), 10, "the image of the ball's new place", every=0.01)
+    from bpy_extras.view3d_utils import location_3d_to_region_2d
+
+    area = d.view3d()
+    region = next(r for r in area.regions if r.type == "WINDOW")
+    ball = bpy.context.scene.objects["Ball"]
+    spot = location_3d_to_region_2d(region, area.spaces.active.region_3d, ball.matrix_world.translation)
+    centre = d.to_screen(region, int(spot.x), region.height - int(spot.y))
+    d.click(*centre)
+    yield 0.4
+    d.check("a click selects the ball", ball.select_get(), [o.name for o in bpy.context.selected_objects])
+    start = tuple(ball.location)
+    d.key("g")
+    yield 0.3
+    before, began = len(session.shown), time.perf_counter()
+    import math
+    for step in range(200):  # a circle of 40 px, round and round, for at least 3 s
+        angle = step * 0.2
+        d.move(centre[0] + int(40 * math.cos(angle)), centre[1] + int(40 * math.sin(angle)))
+        yield 0.005
+        if time.perf_counter() - began > 3.5:
+            break
+    dragged = time.perf_counter() - began
+    moved = tuple(ball.location) != start
+    d.shot("following", follow_images=len(session.shown) - before)
+    d.key("Escape")  # cancel the grab: the ball goes back
+    yield 0.5
+    shown_during = [s for s in list(session.shown)[before:] if s.shown <= began + dragged]
+    rate = len(shown_during) / dragged
+    d.figures.update(follow_seconds=round(dragged, 2), follow_images=len(shown_during),
+                     follow_updates_per_s=round(rate, 1), preview_max_pending=session.max_pending)
+    print(f"[journey] follow figures {d.figures}", flush=True)
+    d.check("the ball moved while dragged with G", moved, (start, tuple(ball.location)))
+    d.check("the preview followed the drag at 20 images a second or more", rate >= 20, round(rate, 1))
+    d.check("pending requests never grew beyond one waiting and one on its way", session.max_pending <= 2,
+            session.max_pending)
+    d.check("Esc put the ball back", tuple(ball.location) == start, tuple(ball.location))
+    d.check("the preview answered within 50 ms at the 95th percentile",
+            d.figures["preview_latency_ms_p95"] <= 50, d.figures["preview_latency_ms_p95"])
+
+
 def run() -> None:
     """Step the journey from a timer; write results.json and quit when it ends."""
     driver = Driver()
@@ -441,7 +539,8 @@ def run() -> None:
 
     def finish(error: str | None) -> None:
         results = {"ok": error is None, "error": error, "seconds": time.monotonic() - started,
-                   "shots": driver.shots, "checks": driver.checks, "blender": bpy.app.version_string}
+                   "shots": driver.shots, "checks": driver.checks, "blender": bpy.app.version_string,
+                   **driver.figures}
         with open(os.path.join(OUT, "results.json"), "w") as handle:
             json.dump(results, handle, indent=2)
         print(f"[journey] {'PASSED' if error is None else 'FAILED: ' + error}", flush=True)

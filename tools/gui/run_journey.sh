@@ -14,7 +14,7 @@ WORK="$ROOT/root/blendercnn-journey"
 # A fresh folder per run, HOME included: nothing an earlier run left in the root's home counts.
 rm -rf "$WORK" && mkdir -p "$WORK/out" "$WORK/home"
 cp "$ZIP" "$WORK/blendercnn_addon.zip"
-cp "$HERE/drive.py" "$WORK/drive.py"
+cp "$HERE/drive.py" "$HERE/prepare_models.py" "$WORK/"
 rm -f "$ROOT/tmp/.X98-lock" "$ROOT/tmp/.X11-unix/X98"
 
 XVFB_PID=""; BLENDER_PID=""
@@ -29,6 +29,16 @@ trap cleanup EXIT
 mount --bind /proc "$ROOT/proc"
 mount --bind /dev "$ROOT/dev"
 
+# The models the journey's Preview loads, trained with this root's Blender and TensorFlow (≈ 5 min).
+echo "run_journey: preparing the preview's models (prepare_models.py)"
+chroot "$ROOT" env -i PATH=/usr/bin:/bin HOME=/root/blendercnn-journey/home \
+  BLENDER_USER_RESOURCES=/root/blendercnn-journey/prepare-user timeout 1200 \
+  blender -b --factory-startup --python-exit-code 1 --python /root/blendercnn-journey/prepare_models.py -- \
+  /root/blendercnn-journey/blendercnn_addon.zip /root/blendercnn-journey/models /opt/tfenv/bin/python \
+  > "$WORK/prepare.log" 2>&1 || { echo "run_journey.sh: error: preparing the models failed; its last lines:" >&2;
+                                  tail -n 30 "$WORK/prepare.log" >&2; exit 1; }
+grep '^prepare_models\|^training' "$WORK/prepare.log" || true
+
 # chroot, env and timeout exec in turn, so $! is the pid of Xvfb (and of Blender's timeout) itself,
 # not of a subshell: cleanup kills exactly these processes.
 chroot "$ROOT" env -i PATH=/usr/bin:/bin HOME=/root/blendercnn-journey/home Xvfb :98 -screen 0 1600x1000x24 -nolisten tcp >/dev/null 2>&1 &
@@ -38,11 +48,12 @@ chroot "$ROOT" env -i PATH=/usr/bin:/bin HOME=/root/blendercnn-journey/home DISP
   BLENDER_USER_RESOURCES=/root/blendercnn-journey/user timeout 900 \
   blender --factory-startup --window-geometry 0 0 1600 1000 \
   --python /root/blendercnn-journey/drive.py -- /root/blendercnn-journey/out \
-  /root/blendercnn-journey/blendercnn_addon.zip /opt/tfenv/bin/python > "$WORK/blender.log" 2>&1 &
+  /root/blendercnn-journey/blendercnn_addon.zip /opt/tfenv/bin/python /root/blendercnn-journey/models \
+  > "$WORK/blender.log" 2>&1 &
 BLENDER_PID=$!
 wait "$BLENDER_PID" || true
 BLENDER_PID=""
 rm -rf "$OUT" && mkdir -p "$OUT"
 cp -r "$WORK/out/." "$OUT/"
-cp "$WORK/blender.log" "$OUT/blender.log"
+cp "$WORK/blender.log" "$WORK/prepare.log" "$OUT/"
 grep '^\[journey\]' "$OUT/blender.log" || true
