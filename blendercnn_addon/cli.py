@@ -170,6 +170,22 @@ def build_parser(prog: str = "python -m blendercnn_addon") -> argparse.ArgumentP
     pr.add_argument("--out", required=True, help="PNG file for --vector, folder for --vectors")
     pr.set_defaults(handler=_predict)
 
+    inv = commands.add_parser(
+        "invert", help="estimate the vector (colour and position) a model draws as a picture",
+        description="Find the ball's emission colour r, g, b and position x, y that the trained model draws as "
+                    "the picture, by gradient descent through the model (ml/invert.py). Prints the vector and "
+                    "how well its image fits the picture; a picture without the ball, or one the best fit "
+                    "explains poorly, is refused in one line. The picture must have the model's resolution.")
+    inv.add_argument("--model", required=True, metavar="RUN", help="run folder (or its model.keras)")
+    picture = inv.add_mutually_exclusive_group(required=True)
+    picture.add_argument("--image", metavar="FILE", help="one picture (PNG, the model's resolution)")
+    picture.add_argument("--images", metavar="DIR", help="every .png in DIR")
+    inv.add_argument("--out", metavar="PATH", help="--image: a .png for the fitted image (optional); --images: "
+                     "the .csv to write (name,r,g,b,x,y,fit_psnr_db,mask_psnr_db,note; reads back with "
+                     "predict --vectors)")
+    inv.add_argument("--steps", type=int, default=None, help="descent steps (default: ml/invert.py's STEPS)")
+    inv.set_defaults(handler=_invert)
+
     sv = commands.add_parser(
         "serve", help="keep a model loaded and answer JSON predict requests on stdin (the panel's Preview)",
         description="Load a trained run once, then read {\"command\": \"predict\", \"id\": N, \"vector\": "
@@ -323,6 +339,28 @@ def _predict(args: argparse.Namespace) -> int:
         Image.fromarray(image).save(os.path.join(out, f"{name}.png"), format="PNG")
     print(f"{len(images)} images in {out}")
     return 0
+
+
+def _invert(args: argparse.Namespace) -> int:
+    if args.images is not None:
+        if not args.out or os.path.splitext(args.out)[1].lower() != ".csv":
+            raise UserError("--images needs --out FILE.csv for the estimates")
+        folder = os.path.dirname(os.path.abspath(args.out))
+        if not os.path.isdir(folder):
+            raise UserError(f"the folder of --out does not exist: {folder}")
+        if not os.path.isdir(args.images):
+            raise UserError(f"--images {args.images} is not a folder")
+    elif args.out is not None:
+        _check_png_out(args.out)
+    if args.steps is not None and args.steps < 1:
+        raise UserError(f"--steps must be at least 1, got {args.steps}")
+    _quiet_tensorflow()
+    from .ml.invert_cli import invert_folder, invert_one
+
+    steps = {"steps": args.steps} if args.steps else {}
+    if args.image is not None:
+        return invert_one(args.model, args.image, args.out, **steps)
+    return invert_folder(args.model, args.images, args.out, **steps)
 
 
 def _train(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ start and stop these.
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import os
 import tempfile
@@ -27,12 +28,13 @@ from .errors import UserError
 from .images import (EVALUATION_IMAGE, PREVIEW_IMAGE, REAL_IMAGE, load_png, read_image, read_png,
                      show_in_image_editors, write_image, write_rgba)
 from .metrics import psnr
-from .ml.serve import FRAME_ENCODING, IMAGE_ENCODING, FrameFile, decode_pixels
+from .ml.serve import FRAME_ENCODING, IMAGE_ENCODING, FrameFile, decode_pixels, encode_pixels
 from .preferences import tensorflow_python
 from .run_config import RunConfig, read_run_config
 from .settings import GenerationSettings
 from .training_session import training_data_dir
-from .workers import Worker, addon_command
+from .vector import VECTOR_FIELDS
+from .workers import ARRIVED_KEY, Worker, addon_command
 
 MAX_RESTARTS = 3
 RESTART_WINDOW_S = 60.0
@@ -68,6 +70,18 @@ class ShownImage:
     worker_s: float = 0.0
     inference_s: float = 0.0
     pixels_s: float = 0.0  # Blender: pixels into the datablock (foreach_set) and editors tagged
+    read: float = 0.0  # the worker read the request (its perf_counter: the same clock on Linux)
+    arrived: float = 0.0  # the answer's line reached this process's reader thread
+
+    def breakdown_ms(self) -> dict:
+        """Where the time went, ms: waiting for the worker to be free, the request's way to the worker,
+        the worker, the answer's way back, the poller's wake-up, pixels into the datablock."""
+        def ms(seconds: float) -> float:
+            return round(seconds * 1000.0, 2)
+
+        return {"waiting": ms(self.sent - self.requested), "to_worker": ms(self.read - self.sent),
+                "worker": ms(self.worker_s), "from_worker": ms(self.arrived - self.read - self.worker_s),
+                "poller_wakeup": ms(self.received - self.arrived), "pixels": ms(self.pixels_s)}
 
     @property
     def latency_ms(self) -> float:
@@ -159,6 +173,7 @@ class PreviewSession(background.Session):
         shown.shown = time.perf_counter()
         shown.pixels_s = shown.shown - shown.received
         shown.worker_s, shown.inference_s = float(message.get("seconds", 0.0)), float(message.get("inference_s", 0.0))
+        shown.read, shown.arrived = float(message.get("read_at", 0.0)), float(message.get(ARRIVED_KEY, 0.0))
         self.shown.append(shown)
         self.model_seconds = shown.worker_s
         _last_shown["vector"] = shown.vector
@@ -167,6 +182,47 @@ class PreviewSession(background.Session):
         status.message = ""
         _compare_with_real()
         self._send_waiting()
+
+    def estimate(self, pixels: np.ndarray, timeout: float = 60.0) -> dict:
+        """Blocking: the vector the model draws as ``pixels`` ((R, R, 3) uint8, top row first), as the
+        worker's "estimate" message; its fitted image is shown in BlenderCNN Preview. UserError for a
+        refused picture (no ball, another size), a stopped worker or no answer within ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while self.in_flight is not None or not self.ready:  # an image on its way is shown first
+            self._deliver_until(deadline)
+        self.next_id += 1
+        request_id, estimate = self.next_id, None
+        height, width = pixels.shape[:2]
+        self.worker.send({"command": "invert", "id": request_id, "width": width, "height": height,
+                          "pixels": encode_pixels(pixels)})
+        while True:
+            for message in self._deliver_until(deadline, keep=request_id):
+                if message.get("event") == "error":
+                    raise UserError(message.get("message", "the estimate failed"))
+                if message.get("event") == "estimate":
+                    estimate = message
+                elif message.get("event") == "image" and estimate is not None:
+                    self.in_flight = (request_id, ShownImage(estimate["vector"], time.perf_counter(),
+                                                             time.perf_counter()))
+                    self._show(message)
+                    return estimate
+
+    def _deliver_until(self, deadline: float, keep: int | None = None) -> list[dict]:
+        """Hand the worker's messages to on_message (those with id ``keep`` are returned instead);
+        UserError when the worker stopped or ``deadline`` (time.monotonic) passed."""
+        if self.worker.exit_code is not None:
+            raise UserError("the preview worker stopped; load the model again")
+        if time.monotonic() > deadline:
+            raise UserError("the preview worker did not answer in time")
+        kept = []
+        for message in self.worker.messages():
+            if keep is not None and message.get("id") == keep:
+                kept.append(message)
+            else:
+                self.on_message(message)
+        if not kept:
+            time.sleep(0.005)
+        return kept
 
     def _release_frames(self) -> None:
         if self.frames is not None:
@@ -229,7 +285,8 @@ def _scene_vector(scene) -> list[float] | None:
 
 
 def request_preview(props) -> None:
-    """Called when the panel's colour or X, Y changes: ask the running worker for a new image."""
+    """Called when the panel's colour or X, Y changes (``props``: window_manager.blendercnn_preview):
+    ask the running worker for a new image."""
     session = background.get("preview")
     if session is not None:
         session.request(props.preview_vector())
@@ -240,15 +297,33 @@ def follow_scene(scene) -> None:
     changed (a drag with G, the N panel, a keyframe), ask for the model's image of the new vector
     and show that vector in the Preview panel's fields. Cheap when nothing changed."""
     session = background.get("preview")
-    if session is None or not getattr(scene, "blendercnn", None) or not scene.blendercnn.preview_follow_scene:
+    if (_follow_paused or session is None or not getattr(scene, "blendercnn", None)
+            or not scene.blendercnn.preview_follow_scene):
         return
     vector = _scene_vector(scene)
     if vector is None or vector == session.scene_vector:
         return
-    props = scene.blendercnn
     session.scene_vector = vector
-    props.show_preview_vector(vector)  # the fields show it; their update does not fire
+    _status().show_preview_vector(vector)  # the fields show it; their update does not fire
     session.request(vector)
+
+
+_follow_paused = False  # True while the add-on itself moves the ball (Render Real)
+
+
+@contextlib.contextmanager
+def follow_paused(scene):
+    """While inside, the ball's moves are the add-on's own (a render at another vector): Follow Scene
+    ignores them, and the ball's vector after them is what it compares with next."""
+    global _follow_paused
+    _follow_paused = True
+    try:
+        yield
+    finally:
+        _follow_paused = False
+        session = background.get("preview")
+        if session is not None:
+            session.scene_vector = _scene_vector(scene)
 
 
 @persistent
@@ -291,7 +366,7 @@ def render_real(scene, vector: list[float], run_config: RunConfig | None) -> np.
     quality = {**props.quality_settings(), **(identity.render_quality() if identity else {})}
     resolution = run_config.resolution if run_config else props.resolution
     settings = GenerationSettings(out_dir="", resolution=resolution, **quality, target=props.target_names())
-    with tempfile.TemporaryDirectory(prefix="blendercnn-real-") as folder:
+    with tempfile.TemporaryDirectory(prefix="blendercnn-real-") as folder, follow_paused(scene):
         path = os.path.join(folder, "real.png")
         renderer.render_once(scene, settings, vector, path, noise_seed=0)
         return read_png(path)
@@ -336,7 +411,7 @@ def load_preview(context) -> str:
     status.state, status.model_dir, status.message = "LOADING", run, "Loading the model"
     status.resolution = config.resolution
     status.latency_ms = status.real_psnr = -1.0
-    background.start(_start_worker(run, python, context.scene.blendercnn.preview_vector()))
+    background.start(_start_worker(run, python, status.preview_vector()))
     return run
 
 
@@ -344,16 +419,48 @@ def show_real_render(context) -> str:
     """Render Real: the scene at the preview's vector into ``BlenderCNN Real``, compared with the
     model's image; returns the line to report."""
     scene = context.scene
-    props = scene.blendercnn
     config = read_run_config(model_dir(context)) if model_dir(context) else None
-    pixels = render_real(scene, props.preview_vector(), config)
+    vector = _status(context).preview_vector()
+    pixels = render_real(scene, vector, config)
     image = write_image(REAL_IMAGE, pixels)
-    image["blendercnn_vector"] = props.preview_vector()
+    image["blendercnn_vector"] = vector
     show_in_image_editors(image)
     _compare_with_real()
     status = _status(context)
     return f"Rendered {REAL_IMAGE}" + (f": PSNR {status.real_psnr:.2f} dB against the model"
                                        if status.real_psnr >= 0 else "")
+
+
+def estimate_from_image(context) -> str:
+    """Estimate from Image: the vector the loaded model draws as the chosen image (default: BlenderCNN
+    Real); the ball is moved and its emission colour set to it, the Preview fields show it and the
+    fitted image appears in BlenderCNN Preview. Returns the line to report; UserError otherwise."""
+    session = background.get("preview")
+    if session is None or not session.ready:
+        raise UserError("load a model first (Load Model): the estimate runs in the preview's worker")
+    props = context.scene.blendercnn
+    image = props.estimate_image or bpy.data.images.get(REAL_IMAGE)
+    if image is None:
+        raise UserError(f"choose an image to estimate from (or press Render Real to make {REAL_IMAGE})")
+    if not image.has_data and image.source == "FILE":
+        image.reload()
+    width, height = image.size
+    resolution = _status(context).resolution
+    if (width, height) != (resolution, resolution):
+        raise UserError(f"{image.name} is {width}x{height}, the model draws {resolution}x{resolution}: "
+                        "use an image of the model's resolution")
+    target = renderer.resolve_target(context.scene, props.target_names())
+    answer = session.estimate(read_image(image))
+    vector = [float(v) for v in answer["vector"]]
+    renderer.apply_vector(target, vector)
+    session.scene_vector = vector  # Follow Scene needs no new image: it is shown already
+    _status(context).show_preview_vector(vector)
+    status = _status(context)
+    status.estimate = (", ".join(f"{v:.2f}" for v in vector) + f" · {answer['psnr_db']:.1f} dB"
+                       + (" · poor fit" if answer.get("note") else ""))
+    line = f"Estimated {', '.join(f'{n} {v:.3f}' for n, v in zip(VECTOR_FIELDS, vector))} from {image.name}: " \
+           f"the model's image fits it at {answer['psnr_db']:.1f} dB"
+    return line + (f"; {answer['note']}" if answer.get("note") else "")
 
 
 def start_evaluation(context) -> None:

@@ -181,26 +181,13 @@ class BlenderCNNSceneSettings(bpy.types.PropertyGroup):
     preview_model: StringProperty(
         name="Model", subtype="DIR_PATH", default="",
         description="Trained run folder to preview (filled in when training ends)")
-    preview_colour: FloatVectorProperty(
-        name="Colour", subtype="COLOR", size=3, min=0.0, max=1.0, default=(1.0, 0.2, 0.0),
-        update=_preview_vector_changed, description="Emission colour (r, g, b in 0..1) given to the model")
-    preview_x: FloatProperty(name="X", default=0.0, soft_min=-1.0, soft_max=1.0, unit="LENGTH",
-                             update=_preview_vector_changed, description="Ball X given to the model (m)")
-    preview_y: FloatProperty(name="Y", default=0.0, soft_min=-1.0, soft_max=1.0, unit="LENGTH",
-                             update=_preview_vector_changed, description="Ball Y given to the model (m)")
+    estimate_image: PointerProperty(
+        name="Picture", type=bpy.types.Image,
+        description="Image to estimate the ball's colour and place from (empty: BlenderCNN Real)")
     preview_follow_scene: BoolProperty(
         name="Follow Scene", default=True,
         description="While a model is loaded, show its image whenever the ball moves or its emission colour "
                     "changes (dragging with G, the N panel, animation)")
-
-    def preview_vector(self) -> list[float]:
-        """The vector (vector.py) the Preview panel shows."""
-        return list(make_vector(self.preview_colour, (self.preview_x, self.preview_y)))
-
-    def show_preview_vector(self, values) -> None:
-        """Set the Preview fields to a vector without their update callbacks (Follow Scene asks itself)."""
-        self["preview_colour"] = colour_of(values)
-        self["preview_x"], self["preview_y"] = position_of(values)
 
     def target_names(self) -> SceneTarget:
         """Names the generator resolves; empty pointers fall back to the seed's names."""
@@ -281,7 +268,27 @@ class BlenderCNNTrainingStatus(bpy.types.PropertyGroup):
 
 
 class BlenderCNNPreviewStatus(bpy.types.PropertyGroup):
-    """The preview worker and the last evaluation (``window_manager.blendercnn_preview``)."""
+    """The preview worker, the vector it shows, and the last evaluation (``window_manager.blendercnn_preview``).
+
+    The vector's fields live here, not on the scene: changing them is no change to the scene, so a
+    slider drag redraws the sidebar and the preview, not the 3D viewport (and no depsgraph update)."""
+
+    preview_colour: FloatVectorProperty(
+        name="Colour", subtype="COLOR", size=3, min=0.0, max=1.0, default=(1.0, 0.2, 0.0),
+        update=_preview_vector_changed, description="Emission colour (r, g, b in 0..1) given to the model")
+    preview_x: FloatProperty(name="X", default=0.0, soft_min=-1.0, soft_max=1.0, unit="LENGTH",
+                             update=_preview_vector_changed, description="Ball X given to the model (m)")
+    preview_y: FloatProperty(name="Y", default=0.0, soft_min=-1.0, soft_max=1.0, unit="LENGTH",
+                             update=_preview_vector_changed, description="Ball Y given to the model (m)")
+
+    def preview_vector(self) -> list[float]:
+        """The vector (vector.py) the Preview panel shows."""
+        return list(make_vector(self.preview_colour, (self.preview_x, self.preview_y)))
+
+    def show_preview_vector(self, values) -> None:
+        """Set the Preview fields to a vector without their update callbacks (Follow Scene asks itself)."""
+        self["preview_colour"] = colour_of(values)
+        self["preview_x"], self["preview_y"] = position_of(values)
 
     state: EnumProperty(items=(("OFF", "Off", ""), ("LOADING", "Loading", ""), ("READY", "Ready", ""),
                                ("ERROR", "Error", "")), default="OFF")
@@ -290,6 +297,8 @@ class BlenderCNNPreviewStatus(bpy.types.PropertyGroup):
     resolution: IntProperty(default=0)
     latency_ms: FloatProperty(default=-1.0, description="Last request: vector sent → pixels in the image")
     real_psnr: FloatProperty(default=-1.0, description="PSNR (dB) between BlenderCNN Real and Preview")
+    estimate: StringProperty(default="", description="The last Estimate from Image: r, g, b, x, y and how well "
+                             "the model's image of it fits the picture")
     message: StringProperty(default="")
     evaluating: BoolProperty(default=False)
     evaluation: StringProperty(default="", description="Last evaluation's metrics, one line")

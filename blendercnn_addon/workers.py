@@ -24,6 +24,9 @@ import time
 from .protocol import decode, encode
 
 PARENT_PID_ENV = "BLENDERCNN_PARENT_PID"
+# Added to every message by the reader thread: time.perf_counter() when the line arrived here. On
+# Linux perf_counter is the system-wide monotonic clock, so it compares with a worker's own stamps.
+ARRIVED_KEY = "_arrived"
 LOG_TAIL_LINES = 12
 
 
@@ -98,6 +101,7 @@ class Worker:
         for line in stream:
             message = decode(line) if parse else None
             if message is not None:
+                message[ARRIVED_KEY] = time.perf_counter()  # when this process had it (see ARRIVED_KEY)
                 self._queue.put(message)
             elif line.strip():
                 self._note(line.rstrip("\n"))

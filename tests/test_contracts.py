@@ -6,7 +6,6 @@ import ast
 import json
 import os
 import subprocess
-import sys
 import zipfile
 
 import pytest

@@ -347,3 +347,84 @@ def test_serve_writes_frames_as_blender_stores_pixels(trained_run, tmp_path):
     rgb = np.frombuffer(base64.b64decode(base64_answer["pixels"]), np.uint8).reshape(32, 32, 3)
     assert np.all(rgba[..., 3] == 1.0)
     assert np.abs(np.rint(rgba[::-1, :, :3] * 255) - rgb).max() <= 1
+
+
+# -- image → vector ------------------------------------------------------------------------------
+def test_invert_finds_the_vector_of_the_models_own_image(trained_run, tmp_path):
+    truth = [0.9, 0.35, 0.1, 0.3, -0.4]
+    picture, fitted = tmp_path / "picture.png", tmp_path / "fitted.png"
+    done = run_cli("predict", "--model", str(trained_run), "--vector", ",".join(map(str, truth)),
+                   "--out", str(picture))
+    assert done.returncode == 0, done.stderr
+    done = run_cli("invert", "--model", str(trained_run), "--image", str(picture), "--out", str(fitted))
+    assert done.returncode == 0, done.stderr
+    figures = dict(line.split(": ", 1) for line in done.stdout.strip().splitlines())
+    found = [float(figures[name]) for name in "rgbxy"]
+    print("invert round trip:", found, "psnr", figures["fit_psnr_db"], "s", figures["seconds"])
+    assert max(abs(a - b) for a, b in zip(found[:3], truth[:3])) <= 0.05, found
+    assert max(abs(a - b) for a, b in zip(found[3:], truth[3:])) <= 0.05, found
+    assert float(figures["fit_psnr_db"]) > 35 and Image.open(fitted).size == (32, 32)
+
+
+def test_invert_a_folder_writes_a_csv_that_predict_reads_back(trained_run, tiny_dataset, tmp_path):
+    pictures = tmp_path / "pictures"
+    pictures.mkdir()
+    for i in (0, 1, 2):
+        shutil.copy(tiny_dataset / f"sample_{i}.png", pictures)
+    Image.new("RGB", (32, 32)).save(pictures / "black.png")  # no ball: a note, not a failure
+    out = tmp_path / "estimates.csv"
+    done = run_cli("invert", "--model", str(trained_run), "--images", str(pictures), "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "4 pictures estimated" in done.stdout and "with a note" in done.stdout  # at least the black one
+    rows = {row["name"]: row for row in __import__("csv").DictReader(out.open())}
+    assert "no ball in the picture" in rows["black"]["note"]
+    metadata = json.loads((tiny_dataset / "metadata.json").read_text())
+    for i in (0, 1, 2):
+        truth, row = metadata[f"sample_{i}"], rows[f"sample_{i}"]
+        assert abs(float(row["x"]) - truth[3]) < 0.25 and abs(float(row["y"]) - truth[4]) < 0.25, (row, truth)
+    del rows["black"]
+    readable = tmp_path / "readable.csv"
+    readable.write_text("name,r,g,b,x,y\n" + "".join(f"{n},{r['r']},{r['g']},{r['b']},{r['x']},{r['y']}\n"
+                                                     for n, r in rows.items()))
+    again = run_cli("predict", "--model", str(trained_run), "--vectors", str(readable), "--out", str(tmp_path / "re"))
+    assert again.returncode == 0, again.stderr
+
+
+def test_invert_works_for_the_seed_architecture_too(tiny_dataset, tmp_path):
+    """Inversion asks the model only for images and gradients: a seed-architecture run inverts too
+    (one epoch draws little of the ball, so only the fit to its own image is checked)."""
+    run, picture = tmp_path / "seed_run", tmp_path / "picture.png"
+    done = run_cli("train", "--data", str(tiny_dataset), "--out", str(run), "--arch", "seed", "--epochs", "1",
+                   "--batch-size", "8")
+    assert done.returncode == 0, done.stderr
+    done = run_cli("predict", "--model", str(run), "--vector", "0.9,0.35,0.1,0.3,-0.4", "--out", str(picture))
+    assert done.returncode == 0, done.stderr
+    done = run_cli("invert", "--model", str(run), "--image", str(picture))
+    if "no ball in the picture" in done.stderr:  # a one-epoch seed model may draw no white-hot core yet
+        one_line_error(done, "no ball in the picture")
+        return
+    assert done.returncode == 0, done.stderr
+    figures = dict(line.split(": ", 1) for line in done.stdout.strip().splitlines())
+    assert float(figures["fit_psnr_db"]) > 30, figures
+
+
+@pytest.mark.parametrize("make, fragment", [
+    (lambda p: p.write_text("not an image"), "cannot read image"),
+    (lambda p: Image.new("RGB", (64, 64), (255, 255, 255)).save(p, format="PNG"), "is 64x64, the model draws 32x32"),
+    (lambda p: Image.new("RGB", (32, 32), (3, 3, 3)).save(p, format="PNG"), "no ball in the picture"),
+], ids=["not-an-image", "other-size", "no-ball"])
+def test_invert_refuses_bad_pictures_in_one_line_and_writes_nothing(trained_run, tmp_path, make, fragment):
+    picture = tmp_path / "picture.png"
+    make(picture)
+    done = run_cli("invert", "--model", str(trained_run), "--image", str(picture), "--out", str(tmp_path / "f.png"))
+    one_line_error(done, fragment)
+    assert not (tmp_path / "f.png").exists()
+
+
+def test_invert_a_folder_with_a_picture_of_another_size_writes_nothing(trained_run, tmp_path):
+    pictures = tmp_path / "pictures"
+    pictures.mkdir()
+    Image.new("RGB", (64, 64)).save(pictures / "big.png")
+    done = run_cli("invert", "--model", str(trained_run), "--images", str(pictures), "--out", str(tmp_path / "e.csv"))
+    one_line_error(done, "is 64x64, the model draws 32x32")
+    assert not (tmp_path / "e.csv").exists()

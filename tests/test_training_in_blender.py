@@ -252,18 +252,17 @@ def _preview_pixels():
 
 @pytest.mark.compat
 def test_preview_shows_the_models_image_and_follows_the_sliders(preview, panel_run, seed_scene, tmp_path):
-    props = seed_scene.blendercnn
     image = bpy.data.images["BlenderCNN Preview"]
     assert tuple(image.size) == (32, 32)
     first = _preview_pixels()
     done = run_cli("predict", "--model", str(panel_run[0]), "--vector",
-                   ",".join(repr(v) for v in props.preview_vector()), "--out", str(tmp_path / "cli.png"))
+                   ",".join(repr(v) for v in preview.preview_vector()), "--out", str(tmp_path / "cli.png"))
     assert done.returncode == 0, done.stderr
     expected = np.asarray(Image.open(tmp_path / "cli.png"))
     assert np.abs(first.astype(int) - expected).max() <= 1  # same model, same vector, same pixels
 
-    props.preview_colour = (0.0, 0.3, 1.0)
-    props.preview_x = 0.8
+    preview.preview_colour = (0.0, 0.3, 1.0)
+    preview.preview_x = 0.8
     wait_for_preview(preview)
     assert np.abs(_preview_pixels().astype(int) - first).max() > 0
     assert bpy.data.images["BlenderCNN Preview"] == image  # reused, not a new datablock per change
@@ -293,7 +292,7 @@ def test_the_preview_follows_the_ball_and_its_colour(preview, seed_scene):
     expected = [0.2, 1.0, 0.1, 0.35, -0.45]
     poll_until(lambda: session.shown and np.allclose(session.shown[-1].vector, expected, atol=1e-6)
                and session.in_flight is None)
-    assert np.allclose(props.preview_vector(), expected, atol=1e-6)  # the fields show the ball's vector
+    assert np.allclose(preview.preview_vector(), expected, atol=1e-6)  # the fields show the ball's vector
     shown = len(session.shown)
     props.preview_follow_scene = False
     ball.location.x = -0.6
@@ -325,18 +324,20 @@ def test_a_dead_preview_worker_is_restarted(preview, seed_scene):
     old.worker.kill()
     poll_until(lambda: background.get("preview") is not old and preview.state == "READY")
     preview.latency_ms = -1.0
-    seed_scene.blendercnn.preview_y = 0.5
+    preview.preview_y = 0.5
     poll_until(lambda: preview.latency_ms > 0)
 
 
 @pytest.mark.compat
 def test_render_real_renders_the_same_vector_and_compares(preview, seed_scene):
-    props = seed_scene.blendercnn
-    props.preview_colour, props.preview_x, props.preview_y = (1.0, 0.0, 0.4), -0.5, 0.5
+    preview.preview_colour, preview.preview_x, preview.preview_y = (1.0, 0.0, 0.4), -0.5, 0.5
     wait_for_preview(preview)
     ball_before = tuple(seed_scene.objects["Ball"].location)
+    typed = preview.preview_vector()
     assert bpy.ops.blendercnn.render_real() == {"FINISHED"}
+    bpy.context.view_layer.update()  # the render moved the ball and back: Follow Scene must not react
     addon_module("background").poll()
+    assert preview.preview_vector() == typed and addon_module("background").get("preview").waiting is None
     real = bpy.data.images["BlenderCNN Real"]
     assert tuple(real.size) == (32, 32)
     real_pixels = addon_module("images").read_image(real)
@@ -344,6 +345,36 @@ def test_render_real_renders_the_same_vector_and_compares(preview, seed_scene):
     assert tuple(seed_scene.objects["Ball"].location) == ball_before  # the scene is left as it was
     expected = addon_module("metrics").psnr(real_pixels, _preview_pixels())
     assert preview.real_psnr == pytest.approx(expected, abs=0.01) and preview.real_psnr > 5
+
+
+def test_estimate_from_image_moves_the_ball_to_what_the_model_draws(preview, seed_scene):
+    """Render Real, then Estimate from Image on it: the ball goes where the estimate says, the colour
+    follows, the fields show it, the fitted image is in Preview and the panel names the fit."""
+    preview.preview_colour, preview.preview_x, preview.preview_y = (1.0, 0.2, 0.0), 0.4, -0.3
+    wait_for_preview(preview)
+    assert bpy.ops.blendercnn.render_real() == {"FINISHED"}
+    ball = seed_scene.objects["Ball"]
+    ball.location.x, ball.location.y = -0.8, 0.8  # somewhere else: the estimate must move it
+    assert bpy.ops.blendercnn.estimate_from_image() == {"FINISHED"}
+    session = addon_module("background").get("preview")
+    estimate = session.shown[-1].vector
+    assert abs(ball.location.x - estimate[3]) < 1e-5 and abs(ball.location.y - estimate[4]) < 1e-5
+    assert abs(ball.location.x - 0.4) < 0.3 and abs(ball.location.y + 0.3) < 0.3  # near the rendered place
+    glow = bpy.data.materials["Glow"].node_tree.nodes["Emission"].inputs["Color"]
+    assert np.allclose(tuple(glow.default_value)[:3], estimate[:3], atol=1e-5)
+    assert np.allclose(preview.preview_vector(), estimate, atol=1e-5)
+    assert " dB" in preview.estimate
+
+
+def test_estimate_from_image_refuses_a_picture_of_another_size(preview, seed_scene):
+    other = bpy.data.images.new("too big", 64, 64)
+    try:
+        seed_scene.blendercnn.estimate_image = other
+        with pytest.raises(RuntimeError, match="is 64x64, the model draws 32x32"):
+            bpy.ops.blendercnn.estimate_from_image()
+    finally:
+        seed_scene.blendercnn.estimate_image = None
+        bpy.data.images.remove(other)
 
 
 def test_evaluate_button_writes_metrics_and_loads_the_grid(addon, panel_run, tensorflow_python, scene):

@@ -41,7 +41,7 @@ class BallFit(NamedTuple):
 CHUNK = 64  # images per step: a thousand 256² float copies at once would take 0.8 GB
 
 
-def _core_centres(images: np.ndarray, grid: np.ndarray) -> np.ndarray:
+def core_centres(images: np.ndarray, grid: np.ndarray) -> np.ndarray:
     """(n, 2) centroid (u, v) of each image's pixels at least BALL_CORE_FRACTION as bright as its brightest."""
     brightness = images.sum(axis=-1, dtype=np.float32)  # (n, H, W)
     peak = brightness.reshape(len(images), -1).max(axis=1)[:, None, None]
@@ -58,7 +58,7 @@ def fit_ball_projection(vectors: np.ndarray, images: np.ndarray) -> BallFit:
     """
     count, height, width = images.shape[:3]
     grid = pixel_grid(height, width)  # (H, W, 2)
-    centre = np.concatenate([_core_centres(images[start:start + CHUNK], grid)
+    centre = np.concatenate([core_centres(images[start:start + CHUNK], grid)
                              for start in range(0, count, CHUNK)])  # (N, 2) u, v
     design = np.column_stack([vectors[:, POSITION], np.ones(count)])  # (N, 3): x, y, 1
     coefficients, *_ = np.linalg.lstsq(design, centre, rcond=None)

@@ -6,10 +6,16 @@ stdin, one JSON object per line:
 
     Blender → worker  {"command": "predict", "id": n, "vector": [r, g, b, x, y]}
                       {"command": "stop"}  (or stdin closing) ends the worker
+                      {"command": "invert", "id": n, "width": W, "height": H, "pixels": BASE64}
+                          a picture (uint8 RGB, top row first): the vector the model draws as it
+                          (ml/invert.py); the model's image of that vector is sent like a predict's
     worker → Blender  {"event": "ready", "resolution": R, "device": "CPU", "vector_min": [5],
                        "vector_max": [5], "model": PATH, "frame_file": PATH or null}
                       {"event": "image", "id": n, "width": R, "height": R, "encoding": ENCODING,
-                       "seconds": f, "inference_s": f, ...}
+                       "seconds": f, "inference_s": f, "read_at": f, ...}   (read_at: the worker's
+                       time.perf_counter() when it read the request; seconds from then to the answer)
+                      {"event": "estimate", "id": n, "vector": [5], "psnr_db": f, "mask_psnr_db": f,
+                       "note": str or null, "seconds": f}   then the fitted image, as an "image" line
                       {"event": "error", "id": n, "message": str, "fatal": false}
                           a bad request: a vector that is not five numbers in range, an unknown
                           command, or a line that is not a JSON object (then "id" is null); the
@@ -133,16 +139,46 @@ def serve(run: str, requests: IO[str] | None = None, report=None, frame_path: st
     return 0
 
 
+def _answer_invert(message: dict, trained, frames: FrameFile | None, report) -> None:
+    """An "invert" request: the estimate, then the model's image of it (as a predict's answer)."""
+    from .invert import invert, judge
+
+    request_id = message.get("id")
+    try:
+        picture = decode_pixels(str(message.get("pixels", "")), int(message["width"]), int(message["height"]))
+        estimate = invert(trained, picture)
+    except (KeyError, TypeError, ValueError) as err:
+        report("error", id=request_id, fatal=False, message=f"not a picture: {err}")
+        return
+    except UserError as err:
+        report("error", id=request_id, fatal=False, message=str(err))
+        return
+    report("estimate", id=request_id, vector=[float(v) for v in estimate.vector], psnr_db=estimate.psnr_db,
+           mask_psnr_db=estimate.mask_psnr_db, note=judge(estimate), seconds=estimate.seconds)
+    size = {"width": trained.resolution, "height": trained.resolution}
+    if frames is not None:
+        rgba = np.concatenate([estimate.image[::-1].astype(np.float32) / 255.0,
+                               np.ones((*estimate.image.shape[:2], 1), np.float32)], axis=-1)
+        frames.pixels[:] = rgba.reshape(-1)
+        report("image", id=request_id, encoding=FRAME_ENCODING, **size, seconds=estimate.seconds, inference_s=0.0)
+    else:
+        report("image", id=request_id, encoding=IMAGE_ENCODING, pixels=encode_pixels(estimate.image), **size,
+               seconds=estimate.seconds, inference_s=0.0)
+
+
 def _answer(line: str, message: dict | None, trained, forward, frames: FrameFile | None, report) -> None:
     """The one answer to one request line (``message``: the line decoded, None if it is not JSON)."""
     if message is None:
         report("error", id=None, fatal=False, message=f"not a JSON object: {line.strip()[:80]!r}")
         return
     command, request_id = message.get("command"), message.get("id")
+    if command == "invert":
+        _answer_invert(message, trained, frames, report)
+        return
     if command != "predict":
         report("error", id=request_id, fatal=False, message=f"unknown command {command!r}")
         return
-    started = time.perf_counter()
+    started = time.perf_counter()  # the request line has just been read
     try:
         vector = trained.checked_input(vector_from_json(message.get("vector")))
     except UserError as err:
@@ -154,7 +190,7 @@ def _answer(line: str, message: dict | None, trained, forward, frames: FrameFile
     if frames is not None:
         frames.pixels[:] = image.reshape(-1)
         report("image", id=request_id, encoding=FRAME_ENCODING, **size, seconds=time.perf_counter() - started,
-               inference_s=inferred - started)
+               inference_s=inferred - started, read_at=started)
     else:
         report("image", id=request_id, encoding=IMAGE_ENCODING, pixels=encode_pixels(to_uint8(image)), **size,
-               seconds=time.perf_counter() - started, inference_s=inferred - started)
+               seconds=time.perf_counter() - started, inference_s=inferred - started, read_at=started)

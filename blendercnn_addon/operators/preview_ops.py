@@ -6,7 +6,7 @@ import bpy
 
 from .. import background
 from ..errors import UserError
-from ..preview_session import load_preview, show_real_render, start_evaluation
+from ..preview_session import estimate_from_image, load_preview, show_real_render, start_evaluation
 
 
 class BLENDERCNN_OT_load_preview(bpy.types.Operator):
@@ -55,6 +55,28 @@ class BLENDERCNN_OT_render_real(bpy.types.Operator):
         return {"FINISHED"}
 
 
+class BLENDERCNN_OT_estimate_from_image(bpy.types.Operator):
+    """Find the ball's colour and place that the loaded model draws as the chosen picture; move the ball
+    and set its emission colour to them (undoable)"""
+
+    bl_idname = "blendercnn.estimate_from_image"
+    bl_label = "Estimate from Image"
+    bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context):
+        return background.running("preview")
+
+    def execute(self, context):
+        try:
+            line = estimate_from_image(context)
+        except UserError as err:
+            self.report({"ERROR"}, str(err))
+            return {"CANCELLED"}
+        self.report({"WARNING" if "poor" in line or "explains the picture poorly" in line else "INFO"}, line)
+        return {"FINISHED"}
+
+
 class BLENDERCNN_OT_evaluate(bpy.types.Operator):
     """Measure the model on its held-out validation samples: metrics and a real | generated | difference grid"""
 
@@ -75,4 +97,4 @@ class BLENDERCNN_OT_evaluate(bpy.types.Operator):
 
 
 CLASSES = (BLENDERCNN_OT_load_preview, BLENDERCNN_OT_unload_preview, BLENDERCNN_OT_render_real,
-           BLENDERCNN_OT_evaluate)
+           BLENDERCNN_OT_estimate_from_image, BLENDERCNN_OT_evaluate)

@@ -213,17 +213,22 @@ class BLENDERCNN_PT_preview(_BlenderCNNPanel, bpy.types.Panel):
             layout.label(text=status.message, icon="ERROR" if status.state == "ERROR" else "INFO")
         layout.prop(props, "preview_follow_scene")
         col = layout.column(align=True)
-        col.prop(props, "preview_colour")
+        col.prop(status, "preview_colour")
         row = col.row(align=True)
         for index, channel in enumerate("RGB"):  # typed values, beside the picker
-            row.prop(props, "preview_colour", index=index, text=channel)
+            row.prop(status, "preview_colour", index=index, text=channel)
         row = col.row(align=True)
-        row.prop(props, "preview_x")
-        row.prop(props, "preview_y")
+        row.prop(status, "preview_x")
+        row.prop(status, "preview_y")
         layout.label(text="Shown in the Image Editor as 'BlenderCNN Preview'", icon="IMAGE_DATA")
         layout.operator("blendercnn.render_real", icon="RENDER_STILL")
         if status.real_psnr >= 0:
             layout.label(text=f"Real vs model: PSNR {status.real_psnr:.2f} dB")
+        col = layout.column(align=True)
+        col.prop(props, "estimate_image")
+        col.operator("blendercnn.estimate_from_image", icon="EYEDROPPER")
+        if status.estimate:
+            layout.label(text=status.estimate)
         layout.operator("blendercnn.evaluate", icon="VIEWZOOM")
         if status.evaluation:
             layout.label(text=status.evaluation)

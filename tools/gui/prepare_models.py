@@ -24,7 +24,7 @@ import bpy
 ZIP, OUT, TF_PYTHON = sys.argv[sys.argv.index("--") + 1:][:3]
 ADDON = "bl_ext.user_default.blendercnn_addon"
 QUALITY_IMAGES = 1200
-QUALITY_TRAIN_SECONDS = 150
+QUALITY_TRAIN_SECONDS = 60  # 31.7 dB validation PSNR by 40 s in the first runs (1200 renders)
 
 
 def generate(name: str, *args: str) -> str:

@@ -1,0 +1,236 @@
+"""Image → vector: the ball's colour and place that a trained model draws as a given picture. No bpy.
+
+Analysis by synthesis. The trained model is differentiable, so the vector is found by gradient
+descent through it on the mean squared error against the picture:
+
+1. Where to start. The ball's core is the brightest part of the picture; its centroid (u, v)
+   (ml/ball_geometry.py) says roughly where the ball is. The model draws a grey ball at a 13 × 13
+   grid of positions over the trained range once (the atlas, kept for the next picture); the grid
+   position whose core lies nearest the picture's is the first guess (within ≈ 8 cm). Any
+   architecture works the same way: only images are asked of it.
+2. Descent. Colour is ``sigmoid(a)`` (always in [0, 1]) and position ``middle + half · tanh(p)``
+   (always inside the trained range); Adam moves a, p for a few starting colours at once (a
+   batch), and the start that ends with the lowest error wins.
+3. Honesty. The fit's PSNR against the picture, and inside the mask around the ball and its glow,
+   says how well the estimate explains it; a picture whose brightest part is not a ball-bright
+   core, or that the best fit explains poorly, is reported as such — no estimate is pretended.
+
+Shapes: images are (R, R, 3) uint8 (or float in [0, 1]) at the model's resolution R; vectors
+(VECTOR_SIZE,) float32 in vector.py's layout.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import UserError
+from ..metrics import psnr
+from ..vector import COLOUR, POSITION, VECTOR_SIZE
+from .ball_geometry import core_centres, pixel_grid
+from .evaluate import glow_mask
+from .inference import TrainedModel
+
+STEPS = 120  # Adam steps (measured: enough for sub-centimetre positions at 64², see benchmarks/inversion.py)
+LEARNING_RATE = 0.08
+START_COLOURS = ((0.8, 0.8, 0.8), (1.0, 0.3, 0.1), (0.1, 0.4, 1.0))  # linear RGB starts, run as one batch
+GRID_SIDE = 13  # positions per axis of the first guess's atlas (15 cm apart in the default 2 m range)
+ATLAS_GREY = 0.2  # the atlas ball's colour: dim, so that (as with a saturated colour) only its white-hot disc saturates
+ATLAS_BATCH = 32  # images per forward pass while drawing the atlas (32 × 256² × 3 floats = 25 MB)
+MIN_CORE_BRIGHTNESS = 0.6  # display value the ball's core reaches in any render of it (it is white-hot)
+MIN_MASK_PSNR_DB = 18.0  # below this inside the ball-and-glow mask, the estimate explains little
+
+
+@dataclass
+class Estimate:
+    """vector: (VECTOR_SIZE,) the estimate; image: (R, R, 3) uint8, the model's image of it;
+    psnr_db: that image against the picture (whole image); mask_psnr_db: inside the ball-and-glow
+    mask; seconds: wall time; at_range_edge: the position sits on the edge of the trained range
+    (the ball may lie beyond it)."""
+
+    vector: np.ndarray
+    image: np.ndarray
+    psnr_db: float
+    mask_psnr_db: float
+    seconds: float
+    at_range_edge: bool
+
+
+def check_picture(image: np.ndarray, resolution: int, where: str = "the picture") -> np.ndarray:
+    """(R, R, 3) float32 in [0, 1] from an RGB(A) picture; UserError when its size is not the model's.
+
+    Not resized: the ball's edge is a few pixels wide, and resampling would move and blur it."""
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[2] not in (3, 4):
+        raise UserError(f"{where} is not an RGB image")
+    if image.shape[:2] != (resolution, resolution):
+        raise UserError(f"{where} is {image.shape[1]}x{image.shape[0]}, the model draws {resolution}x{resolution}: "
+                        "render or crop the picture at the model's resolution (it is not resized, which would "
+                        "blur the ball's edge)")
+    image = image[..., :3]
+    return (image.astype(np.float32) / 255.0) if image.dtype == np.uint8 else image.astype(np.float32)
+
+
+def invert(trained: TrainedModel, picture: np.ndarray, steps: int = STEPS) -> Estimate:
+    """The vector whose image under ``trained`` best matches ``picture`` (see the module docstring).
+
+    UserError when the picture shows no ball-bright core (nothing to find)."""
+    began = time.perf_counter()
+    target = check_picture(picture, trained.resolution)
+    if target.max() < MIN_CORE_BRIGHTNESS:
+        raise UserError(f"no ball in the picture: its brightest pixel is {target.max():.2f}, the ball's core is "
+                        f"at least {MIN_CORE_BRIGHTNESS} in any render of it")
+    low, high = _position_range(trained)
+    position = _first_position(trained, target, low, high)
+    vector, error = _descend(trained, target, position, low, high, steps)
+    image = np.asarray(trained.model(vector[None], training=False))[0]
+    mask = glow_mask(target[None])[0]
+    position_share = (vector[POSITION] - low) / np.maximum(high - low, 1e-9)
+    return Estimate(vector=vector, image=np.clip(np.rint(image * 255), 0, 255).astype(np.uint8),
+                    psnr_db=psnr(target, image), mask_psnr_db=psnr(target, image, mask) if mask.any() else 0.0,
+                    seconds=time.perf_counter() - began,
+                    at_range_edge=bool(np.any(position_share < 0.005) or np.any(position_share > 0.995)))
+
+
+def judge(estimate: Estimate) -> str | None:
+    """Why the estimate should not be trusted, or None: a poor fit, or a ball beyond the trained range."""
+    if estimate.mask_psnr_db < MIN_MASK_PSNR_DB:
+        edge = " and the ball seems to lie beyond the range the model was trained on" if estimate.at_range_edge else ""
+        return (f"the best fit explains the picture poorly ({estimate.mask_psnr_db:.1f} dB around the ball, under "
+                f"{MIN_MASK_PSNR_DB:g}){edge}: it may not show this scene's ball")
+    return None
+
+
+def _position_range(trained: TrainedModel) -> tuple[np.ndarray, np.ndarray]:
+    """(low, high) of the positions the model was trained on, metres, each (2,)."""
+    low, high = trained.config.vector_min, trained.config.vector_max
+    if not low or not high:
+        return np.array([-1.0, -1.0]), np.array([1.0, 1.0])
+    return np.array(low[POSITION], np.float64), np.array(high[POSITION], np.float64)
+
+
+def _grid(low: np.ndarray, high: np.ndarray, side: int) -> np.ndarray:
+    """(side², 2) positions spread over the range (inset half a step from its edges)."""
+    steps = (np.arange(side) + 0.5) / side
+    xs, ys = low[0] + steps * (high[0] - low[0]), low[1] + steps * (high[1] - low[1])
+    return np.stack(np.meshgrid(xs, ys, indexing="xy"), axis=-1).reshape(-1, 2)
+
+
+def _first_position(trained: TrainedModel, target: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """(2,) metres, where to start: the grid position whose image (by the model) has its ball's core
+    nearest the picture's core, both found by the same rule (ball_geometry.core_centres)."""
+    grid, centres = _core_atlas(trained, low, high)
+    seen = core_centres(target[None], pixel_grid(*target.shape[:2]))[0]
+    return grid[int(np.argmin(((centres - seen) ** 2).sum(axis=1)))]
+
+
+_ATLASES: dict = {}  # (id(model), range) -> (grid, centres): drawn once per model, reused for every picture
+
+
+def _core_atlas(trained: TrainedModel, low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(GRID_SIDE², 2) positions over the trained range and (GRID_SIDE², 2) the (u, v) of the ball's
+    core in the model's image of a grey ball at each. Any architecture: it only asks for images."""
+    key = (id(trained.model), tuple(low), tuple(high))
+    if key not in _ATLASES:
+        _ATLASES.clear()  # one model at a time (the preview worker, the CLI)
+        grid = _grid(low, high, GRID_SIDE)
+        vectors = np.full((len(grid), VECTOR_SIZE), ATLAS_GREY, np.float32)
+        vectors[:, POSITION] = grid
+        pixels = pixel_grid(trained.resolution, trained.resolution)
+        centres = np.concatenate([
+            core_centres(np.asarray(trained.model(vectors[start:start + ATLAS_BATCH], training=False)), pixels)
+            for start in range(0, len(vectors), ATLAS_BATCH)])
+        _ATLASES[key] = (grid, centres)
+    return _ATLASES[key]
+
+
+def _descend(trained: TrainedModel, target: np.ndarray, position: np.ndarray, low: np.ndarray,
+             high: np.ndarray, steps: int) -> tuple[np.ndarray, float]:
+    """Adam on (colour logits, position) from ``position`` and each START_COLOURS; the best start's
+    vector (VECTOR_SIZE,) float32 and its mean squared error."""
+    descent = _descent_for(trained, low, high)
+    descent.reset(target, position)
+    errors = descent.run(np.int32(steps)).numpy()
+    return descent.best(int(np.argmin(errors))), float(errors.min())
+
+
+_DESCENTS: dict = {}  # id(model) -> _Descent: traced once per model, reused for every picture
+
+
+def _descent_for(trained: TrainedModel, low: np.ndarray, high: np.ndarray) -> "_Descent":
+    key = (id(trained.model), tuple(low), tuple(high), trained.resolution)
+    if key not in _DESCENTS:
+        _DESCENTS.clear()  # one model at a time (the preview worker, the CLI)
+        _DESCENTS[key] = _Descent(trained.model, low, high, trained.resolution)
+    return _DESCENTS[key]
+
+
+class _Descent:
+    """Adam (β 0.9, 0.999) on a batch of starts, one per START_COLOURS, traced once.
+
+    Variables: colour logits (starts, 3) and position before tanh (starts, 2); the picture is a
+    variable too, so a new picture needs no new trace."""
+
+    def __init__(self, model, low: np.ndarray, high: np.ndarray, resolution: int):
+        import tensorflow as tf
+
+        starts = len(START_COLOURS)
+        self.middle, self.half = (low + high) / 2.0, np.maximum((high - low) / 2.0, 1e-6)
+        self.logits = tf.Variable(tf.zeros((starts, COLOUR.stop - COLOUR.start), tf.float32))
+        self.where = tf.Variable(tf.zeros((starts, 2), tf.float32))
+        self.goal = tf.Variable(tf.zeros((1, resolution, resolution, 3), tf.float32))
+        variables = [self.logits, self.where]
+        moments = [(tf.Variable(tf.zeros_like(v)), tf.Variable(tf.zeros_like(v))) for v in variables]
+        self._moments = moments
+        middle, half = tf.constant(self.middle, tf.float32), tf.constant(self.half, tf.float32)
+
+        def step(number):
+            with tf.GradientTape() as tape:
+                colour = tf.sigmoid(variables[0])
+                position = middle + half * tf.tanh(variables[1])
+                vectors = tf.concat([colour, position], axis=1)  # vector.py's layout: COLOUR, then POSITION
+                errors = tf.reduce_mean(tf.square(model(vectors, training=False) - self.goal), axis=[1, 2, 3])
+                loss = tf.reduce_sum(errors)  # inside the tape, or it records nothing to differentiate
+            gradients = tape.gradient(loss, variables)
+            for variable, gradient, (first, second) in zip(variables, gradients, moments):
+                first.assign(0.9 * first + 0.1 * gradient)
+                second.assign(0.999 * second + 0.001 * tf.square(gradient))
+                corrected = first / (1.0 - 0.9 ** number)
+                scale = tf.sqrt(second / (1.0 - 0.999 ** number)) + 1e-8
+                variable.assign_sub(LEARNING_RATE * corrected / scale)
+            return errors
+
+        @tf.function(input_signature=[tf.TensorSpec((), tf.int32)])
+        def run(steps):
+            """All the steps in one call (a graph loop: no Python between steps); (starts,) errors
+            of the last step."""
+            errors = tf.zeros((starts,), tf.float32)
+            for number in tf.range(1, steps + 1):
+                errors = step(tf.cast(number, tf.float32))
+            return errors
+
+        self.run = run
+
+    def reset(self, target: np.ndarray, position: np.ndarray) -> None:
+        """Start over for ``target`` (R, R, 3) from ``position`` (2,), metres."""
+        colours = np.clip(np.array(START_COLOURS, np.float32), 0.02, 0.98)
+        inner = np.clip((position - self.middle) / self.half, -0.999, 0.999)
+        self.logits.assign(np.log(colours / (1.0 - colours)))
+        self.where.assign(np.tile(np.arctanh(inner), (len(START_COLOURS), 1)).astype(np.float32))
+        self.goal.assign(target[None].astype(np.float32))
+        for first, second in self._moments:
+            first.assign(np.zeros(first.shape, np.float32))
+            second.assign(np.zeros(second.shape, np.float32))
+
+    def best(self, start: int) -> np.ndarray:
+        """(VECTOR_SIZE,) float32: the vector of start ``start`` now."""
+        vector = np.zeros(VECTOR_SIZE, np.float32)
+        vector[COLOUR] = 1.0 / (1.0 + np.exp(-self.logits.numpy()[start]))
+        vector[POSITION] = self.middle + self.half * np.tanh(self.where.numpy()[start])
+        return vector
+
+
+assert COLOUR.start == 0 and COLOUR.stop == POSITION.start and POSITION.stop == VECTOR_SIZE, \
+    "_Descent builds vectors as colour, then position"
