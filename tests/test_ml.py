@@ -392,7 +392,7 @@ def test_invert_a_folder_writes_a_csv_that_predict_reads_back(trained_run, tiny_
 
 def test_invert_works_for_the_seed_architecture_too(tiny_dataset, tmp_path):
     """Inversion asks the model only for images and gradients: a seed-architecture run inverts too
-    (one epoch draws little of the ball, so only the fit to its own image is checked)."""
+    (one epoch draws the ball vaguely, so only the fit to its own image is checked; measured 58.9 dB)."""
     run, picture = tmp_path / "seed_run", tmp_path / "picture.png"
     done = run_cli("train", "--data", str(tiny_dataset), "--out", str(run), "--arch", "seed", "--epochs", "1",
                    "--batch-size", "8")
@@ -400,9 +400,6 @@ def test_invert_works_for_the_seed_architecture_too(tiny_dataset, tmp_path):
     done = run_cli("predict", "--model", str(run), "--vector", "0.9,0.35,0.1,0.3,-0.4", "--out", str(picture))
     assert done.returncode == 0, done.stderr
     done = run_cli("invert", "--model", str(run), "--image", str(picture))
-    if "no ball in the picture" in done.stderr:  # a one-epoch seed model may draw no white-hot core yet
-        one_line_error(done, "no ball in the picture")
-        return
     assert done.returncode == 0, done.stderr
     figures = dict(line.split(": ", 1) for line in done.stdout.strip().splitlines())
     assert float(figures["fit_psnr_db"]) > 30, figures
