@@ -445,22 +445,23 @@ def estimate_from_image(context) -> str:
     if not image.has_data and image.source == "FILE":
         image.reload()
     width, height = image.size
-    resolution = _status(context).resolution
+    status = _status(context)
+    resolution = status.resolution
     if (width, height) != (resolution, resolution):
         raise UserError(f"{image.name} is {width}x{height}, the model draws {resolution}x{resolution}: "
                         "use an image of the model's resolution")
     target = renderer.resolve_target(context.scene, props.target_names())
     answer = session.estimate(read_image(image))
+    if answer.get("note"):  # a poor fit: shown in Preview, but the scene keeps its ball
+        status.estimate = f"poor fit · {answer['psnr_db']:.1f} dB"
+        raise UserError(f"{image.name}: {answer['note']}; the ball was left where it was")
     vector = [float(v) for v in answer["vector"]]
     renderer.apply_vector(target, vector)
     session.scene_vector = vector  # Follow Scene needs no new image: it is shown already
-    _status(context).show_preview_vector(vector)
-    status = _status(context)
-    status.estimate = (", ".join(f"{v:.2f}" for v in vector) + f" · {answer['psnr_db']:.1f} dB"
-                       + (" · poor fit" if answer.get("note") else ""))
-    line = f"Estimated {', '.join(f'{n} {v:.3f}' for n, v in zip(VECTOR_FIELDS, vector))} from {image.name}: " \
-           f"the model's image fits it at {answer['psnr_db']:.1f} dB"
-    return line + (f"; {answer['note']}" if answer.get("note") else "")
+    status.show_preview_vector(vector)
+    status.estimate = ", ".join(f"{v:.2f}" for v in vector) + f" · {answer['psnr_db']:.1f} dB"
+    return (f"Estimated {', '.join(f'{n} {v:.3f}' for n, v in zip(VECTOR_FIELDS, vector))} from {image.name}: "
+            f"the model's image fits it at {answer['psnr_db']:.1f} dB")
 
 
 def start_evaluation(context) -> None:

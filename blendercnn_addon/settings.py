@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 
 from .errors import UserError
 from .randomization import VectorSpec
+from .storage import nearest_existing
 
 MIN_RESOLUTION = 16
 MAX_RESOLUTION = 4096
@@ -210,12 +211,7 @@ def check_output_folder(path: str) -> None:
     """
     if os.path.exists(path) and not os.path.isdir(path):
         raise UserError(f"output path is a file, not a folder: {path}")
-    probe_dir = os.path.abspath(path)
-    while not os.path.exists(probe_dir):
-        parent = os.path.dirname(probe_dir)
-        if parent == probe_dir:
-            break
-        probe_dir = parent
+    probe_dir = nearest_existing(path)
     if not os.path.isdir(probe_dir):
         raise UserError(f"output folder cannot be created: {probe_dir} is a file")
     try:

@@ -35,15 +35,20 @@ def bytes_needed(images: int, resolution: int, with_tables: bool) -> int:
     return images * bytes_per_image(resolution) + (scene_table_bytes(resolution) if with_tables else 0)
 
 
-def free_bytes(path: str) -> int:
-    """Free bytes on the disk holding ``path`` (or its nearest existing parent folder)."""
+def nearest_existing(path: str) -> str:
+    """``path`` made absolute, or its nearest parent that exists (where a folder to be made would live)."""
     probe = os.path.abspath(path)
     while not os.path.exists(probe):
         parent = os.path.dirname(probe)
         if parent == probe:
             break
         probe = parent
-    return shutil.disk_usage(probe).free
+    return probe
+
+
+def free_bytes(path: str) -> int:
+    """Free bytes on the disk holding ``path`` (or its nearest existing parent folder)."""
+    return shutil.disk_usage(nearest_existing(path)).free
 
 
 def describe(size: float) -> str:

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 import pytest
 
@@ -90,6 +91,21 @@ def run_cli(*args: str, timeout: float = 300, env: dict | None = None) -> subpro
     return subprocess.run([python, "-m", "blendercnn_addon", *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, **env} if env else None)
+
+
+def images(folder) -> list[str]:
+    """The sample_*.png names in ``folder``, sorted."""
+    return sorted(n for n in os.listdir(folder) if n.startswith("sample_") and n.endswith(".png"))
+
+
+def wait_for_images(folder, at_least: int, timeout: float = 120.0) -> None:
+    """Return once ``folder`` holds at least ``at_least`` images; AssertionError after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if os.path.isdir(folder) and len(images(folder)) >= at_least:
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"fewer than {at_least} images in {folder} after {timeout} s")
 
 
 TINY = ("--resolution", "32", "--samples", "4", "--denoiser", "none", "--workers", "1")

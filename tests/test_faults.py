@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from blendercnn_addon import png_check, storage  # Blender-free modules, from the repository
-from conftest import ROOT, TINY, addon_module, run_cli
+from conftest import ROOT, TINY, addon_module, images, run_cli, wait_for_images
 
 pytestmark = pytest.mark.faults  # make test-faults (CI runs it after make test)
 
@@ -34,22 +34,9 @@ def damaged_images(folder, resolution=32):
     return found
 
 
-def images(folder):
-    return sorted(n for n in os.listdir(folder) if n.startswith("sample_") and n.endswith(".png"))
-
-
 def start_cli(*args):
     return subprocess.Popen([sys.executable, "-m", "blendercnn_addon", *args], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def wait_for_images(folder, count, timeout=120):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if os.path.isdir(folder) and len(images(folder)) >= count:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"fewer than {count} images appeared in {folder}")
 
 
 # -- the PNG check itself -------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, images, run_cli, wait_for_images
 
 COUNT = 16
 # Tiny renders with the project's default denoising (OpenImageDenoise), so workers run the real path.
@@ -24,10 +24,6 @@ SMALL = ("--resolution", "32", "--samples", "2", "--seed", "3")
 
 def pixels(folder, index):
     return np.asarray(Image.open(os.path.join(folder, f"sample_{index}.png")).convert("RGB")).astype(np.int16)
-
-
-def images(folder):
-    return sorted(n for n in os.listdir(folder) if n.startswith("sample_") and n.endswith(".png"))
 
 
 def temporaries(folder):
@@ -50,15 +46,6 @@ def worker_pids(parent_pid):
         if ppid == parent_pid and b"render-worker" in command:
             found.append(int(entry))
     return found
-
-
-def wait_for_images(folder, at_least, timeout=120.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if os.path.isdir(folder) and len(images(folder)) >= at_least:
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"fewer than {at_least} images in {folder} after {timeout} s")
 
 
 def assert_consistent(folder, count):
