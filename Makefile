@@ -17,7 +17,7 @@ DEMO_OUT ?= demo_output
 COMPAT := 4.2.23:3.11 4.5.15:3.11 5.0.1:3.11 5.3.0:3.13
 COMPAT_VENVS := $(foreach c,$(COMPAT),.venv-bpy-$(firstword $(subst :, ,$(c))))
 
-.PHONY: venv build demo test test-faults test-compat bench gui-test clean
+.PHONY: venv build demo test test-faults test-compat bench bench-job gui-test clean
 .DELETE_ON_ERROR:
 
 venv: $(VENV)/.installed
@@ -76,6 +76,11 @@ bench: $(VENV)/.installed
 	$(PY) benchmarks/render_throughput.py
 	$(PY) benchmarks/train_speed.py
 	$(PY) benchmarks/preview_latency.py
+
+# The user's whole job at 256² (Generate, then Train) against a 30-minute budget, and the seed
+# pipeline's estimate: about 40 minutes. BENCH_JOB_ARGS=--quick for a few-minute smoke run.
+bench-job: $(VENV)/.installed
+	$(PY) benchmarks/time_to_quality.py $(BENCH_JOB_ARGS)
 
 clean:
 	rm -rf build dist $(DEMO_OUT) gui_output .pytest_cache

@@ -206,12 +206,15 @@ def build_parser(prog: str = "python -m blendercnn_addon") -> argparse.ArgumentP
     ce.add_argument("--dir", required=True, metavar="DIR", help="environment folder (new or empty)")
     ce.add_argument("--variant", choices=("cpu", "cuda"), default="cpu",
                     help="cpu: tensorflow-cpu; cuda: tensorflow[and-cuda] (Linux with an NVIDIA GPU)")
+    ce.add_argument("--find-links", metavar="WHEELS", default=None,
+                    help="install offline from this folder of wheels (pip --no-index --find-links); "
+                         "default: $BLENDERCNN_WHEEL_FOLDER, else download from the package index")
     ce.set_defaults(handler=_create_env)
     return parser
 
 
 def _create_env(args: argparse.Namespace) -> int:
-    from .interpreter import create_environment
+    from .interpreter import check_wheel_folder, create_environment, wheel_folder
     from .protocol import JsonLinesWriter
     from .workers import exit_with_parent
 
@@ -219,7 +222,11 @@ def _create_env(args: argparse.Namespace) -> int:
     _folder_argument(args.dir, "--dir")
     if os.path.isdir(args.dir) and os.listdir(args.dir) and not os.path.exists(os.path.join(args.dir, "pyvenv.cfg")):
         raise UserError(f"{args.dir} is neither empty nor a Python environment; choose another folder")
-    create_environment(os.path.abspath(args.dir), args.variant, JsonLinesWriter())
+    wheels = wheel_folder(args.find_links or "")
+    if wheels:
+        check_wheel_folder(wheels)  # before the folder is made: a wrong path leaves nothing behind
+    create_environment(os.path.abspath(args.dir), args.variant, JsonLinesWriter(),
+                       find_links=os.path.abspath(wheels) if wheels else "")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Image datablocks the add-on owns: ``BlenderCNN Preview``, ``BlenderCNN Real``, ``BlenderCNN Evaluation``.
+"""Image datablocks the add-on owns: ``BlenderCNN Preview``, ``Real``, ``Difference``, ``Evaluation``, ``Training``.
 
 Pixels arrive as (H, W, 3) uint8 arrays, top row first (PNG order); Blender stores
 RGBA floats bottom row first, so rows are flipped on the way in and out.
@@ -14,7 +14,10 @@ import numpy as np
 PREVIEW_IMAGE = "BlenderCNN Preview"
 REAL_IMAGE = "BlenderCNN Real"
 EVALUATION_IMAGE = "BlenderCNN Evaluation"
-OWN_IMAGES = (PREVIEW_IMAGE, REAL_IMAGE, EVALUATION_IMAGE)
+DIFFERENCE_IMAGE = "BlenderCNN Difference"  # |model - real| x 4, after Render Real
+TRAINING_IMAGE = "BlenderCNN Training"  # the validation PSNR curve, one point per epoch
+OWN_IMAGES = (PREVIEW_IMAGE, REAL_IMAGE, DIFFERENCE_IMAGE, EVALUATION_IMAGE, TRAINING_IMAGE)
+DIFFERENCE_GAIN = 4  # small errors made visible: 16 levels of 255 show as 64
 
 
 def write_image(name: str, rgb: np.ndarray) -> bpy.types.Image:
@@ -90,3 +93,27 @@ def show_in_image_editors(image: bpy.types.Image) -> int:
                 shown += 1
             area.tag_redraw()
     return shown
+
+
+def show_in_an_image_editor(image: bpy.types.Image) -> bool:
+    """Show ``image`` in one Image Editor: the one showing another of the add-on's images (so Model,
+    Real, Difference and the curve take turns there), else the first. False when none is open."""
+    window_manager = bpy.context.window_manager
+    editors = [area for window in (window_manager.windows if window_manager else ())
+               for area in window.screen.areas if area.type == "IMAGE_EDITOR"]
+    if not editors:
+        return False
+    if any(a.spaces.active.image == image for a in editors):
+        return True
+    ours = [a for a in editors if a.spaces.active.image is not None and a.spaces.active.image.name in OWN_IMAGES
+            and a.spaces.active.image.name != PREVIEW_IMAGE]
+    area = (ours or editors)[0]
+    area.spaces.active.image = image
+    area.tag_redraw()
+    return True
+
+
+def difference_pixels(model: np.ndarray, real: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8: |model - real| x DIFFERENCE_GAIN, clipped; both (H, W, 3) uint8."""
+    gap = np.abs(model.astype(np.int16) - real.astype(np.int16)) * DIFFERENCE_GAIN
+    return np.clip(gap, 0, 255).astype(np.uint8)

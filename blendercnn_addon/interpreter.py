@@ -113,30 +113,62 @@ def nvidia_gpu_present() -> bool:
         os.path.exists("/proc/driver/nvidia/version") or shutil.which("nvidia-smi") is not None)
 
 
-def create_environment_steps(base_python: str, env_dir: str, variant: str) -> list[tuple[str, list[str]]]:
-    """(title, argv) steps that make a venv at ``env_dir`` holding the pinned packages of ``variant``."""
+WHEEL_FOLDER_VARIABLE = "BLENDERCNN_WHEEL_FOLDER"  # a folder of wheels: install offline from it
+
+
+def wheel_folder(configured: str = "") -> str:
+    """The folder Create Environment installs from instead of the package index: the preference's,
+    else ``$BLENDERCNN_WHEEL_FOLDER``; '' to download."""
+    return configured or os.environ.get(WHEEL_FOLDER_VARIABLE, "")
+
+
+def create_environment_steps(base_python: str, env_dir: str, variant: str,
+                             find_links: str = "") -> list[tuple[str, list[str]]]:
+    """(title, argv) steps that make a venv at ``env_dir`` holding the pinned packages of ``variant``.
+    With ``find_links`` (a folder of wheels, e.g. an offline studio's), pip installs only from there
+    (``--no-index``) and keeps the venv's own pip."""
     if variant not in VARIANT_PACKAGES:
         raise ValueError(f"unknown variant {variant!r}; choose one of {', '.join(VARIANT_PACKAGES)}")
     python = environment_python(env_dir)
     pip = [python, "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off"]
+    packages = list(VARIANT_PACKAGES[variant])
+    if find_links:
+        return [
+            ("Creating the environment", [base_python, "-m", "venv", env_dir]),
+            (f"Installing {', '.join(packages)} from {find_links}",
+             pip + ["--no-index", "--find-links", find_links] + packages),
+        ]
     return [
         ("Creating the environment", [base_python, "-m", "venv", env_dir]),
         ("Updating pip", pip + ["--upgrade", "pip"]),
-        (f"Installing {', '.join(VARIANT_PACKAGES[variant])}", pip + list(VARIANT_PACKAGES[variant])),
+        (f"Installing {', '.join(packages)}", pip + packages),
     ]
 
 
-def create_environment(env_dir: str, variant: str, report, base_python: str | None = None) -> None:
+def check_wheel_folder(find_links: str) -> None:
+    """UserError unless ``find_links`` is a folder holding at least one wheel."""
+    from .errors import UserError
+
+    if not os.path.isdir(find_links):
+        raise UserError(f"wheel folder {find_links} does not exist")
+    if not any(name.endswith(".whl") for name in os.listdir(find_links)):
+        raise UserError(f"wheel folder {find_links} holds no .whl files")
+
+
+def create_environment(env_dir: str, variant: str, report, base_python: str | None = None,
+                       find_links: str = "") -> None:
     """Run the steps of :func:`create_environment_steps`, reporting ("step", step=i, steps=n, title=...)
     before each; their own output goes to this process's stderr. UserError when a step fails."""
     from .errors import UserError
 
-    steps = create_environment_steps(base_python or sys.executable, env_dir, variant)
+    if find_links:
+        check_wheel_folder(find_links)
+    steps = create_environment_steps(base_python or sys.executable, env_dir, variant, find_links)
     for number, (title, argv) in enumerate(steps, start=1):
         report("step", step=number, steps=len(steps), title=title)
         code = subprocess.run(argv, stdout=sys.stderr, stderr=sys.stderr).returncode
         if code != 0:
-            raise UserError(f"{title.lower()} failed (exit code {code}); see the log above")
+            raise UserError(f"{title.split(' from ')[0].lower()} failed (exit code {code}); see the log above")
     found = probe(environment_python(env_dir))
     if not found.usable:
         raise UserError(f"the new environment is not usable: {found.describe()}")

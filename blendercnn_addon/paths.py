@@ -28,3 +28,8 @@ def resolve_output_dir(text: str) -> str:
     if not text.strip():
         return user_folder("datasets", "dataset")
     return os.path.abspath(bpy.path.abspath(text))
+
+
+def environment_dir() -> str:
+    """Where Create Environment puts the separate TensorFlow Python (in the extension's user folder)."""
+    return user_folder("python-env")

@@ -12,7 +12,7 @@ from bpy.props import EnumProperty, StringProperty
 
 from . import interpreter
 from .errors import UserError
-from .paths import ADDON_PACKAGE, user_folder
+from .paths import ADDON_PACKAGE, environment_dir
 from .ui.interpreter import draw_interpreter
 
 
@@ -36,10 +36,15 @@ class BlenderCNNPreferences(bpy.types.AddonPreferences):
                     "(empty: detect one)")
     environment_variant: EnumProperty(name="Packages", items=_variant_items,
                                       description="Which TensorFlow Create Environment installs")
+    wheel_folder: StringProperty(
+        name="Wheel Folder", subtype="DIR_PATH",
+        description="Create Environment installs from this folder of wheels, without the internet "
+                    f"(empty: ${interpreter.WHEEL_FOLDER_VARIABLE}, else download)")
 
     def draw(self, context):
         layout = self.layout
         layout.prop(self, "python_path")
+        layout.prop(self, "wheel_folder")
         draw_interpreter(layout, context, self, in_preferences=True)
 
 
@@ -49,9 +54,11 @@ def preferences(context=None) -> BlenderCNNPreferences | None:
     return addon.preferences if addon else None
 
 
-def environment_dir() -> str:
-    """Where Create Environment puts the separate Python (in the extension's user folder)."""
-    return user_folder("python-env")
+def wheel_folder(context=None) -> str:
+    """The folder of wheels Create Environment installs from; '' to download (interpreter.wheel_folder)."""
+    prefs = preferences(context)
+    configured = bpy.path.abspath(prefs.wheel_folder) if prefs and prefs.wheel_folder else ""
+    return interpreter.wheel_folder(configured)
 
 
 def check_interpreter(context) -> interpreter.Probe | None:

@@ -25,8 +25,8 @@ from bpy.app.handlers import persistent
 from . import background, renderer
 from .background import crash_message, log_path
 from .errors import UserError
-from .images import (EVALUATION_IMAGE, PREVIEW_IMAGE, REAL_IMAGE, load_png, read_image, read_png,
-                     show_in_image_editors, write_image, write_rgba)
+from .images import (DIFFERENCE_IMAGE, EVALUATION_IMAGE, PREVIEW_IMAGE, REAL_IMAGE, difference_pixels, load_png,
+                     read_image, read_png, show_in_image_editors, write_image, write_rgba)
 from .metrics import psnr
 from .ml.serve import FRAME_ENCODING, IMAGE_ENCODING, FrameFile, decode_pixels, encode_pixels
 from .preferences import tensorflow_python
@@ -343,7 +343,8 @@ def unregister() -> None:
 
 
 def _compare_with_real() -> None:
-    """PSNR between Real and Preview when both show the same vector."""
+    """PSNR between Real and Preview when both show the same vector, and BlenderCNN Difference
+    (|model - real| x 4) beside them."""
     real = bpy.data.images.get(REAL_IMAGE)
     preview = bpy.data.images.get(PREVIEW_IMAGE)
     status = _status()
@@ -355,6 +356,7 @@ def _compare_with_real() -> None:
     real_pixels, preview_pixels = read_image(real), read_image(preview)
     if real_pixels.shape == preview_pixels.shape:
         status.real_psnr = min(psnr(real_pixels, preview_pixels), 99.0)
+        write_image(DIFFERENCE_IMAGE, difference_pixels(preview_pixels, real_pixels))
 
 
 def render_real(scene, vector: list[float], run_config: RunConfig | None) -> np.ndarray:

@@ -124,6 +124,8 @@ class BlenderCNNSceneSettings(bpy.types.PropertyGroup):
     colour_scheme: EnumProperty(name="Colours", items=COLOUR_SCHEME_ITEMS, default="vibrant")
     randomize_seed: IntProperty(name="Seed", default=0, min=0,
                                 description="Randomize draws vector #Clicks of this seed: reproducible")
+    viewport_prepared: BoolProperty(name="Viewport Prepared", default=False, options={"HIDDEN"},
+                                    description="Set Up Scene has switched the viewport to Rendered shading once")
     randomize_clicks: IntProperty(name="Clicks", default=0, min=0,
                                   description="How many times Randomize was used (the next vector's index)")
 
@@ -316,6 +318,8 @@ class BlenderCNNEnvironmentStatus(bpy.types.PropertyGroup):
     step_title: StringProperty(default="")
     last_line: StringProperty(default="")
     error: StringProperty(default="")
+    started_at: FloatProperty(default=0.0, description="When Create Environment started (Unix time, s)")
+    created_seconds: FloatProperty(default=-1.0, description="How long the last Create Environment took (s)")
 
 
 CLASSES = (BlenderCNNSceneSettings, BlenderCNNJobStatus, BlenderCNNTrainingStatus, BlenderCNNPreviewStatus,

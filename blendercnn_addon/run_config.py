@@ -35,7 +35,9 @@ class RunConfig:
 
     arch: architectures.py name; resolution: image side R; epochs, batch_size, learning_rate (Adam's
     initial), validation_fraction, split_seed, seed (weights and batch order),
-    early_stopping_patience and lr_patience (epochs), time_budget_s (0: none): the training recipe.
+    early_stopping_patience and lr_patience (epochs), min_improvement_db (the validation PSNR gain, dB,
+    that counts as better), lr_reductions (tenfold rate cuts allowed), time_budget_s (0: none): the
+    training recipe.
     vector_fields: the input's names; vector_min, vector_max: the inputs it accepts (colours 0..1,
     positions the trained range, metres). train_indices, validation_indices: sample indices of the
     split. dataset_identity: the dataset card's identity (None for the seed's layout);
@@ -55,6 +57,8 @@ class RunConfig:
     seed: int = 0
     early_stopping_patience: int = 5
     lr_patience: int = 3
+    min_improvement_db: float = 0.0  # 0.0: runs from before the threshold (any gain counted)
+    lr_reductions: int = 0  # 0 in such runs: no floor recorded
     time_budget_s: float = 0.0
     vector_fields: tuple[str, ...] = VECTOR_FIELDS
     vector_min: tuple[float, ...] | None = None

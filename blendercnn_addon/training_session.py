@@ -17,13 +17,15 @@ import webbrowser
 
 import bpy
 
-from . import background, view_lut
+from . import background, status_bar, view_lut
 from .architectures import ARCHITECTURES
 from .background import crash_message, log_path
 from .dataset_format import METADATA_NAME
 from .errors import UserError
+from .images import TRAINING_IMAGE, write_image
 from .paths import resolve_output_dir, user_folder
 from .preferences import tensorflow_python
+from .training_curve import curve_pixels
 from .workers import Worker, addon_command
 
 STOP_GRACE_SECONDS = 30.0  # after Cancel: time to finish the batch and save, before terminate
@@ -53,6 +55,7 @@ class TrainingSession(background.Session):
         self.start_message: dict | None = None
         self.result: dict | None = None
         self.error_message = ""
+        self.curve: dict[int, tuple[float | None, float | None]] = {}  # epoch -> (val PSNR dB, val loss)
 
     def on_message(self, message: dict) -> None:
         status = _status()
@@ -63,18 +66,21 @@ class TrainingSession(background.Session):
             status.epochs = message.get("epochs", 0)
             status.epoch = message.get("initial_epoch", 0)
             status.batches = message.get("batches", 0)
-            status.message = (f"Training on {status.device}: {message.get('train_samples')} train / "
-                              f"{message.get('validation_samples')} validation samples")
+            status.message = (f"{message.get('train_samples')} train · {message.get('validation_samples')} "
+                              f"validation · {status.device}")
         elif event == "batch":
             status.epoch, status.batch = message["epoch"], message["batch"]
             status.batches = message["batches"]
             status.loss = _number(message.get("loss"))
             status.elapsed_s = time.monotonic() - self.worker.started
+            status_bar.update("train", status.epoch_fraction)
         elif event == "epoch":
             status.epoch, status.epochs = message["epoch"], message["epochs"]
             for name in ("loss", "val_loss", "val_psnr", "elapsed_s", "eta_s"):
                 setattr(status, name, _number(message.get(name)))
             status.best_val_psnr = max(status.best_val_psnr, status.val_psnr)
+            self.curve[message["epoch"]] = (message.get("val_psnr"), message.get("val_loss"))
+            draw_training_curve(self.curve)
         elif event == "done":
             self.result = message
         elif event == "error":
@@ -100,13 +106,14 @@ class TrainingSession(background.Session):
         status = _status()
         status.running = status.stopping = False
         status.eta_s = -1.0
+        status_bar.end("train")
         model = os.path.join(self.run_dir, "model.keras")
         if self.result is not None:
             state = ("Cancelled" if self.result.get("cancelled") else
                      "Stopped early" if self.result.get("stopped_early") else "Finished")
             psnr = self.result.get("best_val_psnr")
-            status.message = f"{state}: " + (f"best val PSNR {psnr:.2f} dB after {self.result.get('epochs_done')} "
-                                             f"epochs" if psnr is not None else "no epoch completed")
+            status.message = f"{state} · " + (f"best {psnr:.2f} dB · {self.result.get('epochs_done')} epochs"
+                                              if psnr is not None else "no epoch completed")
         elif self.error_message:
             status.error = self.error_message
             status.message = ""
@@ -119,6 +126,21 @@ class TrainingSession(background.Session):
         scene = bpy.data.scenes.get(self.scene_name)
         if os.path.exists(model) and scene is not None:
             scene.blendercnn.preview_model = self.run_dir  # Preview offers the model just trained
+
+
+def draw_training_curve(curve: dict[int, tuple[float | None, float | None]]) -> None:
+    """``BlenderCNN Training``: validation PSNR (and loss) of epochs 1 … the latest, redrawn each epoch.
+    The image records the epochs drawn (``epochs``) and their PSNRs (``val_psnr``, -1 where unknown)."""
+    last = max(curve)
+    psnrs = [curve.get(epoch, (None, None))[0] for epoch in range(1, last + 1)]
+    losses = [curve.get(epoch, (None, None))[1] for epoch in range(1, last + 1)]
+    image = write_image(TRAINING_IMAGE, curve_pixels(psnrs, losses))
+    image["epochs"] = len(curve)
+    image["val_psnr"] = [-1.0 if p is None else float(p) for p in psnrs]
+    for window in bpy.context.window_manager.windows if bpy.context.window_manager else ():
+        for area in window.screen.areas:
+            if area.type == "IMAGE_EDITOR" and area.spaces.active.image == image:
+                area.tag_redraw()
 
 
 def _number(value) -> float:

@@ -15,7 +15,7 @@ PACKAGE = os.path.join(ROOT, "blendercnn_addon")
 BLENDER_FREE = ["ml", "errors.py", "randomization.py", "settings.py", "dataset_format.py", "version.py", "text.py",
                 "view_lut.py", "parallel.py", "workers.py", "vector.py", "dataset_card.py", "run_config.py",
                 "architectures.py", "metrics.py", "protocol.py", "storage.py", "png_check.py", "generator.py",
-                "cli.py", "__init__.py", "__main__.py"]
+                "cli.py", "__init__.py", "__main__.py", "training_curve.py", "interpreter.py"]
 
 
 def python_files(entry):
@@ -201,3 +201,27 @@ def test_a_geometry_file_keeps_the_pixel_filter_and_an_older_one_reads_as_blende
              normal=rays, ball_height=np.float32(0.5), ball_radius=np.float32(0.25))  # as baked before
     older = scene_geometry.load(str(tmp_path))
     assert (older.ball_round, older.pixel_filter, older.filter_width) == (True, "BLACKMAN_HARRIS", 1.5)
+
+
+def test_the_training_curve_plots_one_point_per_epoch_and_rings_the_best():
+    from blendercnn_addon.training_curve import BEST_COLOUR, HEIGHT, PSNR_COLOUR, WIDTH, curve_pixels
+
+    pixels = curve_pixels([18.0, 24.0, None, 31.5, 30.0], [0.02, 0.005, None, 0.001, 0.0012])
+    assert pixels.shape == (HEIGHT, WIDTH, 3) and pixels.dtype == np.uint8
+    blue = np.all(pixels == PSNR_COLOUR, axis=2)
+    assert blue.sum() > 100
+    rows, cols = np.nonzero(np.all(pixels == BEST_COLOUR, axis=2))
+    assert cols.mean() > 0.7 * WIDTH and rows.mean() < 0.3 * HEIGHT  # 31.5 dB at epoch 4: right, near the top
+    assert curve_pixels([]).shape == (HEIGHT, WIDTH, 3)  # before the first epoch: an empty chart
+    assert curve_pixels([float("nan")]).shape == (HEIGHT, WIDTH, 3)
+
+
+def test_create_environment_installs_offline_from_a_wheel_folder():
+    from blendercnn_addon.interpreter import create_environment_steps
+
+    online = create_environment_steps("/usr/bin/python3", "/tmp/env", "cpu")
+    offline = create_environment_steps("/usr/bin/python3", "/tmp/env", "cpu", find_links="/wheels")
+    assert [title for title, _ in online][1] == "Updating pip" and len(offline) == 2
+    install = offline[-1][1]
+    assert install[install.index("--find-links") + 1] == "/wheels" and "--no-index" in install
+    assert "tensorflow-cpu==2.21.0" in install

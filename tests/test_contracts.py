@@ -245,7 +245,8 @@ def test_the_package_has_no_import_cycles_even_through_imports_inside_functions(
 
 BPY_MODULES = {  # the Blender-facing layer; everything else runs in any Python (cli: inside generate only)
     "cli", "blender_compat", "renderer", "render_worker", "ray_backend", "scene_setup", "images", "paths", "properties",
-    "preferences", "background", "registration", "training_session", "preview_session", "operators.dataset_ops",
+    "preferences", "background", "registration", "status_bar", "training_session", "preview_session",
+    "operators.dataset_ops",
     "operators.environment_ops", "operators.preview_ops", "operators.scene_ops", "operators.train_ops",
     "ui.interpreter", "ui.panels"}
 

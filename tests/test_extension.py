@@ -12,9 +12,9 @@ pytestmark = pytest.mark.compat  # also run on every Blender of make test-compat
 OPERATORS = {"setup_scene", "randomize", "generate_dataset", "cancel_generation", "train", "cancel_training",
              "open_tensorboard", "stop_tensorboard", "load_preview", "unload_preview", "render_real", "evaluate",
              "estimate_from_image",
-             "check_interpreter", "create_environment"}
-PANELS = {"BLENDERCNN_PT_scene", "BLENDERCNN_PT_randomize", "BLENDERCNN_PT_dataset", "BLENDERCNN_PT_train",
-          "BLENDERCNN_PT_preview"}
+             "check_interpreter", "create_environment", "show_image"}
+PANELS = {"BLENDERCNN_PT_scene", "BLENDERCNN_PT_randomize", "BLENDERCNN_PT_dataset", "BLENDERCNN_PT_dataset_render",
+          "BLENDERCNN_PT_train", "BLENDERCNN_PT_train_settings", "BLENDERCNN_PT_preview"}
 
 
 def registered_operators() -> set[str]:

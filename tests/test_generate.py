@@ -145,7 +145,7 @@ def test_cancel_then_resume_through_the_operator(addon, seed_scene, dataset, tmp
     assert bpy.ops.blendercnn.generate_dataset() == {"FINISHED"}
     status = bpy.context.window_manager.blendercnn_status
     assert (status.done, status.total) == (COUNT, COUNT)
-    assert "7 rendered now" in status.message
+    assert status.message == f"Finished · {COUNT}/{COUNT} · 7 new"
     for table in ("metadata.json", "vectors.csv"):
         assert (tmp_path / "cancelled" / table).read_bytes() == (dataset / table).read_bytes()
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, run_cli, tensorflow_python
 from test_blender_free import run_without_bpy
 
 
@@ -424,3 +424,41 @@ def test_invert_a_folder_with_a_picture_of_another_size_writes_nothing(trained_r
     done = run_cli("invert", "--model", str(trained_run), "--images", str(pictures), "--out", str(tmp_path / "e.csv"))
     one_line_error(done, "is 64x64, the model draws 32x32")
     assert not (tmp_path / "e.csv").exists()
+
+
+PLATEAU_SCRIPT = r"""
+import json, os
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+import keras
+from blendercnn_addon.ml.train import TrainConfig, plateau_callbacks
+config = TrainConfig(data="-", out="-", arch="radiance", learning_rate=1e-3, early_stopping_patience=5, lr_patience=3)
+model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss="mse")
+stopping, schedule = plateau_callbacks(config)
+for callback in (stopping, schedule):
+    callback.set_model(model)
+    callback.on_train_begin()
+# After epoch 3, a plateau: the validation PSNR wanders within 0.04 dB of 27 (noise, not progress).
+psnrs = [20.0, 25.0, 27.0] + [27.03, 26.98, 27.04, 27.01, 27.02, 26.99, 27.03, 27.0] * 4
+rates, stopped_after = [], None
+for epoch, value in enumerate(psnrs):
+    logs = {"val_psnr": value, "val_loss": 10 ** (-value / 10)}
+    schedule.on_epoch_end(epoch, logs)
+    stopping.on_epoch_end(epoch, logs)
+    rates.append(float(model.optimizer.learning_rate.numpy()))
+    if model.stop_training:
+        stopped_after = epoch + 1
+        break
+print(json.dumps({"stopped_after": stopped_after, "lowest_rate": min(rates), "floor": schedule.min_lr}))
+"""
+
+
+def test_training_stops_when_gains_are_noise_and_the_rate_has_a_floor():
+    """Gains under 0.05 dB over the best are noise: stop after the patience; the rate floor is 1e-6."""
+    done = subprocess.run([tensorflow_python(), "-c", PLATEAU_SCRIPT], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    assert answer["stopped_after"] == 3 + 5  # the best (epoch 3) plus five epochs without a real gain
+    assert answer["lowest_rate"] < 1e-3  # the plateau cut the rate once on the way
+    assert answer["floor"] == pytest.approx(1e-6)  # three tenfold cuts at most

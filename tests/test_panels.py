@@ -68,7 +68,7 @@ class RecordingLayout:
 
 def draw(panel_name: str) -> list:
     cls = getattr(bpy.types, panel_name)
-    stand_in = type("PanelSelf", (), {})()
+    stand_in = type("PanelSelf", (), {"bl_label": cls.bl_label})()
     stand_in.layout = RecordingLayout()
     cls.draw(stand_in, bpy.context)
     return stand_in.layout.log
@@ -129,7 +129,7 @@ def test_train_panel_shows_epoch_batch_figures_and_cancel_while_training(scene):
     assert ("progress", "Epoch 3 / 10") in log
     assert ("progress", "Batch 5 / 20 · loss 0.01230") in log
     labels = [entry[1] for entry in log if entry[0] == "label"]
-    assert {"Device: CPU", "Val loss 0.01500", "Val PSNR 18.24 dB", "Elapsed 1m05s", "ETA 2m10s"} <= set(labels)
+    assert {"18.24 dB val PSNR · val loss 0.01500", "1m05s elapsed · ETA 2m10s · CPU"} <= set(labels)
     assert ("operator", "blendercnn.cancel_training") in log and ("operator", "blendercnn.train") not in log
 
 
@@ -185,3 +185,47 @@ def test_choosing_an_architecture_fills_in_its_training_recipe(scene):
         assert props.learning_rate == pytest.approx(ARCHITECTURES[arch].learning_rate)
     props.batch_size = 7  # a hand edit stays until another architecture is chosen
     assert props.batch_size == 7 and props.architecture == "radiance"
+
+
+EXPERT_RENDER_FIELDS = {"denoiser", "denoise_quality", "denoise_prefilter", "denoise_passes", "sampling_pattern",
+                        "render_device", "workers"}
+
+
+def test_expert_settings_sit_in_collapsed_sub_panels(seed_scene):
+    """Dataset shows what the dataset is and Generate; how it renders is one click away, closed."""
+    for child, parent in (("BLENDERCNN_PT_dataset_render", "BLENDERCNN_PT_dataset"),
+                          ("BLENDERCNN_PT_train_settings", "BLENDERCNN_PT_train")):
+        cls = getattr(bpy.types, child)
+        assert cls.bl_parent_id == parent and "DEFAULT_CLOSED" in cls.bl_options
+    main = {e[1] for e in draw("BLENDERCNN_PT_dataset") if e[0] == "prop"}
+    assert {"output_dir", "count", "resolution", "render_preset", "render_samples"} <= main
+    assert not main & EXPERT_RENDER_FIELDS
+    assert ("operator", "blendercnn.generate_dataset") in draw("BLENDERCNN_PT_dataset")
+    assert EXPERT_RENDER_FIELDS <= {e[1] for e in draw("BLENDERCNN_PT_dataset_render") if e[0] == "prop"}
+    assert {"learning_rate", "patience", "train_seed"} <= {e[1] for e in draw("BLENDERCNN_PT_train_settings")
+                                                           if e[0] == "prop"}
+
+
+def test_status_lines_lead_with_their_figures(seed_scene):
+    status = bpy.context.window_manager.blendercnn_preview
+    saved = status.state, status.latency_ms, status.resolution, status.device
+    status.state, status.latency_ms, status.resolution, status.device = "READY", 17.4, 256, "CPU"
+    try:
+        labels = [e[1] for e in draw("BLENDERCNN_PT_preview") if e[0] == "label"]
+    finally:
+        status.state, status.latency_ms, status.resolution, status.device = saved
+    assert "17 ms · 256×256 · CPU" in labels
+
+
+def test_long_texts_wrap_into_rows_that_fit(addon):
+    """fit.wrap: every row within the width, nothing lost, a path without spaces cut where it must."""
+    from conftest import addon_module
+
+    fit = addon_module("ui.fit")
+    context = bpy.context
+    text = "Finished · 400/400 · 294 new in /root/blendercnn-journey/files/a-very-long-folder-name/dataset"
+    for width in (80, 150, 240):
+        rows = fit.wrap(context, text, width)
+        assert all(fit.text_width(context, row) <= width for row in rows), rows
+        assert "".join(rows).replace(" ", "") == text.replace(" ", "")
+    assert fit.wrap(context, "short", 240) == ["short"]

@@ -111,6 +111,18 @@ def test_train_button_runs_the_installed_code_with_live_progress(panel_run):
     assert [h["epoch"] for h in history] == [1, 2]
 
 
+def test_the_train_button_draws_the_validation_curve_each_epoch(panel_run):
+    """BlenderCNN Training: one point per finished epoch, the PSNRs the trainer reported."""
+    run = panel_run[0]
+    curve = bpy.data.images["BlenderCNN Training"]
+    history = json.loads((run / "history.json").read_text())
+    assert curve["epochs"] == 2
+    assert list(curve["val_psnr"]) == pytest.approx([h["val_psnr"] for h in history], abs=1e-3)
+    pixels = addon_module("images").read_image(curve)
+    blue = (pixels[..., 2] > 200) & (pixels[..., 0] < 140)  # the PSNR line's colour
+    assert blue.sum() > 50, "no curve drawn"
+
+
 def test_the_trained_model_reloads_and_predicts_the_right_size(panel_run, tmp_path):
     run = panel_run[0]
     done = run_cli("predict", "--model", str(run), "--vector", "1,0.5,0,0.2,-0.3", "--out", str(tmp_path / "p.png"))
@@ -345,6 +357,9 @@ def test_render_real_renders_the_same_vector_and_compares(preview, seed_scene):
     assert tuple(seed_scene.objects["Ball"].location) == ball_before  # the scene is left as it was
     expected = addon_module("metrics").psnr(real_pixels, _preview_pixels())
     assert preview.real_psnr == pytest.approx(expected, abs=0.01) and preview.real_psnr > 5
+    difference = addon_module("images").read_image(bpy.data.images["BlenderCNN Difference"])
+    gap = np.abs(real_pixels.astype(int) - _preview_pixels().astype(int))
+    assert np.array_equal(difference, np.clip(gap * 4, 0, 255).astype(np.uint8))
 
 
 def test_estimate_from_image_moves_the_ball_to_what_the_model_draws(preview, seed_scene):
@@ -442,7 +457,8 @@ def test_tensorboard_serves_the_runs_logs_on_localhost(addon, panel_run, tensorf
     assert status.tensorboard_url == ""
 
 
-def test_create_environment_needs_online_access(addon):
+def test_create_environment_needs_online_access(addon, monkeypatch):
+    monkeypatch.delenv("BLENDERCNN_WHEEL_FOLDER", raising=False)
     system = bpy.context.preferences.system
     system.use_online_access = False
     with pytest.raises(RuntimeError, match="Online access is off"):
@@ -466,6 +482,30 @@ def test_create_environment_shows_its_steps_and_a_failed_download(addon, monkeyp
     assert 3 in steps  # it got as far as installing the packages into the new environment
     env_dir = addon_module("preferences").environment_dir()
     assert os.path.isfile(os.path.join(env_dir, "pyvenv.cfg"))
+
+
+def test_create_environment_installs_from_a_wheel_folder_without_online_access(addon, monkeypatch, tmp_path):
+    """A Wheel Folder (here through $BLENDERCNN_WHEEL_FOLDER): no online access needed, pip looks only
+    there (--no-index). This folder lacks TensorFlow, so pip's own error ends step 2 of 2."""
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    (wheels / "unrelated-1.0-py3-none-any.whl").write_bytes(b"")  # a wheel pip skips: another name
+    monkeypatch.setenv("BLENDERCNN_WHEEL_FOLDER", str(wheels))
+    bpy.context.preferences.system.use_online_access = False
+    status = bpy.context.window_manager.blendercnn_env
+    assert bpy.ops.blendercnn.create_environment() == {"FINISHED"}
+    poll_until(lambda: not status.creating, timeout=180)
+    assert status.steps == 2 and str(wheels) in status.step_title, status.step_title
+    assert status.error.startswith("Creating the environment failed"), status.error
+    monkeypatch.setenv("BLENDERCNN_WHEEL_FOLDER", str(tmp_path / "missing"))
+    with pytest.raises(RuntimeError, match="does not exist"):
+        bpy.ops.blendercnn.create_environment()
+
+
+def test_create_env_cli_refuses_a_missing_wheel_folder_in_one_line(tmp_path):
+    done = run_cli("create-env", "--dir", str(tmp_path / "env"), "--find-links", str(tmp_path / "nowhere"))
+    assert done.returncode != 0 and not (tmp_path / "env").exists()
+    assert done.stderr.strip().count("\n") == 0 and "does not exist" in done.stderr, done.stderr
 
 
 def test_pinned_packages_match_requirements(addon):

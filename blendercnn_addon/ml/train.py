@@ -57,7 +57,13 @@ class TrainConfig:
     seed: int = 0  # weight initialisation and batch order
     early_stopping_patience: int = 5
     lr_patience: int = 3
-    time_budget_s: float = 0.0  # > 0: stop after the batch that passes this many seconds of training
+    # An epoch "improves" only when the validation PSNR rises by at least this much (dB): a run whose
+    # gains have shrunk to noise stops instead of creeping on for dozens of epochs.
+    min_improvement_db: float = 0.05
+    # The plateau schedule divides the rate by 10 at most this many times (a floor at 1/1000 of the
+    # initial rate): below it Adam's steps no longer change the image.
+    lr_reductions: int = 3
+    time_budget_s: float = 0.0  # > 0: the epoch that ends past this many seconds of training is the last
     resume: bool = False
 
     def __post_init__(self):
@@ -139,7 +145,7 @@ def _make_batches(images: np.ndarray, vectors: np.ndarray, rows: np.ndarray, bat
 
 
 def _callbacks(config: TrainConfig, run_config: RunConfig, report, stop_requested: threading.Event, grid,
-               state: dict):
+               state: dict, epoch_hook=None):
     import keras
     import tensorflow as tf
 
@@ -219,13 +225,37 @@ def _callbacks(config: TrainConfig, run_config: RunConfig, report, stop_requeste
             _save_model_atomically(self.model, os.path.join(run, "last.keras"), run_config)
             _write_json(os.path.join(run, "state.json"), state)
 
+    class EpochHook(keras.callbacks.Callback):
+        """epoch_hook(model, epoch) after the checkpoints, with the model as it is used (exact ball)."""
+
+        def on_epoch_end(self, epoch, logs=None):
+            if logs and "val_loss" in logs and "diverged" not in state:
+                set_exact(self.model, True)
+                try:
+                    epoch_hook(self.model, epoch + 1)
+                finally:
+                    set_exact(self.model, False)
+
     return [
         Reporting(),
         SaveCheckpoints(),
-        keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.early_stopping_patience,
-                                      restore_best_weights=True),
-        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", patience=config.lr_patience),
+        *plateau_callbacks(config),
         keras.callbacks.TensorBoard(log_dir=os.path.join(run, "logs")),
+        *([EpochHook()] if epoch_hook else []),
+    ]
+
+
+def plateau_callbacks(config: TrainConfig) -> list:
+    """Early stopping and the learning-rate schedule, both on the validation PSNR (dB, which Reporting
+    adds to the logs first) with a minimum improvement, and the rate floored (lr_reductions)."""
+    import keras
+
+    return [
+        keras.callbacks.EarlyStopping(monitor="val_psnr", mode="max", min_delta=config.min_improvement_db,
+                                      patience=config.early_stopping_patience, restore_best_weights=True),
+        keras.callbacks.ReduceLROnPlateau(monitor="val_psnr", mode="max", min_delta=config.min_improvement_db,
+                                          patience=config.lr_patience, factor=0.1,
+                                          min_lr=config.learning_rate * 0.1 ** config.lr_reductions),
     ]
 
 
@@ -247,6 +277,7 @@ def _new_run_config(config: TrainConfig, index, resolution: int, ball_disc: bool
         epochs=config.epochs, batch_size=config.batch_size, learning_rate=config.learning_rate,
         validation_fraction=config.validation_fraction, split_seed=config.split_seed, seed=config.seed,
         early_stopping_patience=config.early_stopping_patience, lr_patience=config.lr_patience,
+        min_improvement_db=config.min_improvement_db, lr_reductions=config.lr_reductions,
         time_budget_s=config.time_budget_s, vector_min=tuple(low), vector_max=tuple(high),
         train_indices=tuple(index.indices[train_rows].tolist()),
         validation_indices=tuple(index.indices[val_rows].tolist()),
@@ -305,8 +336,9 @@ def _load_for_resume(path: str, resolution: int):
     return model
 
 
-def train(config: TrainConfig, report, stop_requested: threading.Event | None = None) -> dict:
+def train(config: TrainConfig, report, stop_requested: threading.Event | None = None, epoch_hook=None) -> dict:
     """Train as ``config`` says; ``report(event, **fields)`` receives protocol events (see protocol.py).
+    ``epoch_hook(model, epoch)``, if given, runs after each finished epoch (benchmarks measure there).
 
     Returns the "done" event's fields. Raises UserError for bad data or run folders.
     """
@@ -348,7 +380,7 @@ def train(config: TrainConfig, report, stop_requested: threading.Event | None = 
     report("start", epochs=config.epochs, batches=len(train_batches), device=_device(), run=config.out,
            code=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
            initial_epoch=initial_epoch, train_samples=len(train_rows), validation_samples=len(val_rows))
-    callbacks = _callbacks(config, run_config, report, stop_requested, grid, state)
+    callbacks = _callbacks(config, run_config, report, stop_requested, grid, state, epoch_hook)
     fit = model.fit(train_batches, validation_data=val_batches, epochs=config.epochs, initial_epoch=initial_epoch,
                     callbacks=callbacks, verbose=0)
     if "diverged" in state:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bpy
 
+from .. import status_bar
 from ..blender_compat import is_own_timer_event
 from ..errors import UserError
 from ..generator import DatasetJob, make_job
@@ -33,6 +34,12 @@ def _redraw_panels(context) -> None:
 
 
 def _summary(job: DatasetJob, cancelled: bool) -> str:
+    """The panel's short form, figures first: 'Finished · 400/400 · 294 new'."""
+    return f"{'Cancelled' if cancelled else 'Finished'} · {job.done}/{job.total} · {job.rendered_now} new"
+
+
+def _report(job: DatasetJob, cancelled: bool) -> str:
+    """The full sentence for Blender's report (Info editor, status bar)."""
     verb = "Cancelled" if cancelled else "Finished"
     return (f"{verb}: {job.done}/{job.total} samples in {job.folder.path} "
             f"({job.rendered_now} rendered now)")
@@ -91,7 +98,7 @@ class BLENDERCNN_OT_generate_dataset(bpy.types.Operator):
             self.report({"ERROR"}, str(job.explain(err)))
             return {"CANCELLED"}
         status.message = _summary(job, cancelled=False)
-        self.report({"INFO"}, status.message)
+        self.report({"INFO"}, _report(job, cancelled=False))
         return {"FINISHED"}
 
     def invoke(self, context, event):
@@ -121,6 +128,7 @@ class BLENDERCNN_OT_generate_dataset(bpy.types.Operator):
             return self._stop(context, cancelled=True)
         if finished:
             _publish(status, self._job)
+            status_bar.update("generate", status.fraction)
             _redraw_panels(context)
         if self._job.finished:
             return self._stop(context, cancelled=False)
@@ -134,10 +142,11 @@ class BLENDERCNN_OT_generate_dataset(bpy.types.Operator):
         context.window_manager.event_timer_remove(self._timer)
         status = context.window_manager.blendercnn_status
         self._job.finish()
+        status_bar.end("generate")
         _publish(status, self._job, _summary(self._job, cancelled))
         status.running = False
         status.cancel_requested = False
-        self.report({"WARNING" if cancelled else "INFO"}, status.message + self._job.worker_summary())
+        self.report({"WARNING" if cancelled else "INFO"}, _report(self._job, cancelled) + self._job.worker_summary())
         _redraw_panels(context)
         return {"CANCELLED"} if cancelled else {"FINISHED"}
 

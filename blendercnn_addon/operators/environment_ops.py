@@ -3,18 +3,22 @@
 Create Environment runs ``python -m blendercnn_addon create-env`` with Blender's own
 interpreter: it makes a venv and pip-installs the pinned packages *into that venv*.
 Blender's Python itself is never modified. It downloads, so it needs Blender's
-online access (Preferences ▸ System ▸ Network).
+online access (Preferences ▸ System ▸ Network) — unless a Wheel Folder is set (preferences,
+or ``$BLENDERCNN_WHEEL_FOLDER``): then pip installs from that folder only.
 """
 
 from __future__ import annotations
 
 import sys
+import time
 
 import bpy
 
 from .. import background
 from ..background import crash_message, log_path
-from ..preferences import check_interpreter, environment_dir, preferences
+from ..errors import UserError
+from ..interpreter import check_wheel_folder
+from ..preferences import check_interpreter, environment_dir, preferences, wheel_folder
 from ..workers import Worker, addon_command
 
 
@@ -48,6 +52,7 @@ class EnvironmentSession(background.Session):
             status.error, _tail = crash_message("Creating the environment", self.worker, exit_code)
             return
         status.error = status.last_line = ""
+        status.created_seconds = time.time() - status.started_at
         check_interpreter(bpy.context)
 
 
@@ -77,20 +82,30 @@ class BLENDERCNN_OT_create_environment(bpy.types.Operator):
         return not background.running("environment")
 
     def execute(self, context):
-        if not bpy.app.online_access:
+        wheels = wheel_folder(context)
+        if wheels:
+            try:
+                check_wheel_folder(wheels)
+            except UserError as err:
+                self.report({"ERROR"}, f"{err}: fix the add-on preferences' Wheel Folder")
+                return {"CANCELLED"}
+        elif not bpy.app.online_access:
             self.report({"ERROR"}, "Online access is off: allow it in Preferences > System > Network to "
-                                   "download TensorFlow, or set a TensorFlow Python in the add-on preferences")
+                                   "download TensorFlow, set a Wheel Folder, or set a TensorFlow Python in the "
+                                   "add-on preferences")
             return {"CANCELLED"}
         prefs = preferences(context)
         variant = prefs.environment_variant if prefs else "cpu"
         target = environment_dir()
-        worker = Worker(addon_command(sys.executable, "create-env", "--dir", target, "--variant", variant),
-                        log_path=log_path("create-env"))
+        argv = addon_command(sys.executable, "create-env", "--dir", target, "--variant", variant)
+        worker = Worker(argv + (["--find-links", wheels] if wheels else []), log_path=log_path("create-env"))
         status = _status(context)
         status.creating, status.error, status.last_line = True, "", ""
-        status.step, status.steps, status.step_title = 0, 3, "Starting"
+        status.step, status.steps, status.step_title = 0, 2 if wheels else 3, "Starting"
+        status.started_at = time.time()
         background.start(EnvironmentSession(worker))
-        self.report({"INFO"}, f"Creating a TensorFlow environment ({variant}) in {target}")
+        source = f"from {wheels}" if wheels else "downloading"
+        self.report({"INFO"}, f"Creating a TensorFlow environment ({variant}, {source}) in {target}")
         return {"FINISHED"}
 
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import bpy
 
+import bpy.props
+
 from .. import background
 from ..errors import UserError
+from ..images import OWN_IMAGES, show_in_an_image_editor
 from ..preview_session import estimate_from_image, load_preview, show_real_render, start_evaluation
 
 
@@ -96,5 +99,24 @@ class BLENDERCNN_OT_evaluate(bpy.types.Operator):
         return {"FINISHED"}
 
 
-CLASSES = (BLENDERCNN_OT_load_preview, BLENDERCNN_OT_unload_preview, BLENDERCNN_OT_render_real,
+class BLENDERCNN_OT_show_image(bpy.types.Operator):
+    """Show this image of the add-on in an Image Editor (the one already showing the add-on's images)"""
+
+    bl_idname = "blendercnn.show_image"
+    bl_label = "Show Image"
+
+    name: bpy.props.EnumProperty(name="Image", items=[(n, n, "") for n in OWN_IMAGES])
+
+    def execute(self, context):
+        image = bpy.data.images.get(self.name)
+        if image is None:
+            self.report({"ERROR"}, f"there is no {self.name} yet")
+            return {"CANCELLED"}
+        if not show_in_an_image_editor(image):
+            self.report({"ERROR"}, f"open an Image Editor to see {self.name} (Shift+F10 over any editor)")
+            return {"CANCELLED"}
+        return {"FINISHED"}
+
+
+CLASSES = (BLENDERCNN_OT_show_image, BLENDERCNN_OT_load_preview, BLENDERCNN_OT_unload_preview, BLENDERCNN_OT_render_real,
            BLENDERCNN_OT_estimate_from_image, BLENDERCNN_OT_evaluate)

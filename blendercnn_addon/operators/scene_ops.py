@@ -11,8 +11,31 @@ from ..scene_setup import build_seed_scene
 from ..vector import colour_of, position_of
 
 
+VIEWPORT_SAMPLES = 16  # Cycles samples of the viewport's Rendered shading: the ball's colour, at once
+
+
+def show_as_rendered(context) -> int:
+    """Every 3D viewport of the current screen shows the scene as it will render: Rendered shading
+    (few samples) through the scene's camera. Returns how many viewports it changed."""
+    scene = context.scene
+    if hasattr(scene, "cycles"):
+        scene.cycles.preview_samples = VIEWPORT_SAMPLES
+    changed = 0
+    for area in context.screen.areas if context.screen else ():
+        if area.type != "VIEW_3D":
+            continue
+        space = area.spaces.active
+        space.shading.type = "RENDERED"
+        if scene.camera is not None:
+            space.region_3d.view_perspective = "CAMERA"
+        area.tag_redraw()
+        changed += 1
+    return changed
+
+
 class BLENDERCNN_OT_setup_scene(bpy.types.Operator):
-    """Build the seed's glowing-ball room in this scene (running it again resets it, never duplicates)"""
+    """Build the seed's glowing-ball room in this scene (running it again resets it, never duplicates);
+    the first time, the 3D viewport shows it as it will render"""
 
     bl_idname = "blendercnn.setup_scene"
     bl_label = "Set Up Scene"
@@ -24,6 +47,8 @@ class BLENDERCNN_OT_setup_scene(bpy.types.Operator):
         props.target_object = result.ball
         props.target_material = result.ball.active_material
         props.node_name = "Emission"
+        if not props.viewport_prepared:  # the first set-up only: later, the user's own shading stays
+            props.viewport_prepared = show_as_rendered(context) > 0
         hidden = []
         if result.hidden_collections:
             hidden.append(f"{result.hidden_collections} other collection(s) excluded")

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import bpy
 
+from ..interpreter import wheel_folder
+from ..paths import environment_dir
+from . import fit
+
+ICON_BUTTON_PX = 26  # the refresh button beside the TensorFlow line
+
 
 def draw_interpreter(layout, context, prefs, in_preferences: bool = False) -> None:
     """The TensorFlow Python line, and Create Environment when there is none.
@@ -13,28 +19,34 @@ def draw_interpreter(layout, context, prefs, in_preferences: bool = False) -> No
     env = context.window_manager.blendercnn_env
     if env.creating:
         layout.progress(factor=max(0, env.step - 1) / max(1, env.steps), type="BAR",
-                        text=f"{env.step}/{env.steps}: {env.step_title}")
+                        text=f"Step {env.step}/{env.steps}")
+        fit.lines(layout, context, "Train", env.step_title, icon="TIME")
         if env.last_line:
-            layout.label(text=env.last_line)
+            fit.lines(layout, context, "Train", env.last_line)
         return
     row = layout.row(align=True)
     if env.checked and env.python:
-        row.label(text=f"TensorFlow: {env.python}", icon="CHECKMARK")
+        own = env.python.startswith(environment_dir())  # the add-on's own: no need to spell out its path
+        text, icon = f"TensorFlow: {'the add-on environment' if own else env.python}", "CHECKMARK"
     elif env.checked:
-        row.label(text="No Python with TensorFlow found", icon="ERROR")
+        text, icon = "No Python with TensorFlow found", "ERROR"
     else:
-        row.label(text="TensorFlow Python not checked yet", icon="QUESTION")
+        text, icon = "TensorFlow: not checked yet", "QUESTION"
+    fit.lines(row, context, "Train", text, icon=icon, reserve_px=ICON_BUTTON_PX)
     row.operator("blendercnn.check_interpreter", text="", icon="FILE_REFRESH")
     if env.error:
-        layout.label(text=env.error, icon="ERROR")
+        fit.lines(layout, context, "Train", env.error, icon="ERROR")
     if env.checked and not env.python:
-        layout.label(text=env.summary)
         col = layout.column(align=True)
         if prefs is not None:
             col.prop(prefs, "environment_variant")
-        col.enabled = bpy.app.online_access
+        wheels = wheel_folder(bpy.path.abspath(prefs.wheel_folder) if prefs is not None and prefs.wheel_folder else "")
+        col.enabled = bool(wheels) or bpy.app.online_access
         col.operator("blendercnn.create_environment", icon="IMPORT")
-        if not bpy.app.online_access:
-            layout.label(text="Needs online access (Preferences > System)", icon="INFO")
+        if wheels:
+            fit.lines(layout, context, "Train", f"Installs from {wheels}", icon="PACKAGE")
+        elif not bpy.app.online_access:
+            fit.lines(layout, context, "Train", "Needs online access (Preferences > System) or a Wheel Folder",
+                      icon="INFO")
         elif not in_preferences:
-            layout.label(text="Or set a Python in the add-on preferences", icon="INFO")
+            fit.lines(layout, context, "Train", "Or set a Python in the add-on preferences", icon="INFO")

@@ -8,8 +8,10 @@ from .. import renderer
 from ..architectures import ARCHITECTURES, PREFERRED
 from ..preferences import preferences
 from ..training_session import resumable_run
+from . import fit
 from .interpreter import draw_interpreter
 from ..errors import UserError
+from ..images import DIFFERENCE_IMAGE, PREVIEW_IMAGE, TRAINING_IMAGE
 from ..settings import estimate_basis, estimate_seconds
 from ..text import format_duration
 
@@ -28,18 +30,18 @@ class BLENDERCNN_PT_scene(_BlenderCNNPanel, bpy.types.Panel):
         layout = self.layout
         props = context.scene.blendercnn
         layout.operator("blendercnn.setup_scene", icon="SCENE_DATA")
-        col = layout.column(align=True)
-        col.prop(props, "target_object")
-        col.prop(props, "target_material")
+        col = fit.split_column(layout)
+        fit.field(col, context, self.bl_label, props, "target_object", text="Object")
+        fit.field(col, context, self.bl_label, props, "target_material", text="Material")
         material = props.target_material or bpy.data.materials.get("Glow")
         if material is not None and material.node_tree is not None:
-            col.prop_search(props, "node_name", material.node_tree, "nodes")
+            col.prop_search(props, "node_name", material.node_tree, "nodes", text="Node")
         else:
-            col.prop(props, "node_name")
+            fit.field(col, context, self.bl_label, props, "node_name", text="Node")
         try:
             renderer.resolve_target(context.scene, props.target_names())
         except UserError as err:
-            layout.label(text=str(err), icon="ERROR")
+            fit.lines(layout, context, self.bl_label, str(err), icon="ERROR")
 
 
 class BLENDERCNN_PT_randomize(_BlenderCNNPanel, bpy.types.Panel):
@@ -55,21 +57,24 @@ class BLENDERCNN_PT_randomize(_BlenderCNNPanel, bpy.types.Panel):
         row = layout.row(align=True)
         row.prop(props, "y_min")
         row.prop(props, "y_max")
-        layout.prop(props, "colour_scheme")
-        layout.prop(props, "randomize_seed")
+        col = fit.split_column(layout)
+        fit.field(col, context, self.bl_label, props, "colour_scheme")
+        fit.field(col, context, self.bl_label, props, "randomize_seed")
         layout.operator("blendercnn.randomize", icon="FILE_REFRESH")
         try:
             target = renderer.resolve_target(context.scene, props.target_names())
         except UserError:
             return
         col = layout.column(align=True)
-        col.prop(target.colour_input, "default_value", text="Colour")
+        col.prop(target.colour_input, "default_value", text="")
         row = col.row(align=True)
         row.prop(target.obj, "location", index=0, text="X")
         row.prop(target.obj, "location", index=1, text="Y")
 
 
 class BLENDERCNN_PT_dataset(_BlenderCNNPanel, bpy.types.Panel):
+    """What the dataset is and the button that makes it; how it is rendered is in Render Settings."""
+
     bl_label = "Dataset"
     bl_idname = "BLENDERCNN_PT_dataset"
 
@@ -77,35 +82,50 @@ class BLENDERCNN_PT_dataset(_BlenderCNNPanel, bpy.types.Panel):
         layout = self.layout
         props = context.scene.blendercnn
         status = context.window_manager.blendercnn_status
-        groups = (
-            ("output_dir", "count", "resolution", "seed"),
-            ("render_preset", "render_samples", "denoiser",
-             *(("denoise_quality", "denoise_prefilter", "denoise_passes") if props.denoiser != "none" else ()),
-             "sampling_pattern"),
-            ("render_device", "workers"),
-        )
-        for names in groups:  # what the dataset is, how it is rendered, where: locked while rendering
-            col = layout.column(align=True)
-            col.enabled = not status.running
-            for name in names:
-                col.prop(props, name)
+        col = fit.split_column(layout)
+        col.enabled = not status.running  # what the dataset is: locked while rendering
+        for name, text in (("output_dir", "Output"), ("count", "Images"), ("resolution", "Resolution"),
+                           ("seed", "Seed"), ("render_preset", "Quality"), ("render_samples", "Samples")):
+            fit.field(col, context, self.bl_label, props, name, text=text)
         note = gpu_note(props.render_device)
         if note:
-            layout.label(text=note, icon="ERROR")
+            fit.lines(layout, context, self.bl_label, note, icon="ERROR")
         default = ARCHITECTURES[PREFERRED]
         if default.resolution_problem(props.resolution):
-            layout.label(text=f"{default.label} trains only multiples of {default.resolution_multiple}", icon="ERROR")
+            fit.lines(layout, context, self.bl_label,
+                      f"{default.label} trains only multiples of {default.resolution_multiple}", icon="ERROR")
         if status.running:
             layout.progress(factor=status.fraction, type="BAR",
                             text=f"{status.done} / {status.total} · ETA {format_duration(status.eta_seconds)}")
             layout.operator("blendercnn.cancel_generation", icon="CANCEL")
         else:
             settings = props.generation_settings("-")
-            layout.label(text=f"≈ {format_duration(estimate_seconds(settings))} for {props.count:,} images"
-                              f"{estimate_basis(settings)}", icon="TIME")
+            fit.lines(layout, context, self.bl_label, f"≈ {format_duration(estimate_seconds(settings))} for "
+                      f"{props.count:,} images{estimate_basis(settings)}", icon="TIME")
             layout.operator("blendercnn.generate_dataset", icon="RENDER_STILL")
         if status.message:
-            layout.label(text=status.message, icon="INFO")
+            fit.lines(layout, context, self.bl_label, status.message, icon="INFO")
+
+
+class BLENDERCNN_PT_dataset_render(_BlenderCNNPanel, bpy.types.Panel):
+    """The expert render settings, tucked away as Blender's own panels do: the Quality preset sets them."""
+
+    bl_label = "Render Settings"
+    bl_idname = "BLENDERCNN_PT_dataset_render"
+    bl_parent_id = "BLENDERCNN_PT_dataset"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        layout = self.layout
+        props = context.scene.blendercnn
+        col = fit.split_column(layout)
+        col.enabled = not context.window_manager.blendercnn_status.running
+        names = [("denoiser", "Denoiser")]
+        if props.denoiser != "none":
+            names += [("denoise_quality", "Quality"), ("denoise_prefilter", "Prefilter"), ("denoise_passes", "Passes")]
+        names += [("sampling_pattern", "Pattern"), ("render_device", "Device"), ("workers", "Workers")]
+        for name, text in names:
+            fit.field(col, context, self.bl_label, props, name, text=text)
 
 
 _GPU_NOTES: dict[str, str] = {}
@@ -127,25 +147,23 @@ def _figure(value: float, fmt: str) -> str:
     return "–" if value < 0 else format(value, fmt)
 
 
-def _draw_log_tail(layout, text: str) -> None:
+def _draw_log_tail(layout, context, text: str) -> None:
     box = layout.box()
     for line in text.splitlines()[-6:]:
-        box.label(text=line[:120])
+        fit.lines(box, context, "Train", line)
 
 
-def _draw_training_progress(layout, status) -> None:
-    """Device, epoch and batch bars, the latest figures, and Cancel."""
-    layout.label(text=f"Device: {status.device or 'starting…'}")
+def _draw_training_progress(layout, context, status) -> None:
+    """Epoch and batch bars, the figure that matters first (validation PSNR), time, and Cancel."""
     layout.progress(factor=status.epoch_fraction, type="BAR", text=f"Epoch {status.epoch} / {status.epochs}")
     layout.progress(factor=status.batch_fraction, type="BAR",
                     text=f"Batch {status.batch} / {status.batches} · loss {_figure(status.loss, '.5f')}")
-    grid = layout.grid_flow(columns=2, even_columns=True)
-    grid.label(text=f"Val loss {_figure(status.val_loss, '.5f')}")
-    grid.label(text=f"Val PSNR {_figure(status.val_psnr, '.2f')} dB")
-    grid.label(text=f"Elapsed {format_duration(status.elapsed_s)}")
-    grid.label(text=f"ETA {format_duration(status.eta_s)}")
+    fit.lines(layout, context, "Train", f"{_figure(status.val_psnr, '.2f')} dB val PSNR · "
+              f"val loss {_figure(status.val_loss, '.5f')}", icon="GRAPH")
+    fit.lines(layout, context, "Train", f"{format_duration(status.elapsed_s)} elapsed · "
+              f"ETA {format_duration(status.eta_s)} · {status.device or 'starting…'}", icon="TIME")
     if status.stopping:
-        layout.label(text="Stopping after this batch…", icon="TIME")
+        fit.lines(layout, context, "Train", "Stopping after this batch…", icon="TIME")
     else:
         layout.operator("blendercnn.cancel_training", icon="CANCEL")
 
@@ -159,18 +177,13 @@ class BLENDERCNN_PT_train(_BlenderCNNPanel, bpy.types.Panel):
         props = context.scene.blendercnn
         status = context.window_manager.blendercnn_training
         draw_interpreter(layout, context, preferences(context))
-        col = layout.column(align=True)
+        col = fit.split_column(layout)
         col.enabled = not status.running
-        col.prop(props, "train_data_dir")
-        col.prop(props, "run_dir")
-        col.prop(props, "architecture")
-        col.prop(props, "epochs")
-        col.prop(props, "batch_size")
-        col.prop(props, "learning_rate")
-        col.prop(props, "patience")
-        col.prop(props, "train_seed")
+        for name, text in (("train_data_dir", "Data"), ("run_dir", "Run"), ("architecture", "Architecture"),
+                           ("epochs", "Epochs"), ("batch_size", "Batch Size")):
+            fit.field(col, context, self.bl_label, props, name, text=text)
         if status.running:
-            _draw_training_progress(layout, status)
+            _draw_training_progress(layout, context, status)
         else:
             row = layout.row(align=True)
             row.operator("blendercnn.train", icon="PLAY").resume = False
@@ -178,17 +191,38 @@ class BLENDERCNN_PT_train(_BlenderCNNPanel, bpy.types.Panel):
             if resumable_run(context):
                 row.operator("blendercnn.train", text="Resume", icon="RECOVER_LAST").resume = True
         if status.message:
-            layout.label(text=status.message, icon="INFO")
+            fit.lines(layout, context, self.bl_label, status.message, icon="INFO")
         if status.error:
-            layout.label(text=status.error, icon="ERROR")
+            fit.lines(layout, context, self.bl_label, status.error, icon="ERROR")
             if status.log_tail:
-                _draw_log_tail(layout, status.log_tail)
+                _draw_log_tail(layout, context, status.log_tail)
+        curve = bpy.data.images.get(TRAINING_IMAGE)
         row = layout.row(align=True)
+        if curve is not None:
+            row.operator("blendercnn.show_image", text="Curve", icon="IMAGE_DATA").name = TRAINING_IMAGE
         if status.tensorboard_url:
-            row.operator("blendercnn.open_tensorboard", text=status.tensorboard_url, icon="URL")
+            row.operator("blendercnn.open_tensorboard", text="TensorBoard", icon="URL")
             row.operator("blendercnn.stop_tensorboard", text="", icon="X")
         else:
-            row.operator("blendercnn.open_tensorboard", icon="GRAPH")
+            row.operator("blendercnn.open_tensorboard", text="TensorBoard", icon="GRAPH")
+        if status.tensorboard_url:
+            fit.lines(layout, context, self.bl_label, status.tensorboard_url)
+
+
+class BLENDERCNN_PT_train_settings(_BlenderCNNPanel, bpy.types.Panel):
+    """The training recipe's finer settings: the architecture fills them in."""
+
+    bl_label = "Training Settings"
+    bl_idname = "BLENDERCNN_PT_train_settings"
+    bl_parent_id = "BLENDERCNN_PT_train"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        props = context.scene.blendercnn
+        col = fit.split_column(self.layout)
+        col.enabled = not context.window_manager.blendercnn_training.running
+        for name, text in (("learning_rate", "Learning Rate"), ("patience", "Patience"), ("train_seed", "Seed")):
+            fit.field(col, context, self.bl_label, props, name, text=text)
 
 
 class BLENDERCNN_PT_preview(_BlenderCNNPanel, bpy.types.Panel):
@@ -199,40 +233,44 @@ class BLENDERCNN_PT_preview(_BlenderCNNPanel, bpy.types.Panel):
         layout = self.layout
         props = context.scene.blendercnn
         status = context.window_manager.blendercnn_preview
-        layout.prop(props, "preview_model")
+        fit.field(fit.split_column(layout), context, self.bl_label, props, "preview_model", text="Model")
         row = layout.row(align=True)
         row.operator("blendercnn.load_preview", icon="FILE_REFRESH" if status.state != "OFF" else "IMPORT",
                      text="Reload Model" if status.state != "OFF" else "Load Model")
         row.operator("blendercnn.unload_preview", text="", icon="X")
         if status.state == "READY":
-            layout.label(text=f"Model ready on {status.device}: {status.resolution}×{status.resolution}"
-                              f" · last image {_figure(status.latency_ms, '.0f')} ms", icon="CHECKMARK")
+            fit.lines(layout, context, self.bl_label, f"{_figure(status.latency_ms, '.0f')} ms · "
+                      f"{status.resolution}×{status.resolution} · {status.device}", icon="CHECKMARK")
         elif status.state == "LOADING":
-            layout.label(text="Loading the model…", icon="TIME")
+            fit.lines(layout, context, self.bl_label, "Loading the model…", icon="TIME")
         if status.message:
-            layout.label(text=status.message, icon="ERROR" if status.state == "ERROR" else "INFO")
+            fit.lines(layout, context, self.bl_label, status.message,
+                      icon="ERROR" if status.state == "ERROR" else "INFO")
         layout.prop(props, "preview_follow_scene")
         col = layout.column(align=True)
-        col.prop(status, "preview_colour")
+        col.prop(status, "preview_colour", text="")
         row = col.row(align=True)
         for index, channel in enumerate("RGB"):  # typed values, beside the picker
             row.prop(status, "preview_colour", index=index, text=channel)
         row = col.row(align=True)
         row.prop(status, "preview_x")
         row.prop(status, "preview_y")
-        layout.label(text="Shown in the Image Editor as 'BlenderCNN Preview'", icon="IMAGE_DATA")
         layout.operator("blendercnn.render_real", icon="RENDER_STILL")
         if status.real_psnr >= 0:
-            layout.label(text=f"Real vs model: PSNR {status.real_psnr:.2f} dB")
-        col = layout.column(align=True)
-        col.prop(props, "estimate_image")
-        col.operator("blendercnn.estimate_from_image", icon="EYEDROPPER")
+            fit.lines(layout, context, self.bl_label, f"{status.real_psnr:.2f} dB real vs model", icon="INFO")
+        row = layout.row(align=True)  # which image the Image Editor shows: the model's, or where it differs
+        for name, text, icon in ((PREVIEW_IMAGE, "Model", "IMAGE_DATA"), (DIFFERENCE_IMAGE, "Difference ×4", "IMAGE_RGB")):
+            if bpy.data.images.get(name) is not None:
+                row.operator("blendercnn.show_image", text=text, icon=icon).name = name
+        col = fit.split_column(layout)
+        fit.field(col, context, self.bl_label, props, "estimate_image", text="Picture")
+        layout.operator("blendercnn.estimate_from_image", icon="EYEDROPPER")
         if status.estimate:
-            layout.label(text=status.estimate)
+            fit.lines(layout, context, self.bl_label, status.estimate)
         layout.operator("blendercnn.evaluate", icon="VIEWZOOM")
         if status.evaluation:
-            layout.label(text=status.evaluation)
+            fit.lines(layout, context, self.bl_label, status.evaluation)
 
 
-CLASSES = (BLENDERCNN_PT_scene, BLENDERCNN_PT_randomize, BLENDERCNN_PT_dataset, BLENDERCNN_PT_train,
-           BLENDERCNN_PT_preview)
+CLASSES = (BLENDERCNN_PT_scene, BLENDERCNN_PT_randomize, BLENDERCNN_PT_dataset, BLENDERCNN_PT_dataset_render,
+           BLENDERCNN_PT_train, BLENDERCNN_PT_train_settings, BLENDERCNN_PT_preview)

@@ -26,12 +26,18 @@ FIGURE_TARGETS = (
     ("follow_images", lambda v: v >= 1, "the preview follows a drag"),
     ("preview_max_pending", lambda v: v <= 2, "no queue of requests"),
     ("preview_vs_real_psnr_db", lambda v: v >= 28, "the preview matches its real render at 28 dB or more"),
+    ("truncated_texts", lambda v: v == 0, "every text the panels drew fits the default sidebar"),
+    ("generate_visible_without_scroll", lambda v: v is True, "Generate Dataset visible without scrolling"),
+    ("viewport_shows_ball_colour", lambda v: v is True, "the viewport shows the ball's colour after Randomize"),
+    ("training_curve_epochs", lambda v: v >= 2, "the training curve has a point per epoch"),
+    ("created_environment", lambda v: v is True, "Train ran in an environment Create Environment made"),
+    ("create_environment_seconds", lambda v: v > 0, "Create Environment timed"),
 )
 # Printed for the record, not asserted: in a software-GL Xvfb window every redraw of the window costs
 # 140-270 ms, which these include (the 50 ms and 20 images a second need a GPU-drawn window).
 FIGURES_SHOWN = ("preview_latency_ms_p50", "preview_latency_ms_p95", "preview_answer_ms_p50",
                  "preview_breakdown_ms_p50", "follow_updates_per_s", "follow_drag_steps_per_s",
-                 "estimate_position_error_m")
+                 "estimate_position_error_m", "measured_texts")
 
 
 def load(out: str, shot: dict) -> np.ndarray:

@@ -1,6 +1,6 @@
 """The user's journey in a real Blender window, driven by real mouse clicks and key presses.
 
-Runs inside Blender (``blender --factory-startup --python drive.py -- OUT ZIP PYTHON``) on an
+Runs inside Blender (``blender --factory-startup --python drive.py -- OUT ZIP MODELS``) on an
 X display (Xvfb). Every action a user takes is an ``xdotool`` mouse move, click or key press;
 Python here only *looks*: it finds where buttons are, reads Blender's state and takes
 screenshots. Buttons are found the way a user could: hover, press Ctrl+Shift+C (Blender's
@@ -22,7 +22,7 @@ import traceback
 
 import bpy
 
-OUT, ZIP, TF_PYTHON, MODELS = sys.argv[sys.argv.index("--") + 1:][:4]  # MODELS: prepare_models.py's
+OUT, ZIP, MODELS = sys.argv[sys.argv.index("--") + 1:][:3]  # MODELS: prepare_models.py's
 ADDON = "bl_ext.user_default.blendercnn_addon"
 JOURNEY = "/root/blendercnn-journey/files"  # run_journey.sh starts every run with this folder gone
 DATASET = JOURNEY + "/dataset"
@@ -250,7 +250,7 @@ def journey(d: Driver):
     # 1. Install the zip through the Preferences install operator; open the sidebar; click the tab.
     result = bpy.ops.extensions.package_install_files(filepath=ZIP, repo="user_default", enable_on_install=True)
     d.check("extension installs from its zip", result == {"FINISHED"} and ADDON in prefs.addons, result)
-    prefs.addons[ADDON].preferences.python_path = TF_PYTHON
+    # No TensorFlow Python is set or on PATH: a new user's first run (Create Environment, step 4).
     yield 1.0
     area = d.view3d()
     x, y = d.to_screen(area.regions[-1], area.width // 2, area.height // 2)
@@ -273,6 +273,10 @@ def journey(d: Driver):
     yield from d.press("blendercnn.setup_scene(")
     scene = bpy.context.scene
     d.check("Set Up Scene built the ball", "Ball" in scene.objects and "Glow" in bpy.data.materials)
+    space = d.view3d().spaces.active
+    d.check("Set Up Scene shows the scene as it renders (Rendered shading, through the camera)",
+            space.shading.type == "RENDERED" and space.region_3d.view_perspective == "CAMERA",
+            (space.shading.type, space.region_3d.view_perspective))
     d.shot("scene-set-up")
     ball = scene.objects["Ball"]
     glow = bpy.data.materials["Glow"].node_tree.nodes["Emission"].inputs["Color"]
@@ -282,7 +286,11 @@ def journey(d: Driver):
         seen.append((tuple(ball.location), tuple(glow.default_value)))
         d.check(f"Randomize #{click} moved the ball and changed the colour",
                 seen[-1][0] != seen[-2][0] and seen[-1][1] != seen[-2][1], seen[-1])
-    d.shot("randomized", ball=list(ball.location))
+    yield 4.0  # the viewport's few Cycles samples
+    colour_seen = viewport_colour_at_ball(d, ball)
+    d.shot("randomized", ball=list(ball.location), viewport_colour=colour_seen["seen"])
+    d.figures["viewport_shows_ball_colour"] = colour_seen["match"]
+    d.check("the viewport shows the ball in the colour Randomize picked", colour_seen["match"], colour_seen)
 
     # 3. A tiny dataset: progress across screenshots while the viewport still responds.
     yield from d.enter_value("blendercnn.output_dir", DATASET)
@@ -294,6 +302,9 @@ def journey(d: Driver):
             == (DATASET, 60, 32, 4), (props.output_dir, props.count, props.resolution, props.render_samples))
     yield from d.press("blendercnn.generate_dataset(")
     bar_y = d.found[1]  # the progress bar replaces the Generate button in its row
+    d.figures["generate_visible_without_scroll"] = d.seen[("blendercnn.generate_dataset(", 0.5)][0] == 0
+    d.check("Generate Dataset is visible without scrolling (Scene, Randomize and Dataset open)",
+            d.figures["generate_visible_without_scroll"], d.seen[("blendercnn.generate_dataset(", 0.5)])
     job = status("blendercnn_status")
     d.check("Generate Dataset runs modally", job.running, job.message)
     view = d.view3d().spaces.active.region_3d
@@ -306,6 +317,8 @@ def journey(d: Driver):
         yield 0.3
         progress.append(job.done)
         d.shot("generating", done=job.done, total=job.total, bar_y=bar_y)
+    bar = sys.modules[ADDON + ".status_bar"].active()
+    d.check("Blender's own progress indicator follows the generation", "generate" in bar, bar)
     d.check("viewport responds while generating", (view.view_distance, view.view_camera_zoom) != distance,
             (distance, view.view_distance, view.view_camera_zoom))
     d.check("progress advances across screenshots", progress == sorted(progress) and progress[-1] > progress[0],
@@ -340,10 +353,12 @@ def journey(d: Driver):
     d.check("resume finished the dataset", len(files) == 400 and job.done == 400, (len(files), job.message))
     d.shot("resumed", message=job.message)
 
-    # 4. Train, tiny: epoch, loss and progress live, then done.
+    # 4. Train, tiny: a new user has no TensorFlow Python; Create Environment makes one (from the
+    # root's wheel folder, $BLENDERCNN_WHEEL_FOLDER); then epoch, loss and progress live, then done.
     yield from d.enter_value("blendercnn.run_dir", RUN)
     yield from d.enter_value("blendercnn.epochs", "2")
     yield from d.enter_value("blendercnn.batch_size", "8")
+    yield from create_environment(d)
     yield from d.press("blendercnn.train(")
     training = status("blendercnn_training")
     d.check("Train started a subprocess", training.running, training.error or training.message)
@@ -352,6 +367,14 @@ def journey(d: Driver):
     yield from d.wait_for(lambda: not training.running, 300, "training")
     d.check("training finished", training.message.startswith("Finished") and os.path.isfile(RUN + "/model.keras"),
             training.error or training.message)
+    env_python = status("blendercnn_env").python
+    d.figures["created_environment"] = bool(env_python) and env_python.startswith(
+        sys.modules[ADDON + ".preferences"].environment_dir())
+    d.check("Train ran in the environment the journey created", d.figures["created_environment"], env_python)
+    curve = bpy.data.images.get("BlenderCNN Training")
+    d.figures["training_curve_epochs"] = int(curve["epochs"]) if curve is not None else 0
+    d.check("the training curve has a point per epoch", d.figures["training_curve_epochs"] >= 2,
+            d.figures["training_curve_epochs"])
     d.shot("trained", message=training.message, val_psnr=training.val_psnr)
 
     # 5. Preview: an Image Editor beside the viewport, Load Model, type R, G, B and X, Y.
@@ -420,6 +443,22 @@ def journey(d: Driver):
     real_editor = next(a for a in d.areas("IMAGE_EDITOR") if a.spaces.active.image == real)
     d.shot("preview-and-real", real_rect=d.image_rect(real_editor, real), real_spot=bright_spot(real),
            psnr=preview.real_psnr)
+    # Model | Difference ×4 share a row: Difference is its right half; the Train panel's Curve |
+    # TensorBoard row has Curve on the left, above Preview's Model.
+    yield from d.press("blendercnn.show_image(", x_fraction=0.75)
+    shown = [a.spaces.active.image.name for a in d.areas("IMAGE_EDITOR") if a.spaces.active.image]
+    d.check("Difference ×4 shows beside the model's image", "BlenderCNN Difference" in shown
+            and "BlenderCNN Preview" in shown, shown)
+    d.shot("difference")
+    yield from d.press("blendercnn.show_image(", x_fraction=0.25)
+    shown = [a.spaces.active.image.name for a in d.areas("IMAGE_EDITOR") if a.spaces.active.image]
+    d.check("the training curve shows in the Image Editor", "BlenderCNN Training" in shown, shown)
+    d.move(*d.area_centre(next(a for a in d.areas("IMAGE_EDITOR")
+                               if a.spaces.active.image.name == "BlenderCNN Training")))
+    d.key("shift+Home")
+    yield 0.4
+    d.shot("training-curve")
+    real_editor.spaces.active.image = real  # as a user picks Real again from the editor's image menu
 
     # ... then the reverse: Estimate from Image on the real render moves the ball where it was rendered.
     ball = bpy.context.scene.objects["Ball"]
@@ -450,6 +489,72 @@ def journey(d: Driver):
     before = tuple(bpy.context.scene.objects["Ball"].location)
     yield from d.press("blendercnn.randomize(")
     d.check("Blender keeps working after the error", tuple(bpy.context.scene.objects["Ball"].location) != before)
+    cut = sys.modules[ADDON + ".ui.fit"].truncated()
+    drawn = sys.modules[ADDON + ".ui.fit"].DRAWN
+    d.figures.update(truncated_texts=len(cut), truncated_text_list=cut, measured_texts=len(drawn))
+    d.check(f"every text the panels drew fits the sidebar ({len(drawn)} measured)", not cut, cut)
+
+
+def viewport_colour_at_ball(d: Driver, ball) -> dict:
+    """Does the 3D viewport show the ball's emission colour? The glowing ball itself renders near
+    white (strength 300), so its colour is read where a user sees it: in its light on the walls and
+    its reflection on the floor. From a screenshot of the viewport's main region, the most colourful
+    tenth of its pixels must have the colour's dominant channel, a chroma (colour minus its grey)
+    pointing the same way (cosine ≥ 0.8) and a visible strength (max − min ≥ 0.1). Solid shading's
+    grey room fails all three."""
+    import numpy as np
+
+    area = d.view3d()
+    region = next(r for r in area.regions if r.type == "WINDOW")
+    path = os.path.join(OUT, "viewport-probe.png")
+    subprocess.run(["import", "-window", "root", path], check=True)
+    shot = bpy.data.images.load(path, check_existing=False)
+    try:
+        width, height = shot.size
+        rgba = np.empty(width * height * 4, np.float32)
+        shot.pixels.foreach_get(rgba)
+    finally:
+        bpy.data.images.remove(shot)
+    os.remove(path)
+    pixels = rgba.reshape(height, width, 4)[::-1, :, :3]  # top row first, as the screen
+    left, top = d.to_screen(region, 0, 0)
+    sidebar_left = d.to_screen(d.sidebar(), 0, 0)[0]
+    view = pixels[top + 40:top + region.height - 40, left + 60:min(sidebar_left, left + region.width) - 60]
+    view = view.reshape(-1, 3)
+    colourful = view[np.argsort(view.max(axis=1) - view.min(axis=1))[-len(view) // 10:]]
+    seen = colourful.mean(axis=0)
+    wanted = np.array(list(bpy.data.materials["Glow"].node_tree.nodes["Emission"].inputs["Color"].default_value)[:3])
+    chroma_seen, chroma_wanted = seen - seen.mean(), wanted - wanted.mean()
+    norms = float(np.linalg.norm(chroma_seen) * np.linalg.norm(chroma_wanted))
+    cosine = float(chroma_seen @ chroma_wanted) / norms if norms > 1e-6 else 0.0
+    strength = float(seen.max() - seen.min())
+    match = bool(int(np.argmax(seen)) == int(np.argmax(wanted)) and cosine >= 0.8 and strength >= 0.1)
+    return {"match": match, "seen": [round(float(v), 3) for v in seen], "wanted": [round(float(v), 3) for v in wanted],
+            "cosine": round(cosine, 3), "strength": round(strength, 3), "ball": list(ball.location)[:2]}
+
+
+def create_environment(d: Driver):
+    """A new user's first Train: no TensorFlow Python, one line saying so, Create Environment, wait."""
+    env = status("blendercnn_env")
+    yield from d.press("blendercnn.train(")
+    yield 0.5
+    d.check("Train without TensorFlow starts nothing and says why", not status("blendercnn_training").running
+            and env.checked and not env.python, env.summary)
+    d.shot("no-tensorflow", summary=env.summary)
+    d.move(*d.area_centre("VIEW_3D"))  # the report popup closes when the mouse leaves it
+    yield 1.5
+    began = time.monotonic()
+    yield from d.press("blendercnn.create_environment(")
+    d.check("Create Environment started", env.creating, env.error)
+    steps_seen = set()
+    yield 2.0
+    d.shot("creating-environment", step=env.step, steps=env.steps, title=env.step_title)
+    yield from d.wait_for(lambda: steps_seen.add(env.step) or not env.creating, 900, "Create Environment")
+    d.figures["create_environment_seconds"] = round(time.monotonic() - began, 1)
+    d.check("Create Environment made a TensorFlow Python", bool(env.python) and not env.error,
+            env.error or env.summary)
+    d.check("... showing its steps", {1, 2} <= steps_seen, sorted(steps_seen))
+    d.shot("environment-ready", python=env.python, seconds=d.figures["create_environment_seconds"])
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -510,8 +615,9 @@ def preview_latency_and_follow(d: Driver):
     area = d.view3d()
     region = next(r for r in area.regions if r.type == "WINDOW")
     d.move(*d.area_centre(area))
-    d.key("KP_0")  # through the scene's camera: from the default view, a wall hides the ball
-    yield 0.8
+    if area.spaces.active.region_3d.view_perspective != "CAMERA":  # Set Up Scene chose it; a user may not
+        d.key("KP_0")  # through the scene's camera: from the default view, a wall hides the ball
+        yield 0.8
     ball = bpy.context.scene.objects["Ball"]
     spot = location_3d_to_region_2d(region, area.spaces.active.region_3d, ball.location)  # where Set Up put it
     centre = d.to_screen(region, int(spot.x), region.height - int(spot.y))

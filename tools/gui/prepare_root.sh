@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Prepare, once, a Debian 13 ("trixie") root folder holding Blender 4.3, Xvfb, xdotool, ImageMagick
-# and a TensorFlow environment for that Blender's Python 3.13 (/opt/tfenv). Cached: a finished root
+# Prepare, once, a Debian 13 ("trixie") root folder holding Blender 4.3, Xvfb, xdotool, ImageMagick,
+# a TensorFlow environment for that Blender's Python 3.13 (/opt/tfenv: prepare_models.py trains with
+# it) and a folder of the add-on's pinned wheels (/opt/blendercnn-wheels: the journey's Create
+# Environment installs from it). Cached: a finished root
 # carries a stamp and is reused. Needs root (debootstrap, chroot, mount).
 #
 # Usage: tools/gui/prepare_root.sh ROOT HOST_PYTHON
@@ -10,10 +12,33 @@ set -euo pipefail
 ROOT=$1
 HOST_PYTHON=$2
 STAMP="$ROOT/.blendercnn-root-v1"
-[ -f "$STAMP" ] && exit 0
-[ "$(id -u)" = 0 ] || { echo "prepare_root.sh: error: needs root (debootstrap, chroot, mount)" >&2; exit 1; }
-
+WHEELS=/opt/blendercnn-wheels  # inside the root: what Create Environment installs from in the journey
 trap 'echo "prepare_root.sh: error: line $LINENO failed: $BASH_COMMAND" >&2' ERR
+
+# The cp313 wheels of the add-on's pinned packages (interpreter.VARIANT_PACKAGES, read from the
+# repository), downloaded on the host into ROOT$WHEELS once: the journey's Create Environment
+# installs from them offline (BLENDERCNN_WHEEL_FOLDER), as an offline studio would.
+download_wheels() {
+  local root=$1 platforms="" p packages
+  [ -f "$root$WHEELS/.complete" ] && return 0
+  for p in manylinux2014_x86_64 manylinux_2_17_x86_64 manylinux_2_27_x86_64 manylinux_2_28_x86_64 linux_x86_64; do
+    platforms="$platforms --platform $p"
+  done
+  packages=$(cd "$(dirname "$0")/../.." && "$HOST_PYTHON" -c \
+    'from blendercnn_addon.interpreter import VARIANT_PACKAGES; print(" ".join(VARIANT_PACKAGES["cpu"]))')
+  echo "prepare_root: wheels for Create Environment: $packages"
+  rm -rf "$root$WHEELS" && mkdir -p "$root$WHEELS"
+  # shellcheck disable=SC2086
+  "$HOST_PYTHON" -m pip download -q --only-binary=:all: --python-version 3.13 --implementation cp \
+    --abi cp313 --abi abi3 --abi none $platforms -d "$root$WHEELS" $packages
+  touch "$root$WHEELS/.complete"
+}
+
+if [ -f "$STAMP" ]; then
+  download_wheels "$ROOT"
+  exit 0
+fi
+[ "$(id -u)" = 0 ] || { echo "prepare_root.sh: error: needs root (debootstrap, chroot, mount)" >&2; exit 1; }
 
 # The Debian mirror this machine's own apt sources name (one-line .list or deb822 .sources form;
 # comments and the security archive skipped), else deb.debian.org. Never fails: a missing file or
@@ -70,6 +95,7 @@ in_root /opt/tfenv/bin/pip install -q --no-index --find-links /opt/wheels tensor
 in_root TF_CPP_MIN_LOG_LEVEL=3 /opt/tfenv/bin/python -c 'import tensorflow, tensorboard, numpy, PIL' 2>/dev/null \
   || { echo "prepare_root.sh: error: TensorFlow does not import in /opt/tfenv" >&2; exit 1; }
 rm -rf "$PARTIAL/opt/wheels"
+download_wheels "$PARTIAL"
 cleanup
 trap - EXIT
 rm -rf "$ROOT"

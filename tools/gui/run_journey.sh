@@ -44,11 +44,13 @@ grep '^prepare_models\|^training' "$WORK/prepare.log" || true
 chroot "$ROOT" env -i PATH=/usr/bin:/bin HOME=/root/blendercnn-journey/home Xvfb :98 -screen 0 1600x1000x24 -nolisten tcp >/dev/null 2>&1 &
 XVFB_PID=$!
 sleep 1
+# No TensorFlow Python for the window's Blender: the journey creates one with Create Environment,
+# offline from the root's wheel folder (prepare_root.sh), as a user can with BLENDERCNN_WHEEL_FOLDER.
 chroot "$ROOT" env -i PATH=/usr/bin:/bin HOME=/root/blendercnn-journey/home DISPLAY=:98 \
-  BLENDER_USER_RESOURCES=/root/blendercnn-journey/user timeout 900 \
-  blender --factory-startup --window-geometry 0 0 1600 1000 \
+  BLENDER_USER_RESOURCES=/root/blendercnn-journey/user BLENDERCNN_WHEEL_FOLDER=/opt/blendercnn-wheels \
+  timeout 1500 blender --factory-startup --window-geometry 0 0 1600 1000 \
   --python /root/blendercnn-journey/drive.py -- /root/blendercnn-journey/out \
-  /root/blendercnn-journey/blendercnn_addon.zip /opt/tfenv/bin/python /root/blendercnn-journey/models \
+  /root/blendercnn-journey/blendercnn_addon.zip /root/blendercnn-journey/models \
   > "$WORK/blender.log" 2>&1 &
 BLENDER_PID=$!
 wait "$BLENDER_PID" || true
