@@ -219,6 +219,13 @@ class DatasetFolder:
             if owns is None or (match and owns(int(match.group(1)))):
                 os.remove(self.file(name))
 
+    def discard_temp_image(self, index: int) -> None:
+        """Remove sample ``index``'s temporary image if there is one (a stopped worker's)."""
+        try:
+            os.remove(self.temp_image_path(index))
+        except FileNotFoundError:
+            pass
+
     def commit_image(self, index: int, resolution: int) -> None:
         """Move a fully written temporary image into place as sample_<index>.png, after checking it
         is a whole R x R PNG. A damaged one is deleted and raises DamagedImage (nothing is committed)."""

@@ -352,6 +352,17 @@ class ParallelDatasetJob(DatasetJob):
             self.flush()
         return finished
 
+    def _settle(self, index: int) -> None:
+        """A sample a stopped worker held: committed after our last look (workers commit their own
+        images, whole), it joins the tables and the card; otherwise its temporary image goes."""
+        if index in self._pending_set and os.path.exists(self.folder.image_path(index)):
+            self._pending_set.discard(index)
+            self.pending = [i for i in self.pending if i != index]
+            self._remember(index)
+            self.rendered_now += 1
+        else:
+            self.folder.discard_temp_image(index)
+
     def render_next(self) -> int | None:
         raise NotImplementedError("a parallel job advances with step()")
 
@@ -368,7 +379,8 @@ class ParallelDatasetJob(DatasetJob):
 
     def finish(self) -> None:
         if self.pool is not None:
-            self.pool.stop()
+            for index in self.pool.stop():  # the workers have ended: nothing writes these any more
+                self._settle(index)
             stats = self.pool.stats
             self._card = self._card.with_render(worker_processes_started=stats.started,
                                                 worker_restarts_after_crash=stats.restarted_after_crash)

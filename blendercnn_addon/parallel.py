@@ -100,13 +100,16 @@ class LocalRenderPool:
                 return finished
             time.sleep(0.02)
 
-    def stop(self) -> None:
-        """Stop every worker now (a half-rendered image is never committed, so nothing is lost)."""
+    def stop(self) -> list[int]:
+        """Stop every worker now and wait for them to end; returns the indices they held, whose
+        temporary images (half or wholly written, never committed) the caller removes."""
+        held = [index for worker in self._workers for index in worker.assigned]
         for worker in self._workers:
             worker.process.terminate()
         for worker in self._workers:
             worker.process.close(timeout=5.0)
         self._workers.clear()
+        return held
 
     # -- internals ----------------------------------------------------------------------------
     def _spawn(self, slot: int) -> None:

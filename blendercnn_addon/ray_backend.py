@@ -191,11 +191,14 @@ class RayRenderPool:
             self.stats.restarted_after_crash += 1
             self._spawn(slot)
 
-    def stop(self) -> None:
+    def stop(self) -> list[int]:
+        """Kill every actor; returns the indices they held (as ParallelPool.stop)."""
+        held = [index for _slot, index in self._in_flight.values()]
         for actor, _ in self._actors.values():
             self._ray.kill(actor)
         self._actors.clear()
         self._in_flight.clear()
+        return held
 
 
 class RayDatasetJob(ParallelDatasetJob):
