@@ -17,7 +17,7 @@ DEMO_OUT ?= demo_output
 COMPAT := 4.2.23:3.11 4.5.15:3.11 5.0.1:3.11 5.3.0:3.13
 COMPAT_VENVS := $(foreach c,$(COMPAT),.venv-bpy-$(firstword $(subst :, ,$(c))))
 
-.PHONY: venv build demo test test-faults test-compat bench bench-job gui-test clean
+.PHONY: venv build demo test test-faults test-compat bench bench-job bench-curve gui-test clean
 .DELETE_ON_ERROR:
 
 venv: $(VENV)/.installed
@@ -81,6 +81,11 @@ bench: $(VENV)/.installed
 # pipeline's estimate: about 40 minutes. BENCH_JOB_ARGS=--quick for a few-minute smoke run.
 bench-job: $(VENV)/.installed
 	$(PY) benchmarks/time_to_quality.py $(BENCH_JOB_ARGS)
+
+# Renders needed: model quality against clean references by renders trained on (64²), and the
+# count it recommends (recommendation.py): about 40 minutes. BENCH_CURVE_ARGS to change counts.
+bench-curve: $(VENV)/.installed
+	$(PY) benchmarks/learning_curve.py $(BENCH_CURVE_ARGS)
 
 clean:
 	rm -rf build dist $(DEMO_OUT) gui_output .pytest_cache

@@ -18,7 +18,10 @@ seed_render_s_per_image, seed_epoch_s_256, seed_pipeline_hours_estimate,
 speedup_vs_seed_pipeline (estimate ÷ seconds_to_35db, or ÷ seconds_total when 35 dB is not
 reached, then labelled a lower bound), and psnr_clean_256_at_<s>s: the learning curve over time.
 
-Usage: python benchmarks/time_to_quality.py [--work DIR] [--count 1200] [--budget 1800] [--quick]
+With --follow the same job runs a second time as Generate & Train (train --follow starting beside
+generate: each epoch on the images finished so far), and its figures print with a follow_ prefix.
+
+Usage: python benchmarks/time_to_quality.py [--work DIR] [--count 1200] [--budget 1800] [--follow] [--quick]
 """
 
 from __future__ import annotations
@@ -101,6 +104,45 @@ def run_job(work: str, count: int, budget: float, refs) -> dict:
             "seconds_total": time.perf_counter() - began, "curve": curve, "data": data}
 
 
+def run_job_following(work: str, count: int, budget: float, refs) -> dict:
+    """Generate & Train: generate in its process, train --follow beside it from the start (the
+    panel's Generate & Train); the per-epoch scores against the references."""
+    from blendercnn_addon.ml.train import TrainConfig, train
+
+    job = os.path.join(work, "job_follow")
+    shutil.rmtree(job, ignore_errors=True)
+    data, run = os.path.join(job, "dataset"), os.path.join(job, "run")
+    began = time.perf_counter()
+    generate = subprocess.Popen([sys.executable, "-m", "blendercnn_addon", "generate", "--out", data, "--count",
+                                 str(count), "--resolution", str(RESOLUTION), "--quiet"], cwd=ROOT,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    rendered = {}
+
+    def wait_for_generate() -> None:
+        generate.wait()
+        rendered["seconds"] = time.perf_counter() - began
+
+    waiter = threading.Thread(target=wait_for_generate, daemon=True)
+    waiter.start()
+    vectors, clean = refs
+    curve = []
+
+    def score(model, epoch: int) -> None:
+        generated = np.clip(model.predict(vectors, batch_size=8, verbose=0), 0.0, 1.0)
+        value = psnr(clean, generated)
+        curve.append({"epoch": epoch, "seconds": time.perf_counter() - began, "psnr_clean": value})
+        print(f"follow epoch {epoch}: {value:.2f} dB against the clean references at {curve[-1]['seconds']:.0f} s",
+              flush=True)
+
+    config = TrainConfig(data=data, out=run, arch="radiance", epochs=100_000, early_stopping_patience=100_000,
+                         time_budget_s=budget, follow=True)
+    train(config, lambda event, **fields: None, epoch_hook=score)
+    waiter.join()
+    if generate.returncode != 0:
+        sys.exit(f"failed: generate\n{generate.stderr.read()[-2000:]}")
+    return {"render_seconds": rendered["seconds"], "seconds_total": time.perf_counter() - began, "curve": curve}
+
+
 def seed_render_seconds_per_image(work: str) -> float:
     """Marginal seconds per 256² image at the seed's settings in one process (8 images minus 2)."""
     times = {}
@@ -145,6 +187,9 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=1200, help="renders the job makes (default 1200)")
     parser.add_argument("--budget", type=float, default=1800.0, help="wall seconds for the job (default 1800)")
     parser.add_argument("--references", type=int, default=40, help="held-out clean references (default 40)")
+    parser.add_argument("--follow", action="store_true",
+                        help="also run the job as Generate & Train (train --follow beside generate), side by "
+                             "side: its figures print with a follow_ prefix")
     parser.add_argument("--quick", action="store_true",
                         help="a few-minute smoke run: 96 renders, 8 references, a 150 s job")
     args = parser.parse_args()
@@ -169,6 +214,20 @@ def main() -> None:
         print(f"psnr_clean_256_best: {max(p['psnr_clean'] for p in curve):.2f}")
     for point in curve:
         print(f"psnr_clean_256_at_{point['seconds']:.0f}s: {point['psnr_clean']:.2f}")
+    if args.follow:
+        following = run_job_following(work, args.count, args.budget, refs)
+        points = following["curve"]
+        reached_following = next((p["seconds"] for p in points if p["psnr_clean"] >= TARGET_DB), None)
+        print(f"follow_render_seconds: {following['render_seconds']:.0f}")
+        print(f"follow_seconds_total: {following['seconds_total']:.0f}")
+        print(f"follow_seconds_to_35db: {reached_following:.0f}" if reached_following is not None
+              else "follow_seconds_to_35db: -1")
+        done_in_budget = [p for p in points if p["seconds"] <= args.budget]
+        if done_in_budget:
+            print(f"follow_psnr_clean_256_final: {done_in_budget[-1]['psnr_clean']:.2f} "
+                  f"(epoch {done_in_budget[-1]['epoch']}, {done_in_budget[-1]['seconds']:.0f} s)")
+        for point in points:
+            print(f"follow_psnr_clean_256_at_{point['seconds']:.0f}s: {point['psnr_clean']:.2f}")
     seed_render = seed_render_seconds_per_image(work)
     seed_epoch = seed_epoch_seconds(work, job["data"])
     hours = (seed_render * SEED_PIPELINE_IMAGES + seed_epoch * SEED_PIPELINE_EPOCHS) / 3600

@@ -19,6 +19,7 @@ import time
 from .errors import UserError
 from .architectures import ARCHITECTURES, AUTO, PREFERRED, default_resolution_problem
 from .randomization import COLOUR_SCHEMES, VectorSpec
+from .recommendation import TOLERANCE_DB, count_note, recommended_count
 from .text import format_duration
 from .vector import VECTOR_FIELDS
 from .parallel import default_workers
@@ -62,7 +63,9 @@ def build_parser(prog: str = "python -m blendercnn_addon") -> argparse.ArgumentP
                     "crash or cancel renders only the missing samples.")
     gen.add_argument("--out", required=True, metavar="DIR", help="output folder (created if missing; must be "
                      "empty or hold a dataset made with the same settings)")
-    gen.add_argument("--count", type=int, default=10_000, metavar="N", help="number of samples (default 10000)")
+    gen.add_argument("--count", type=int, default=10_000, metavar="N",
+                     help=f"number of samples (default 10000, the seed's; the measured learning curve says "
+                          f"{recommended_count():,} train the same model within {TOLERANCE_DB} dB)")
     gen.add_argument("--resolution", type=int, default=256, metavar="R",
                      help=f"square image size in pixels, {MIN_RESOLUTION}..{MAX_RESOLUTION} (default 256)")
     gen.add_argument("--preset", choices=tuple(RENDER_PRESETS), default=DEFAULT_PRESET,
@@ -145,6 +148,11 @@ def build_parser(prog: str = "python -m blendercnn_addon") -> argparse.ArgumentP
     tr.add_argument("--time-budget", type=float, default=0.0, metavar="SECONDS",
                     help="stop after the first epoch that ends past this much training time (default 0: no limit)")
     tr.add_argument("--resume", action="store_true", help="continue the run in RUN from its last epoch")
+    tr.add_argument("--follow", action="store_true",
+                    help="train as it renders: start while generate is still writing DIR (once "
+                         "32 images exist), each epoch on the images finished so far, the "
+                         "validation split by a fixed rule on the sample index; once generate has ended, "
+                         "go on over all of them with early stopping as usual")
     tr.add_argument("--progress", choices=("bar", "json"), default="bar",
                     help="bar: a terminal progress bar; json: protocol lines on stdout, stop via stdin")
     tr.set_defaults(handler=_train)
@@ -379,7 +387,7 @@ def _train(args: argparse.Namespace) -> int:
                          learning_rate=args.learning_rate, validation_fraction=args.validation_fraction,
                          split_seed=args.split_seed,
                          seed=args.seed, early_stopping_patience=args.patience, time_budget_s=args.time_budget,
-                         resume=args.resume)
+                         resume=args.resume, follow=args.follow)
     stop = threading.Event()
     if args.progress == "json":
         from .protocol import JsonLinesWriter, watch_for_stop
@@ -553,6 +561,9 @@ def _generate(args: argparse.Namespace) -> int:
     problem = default_resolution_problem(settings.resolution)
     if problem:  # a warning, not a refusal (architectures.py); repeated with the notes at the end
         sys.stderr.write(f"warning: {problem}\n")
+    fewer = count_note(settings.count)
+    if fewer and not args.quiet:  # more renders than the learning curve says pay (recommendation.py)
+        sys.stderr.write(f"note: {fewer}\n")
     stop, job = threading.Event(), None
     try:
         with _stopped_by_signals(stop):  # from here to the end of the run, Ctrl-C ends cleanly

@@ -255,6 +255,25 @@ class DatasetFolder:
         """Take this run's writer lock (see the module docstring); UserError when another run holds it."""
         return WriterLock(self, shard_index, shard_count)
 
+    def writer_running(self) -> bool:
+        """Whether a generate run (or a shard of one) is writing into this folder now: its lock is held.
+
+        Probed with a shared lock taken and dropped at once (it conflicts only with a writer's
+        exclusive lock); False where there are no locks (Windows) or no work folder yet."""
+        work = self.file(WORK_FOLDER)
+        if fcntl is None or not os.path.isdir(work):
+            return False
+        names = ["writer.lock", *(n for n in os.listdir(work) if n.startswith("shard-") and n.endswith(".lock"))]
+        for name in names:
+            try:
+                with open(os.path.join(work, name), "rb") as handle:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            except FileNotFoundError:
+                continue
+        return False
+
     def write_tables(self, vectors: Mapping[int, Vector], noise_seeds: Mapping[int, int]) -> None:
         """Rewrite metadata.json, vectors.csv and metadata.jsonl (each atomically) for the finished samples."""
         write_atomically(self.file(METADATA_NAME), metadata_bytes(vectors))

@@ -7,8 +7,11 @@ Blender starts. Each kind documents its own events where it is written; training
 Training worker → Blender, one object per stdout line, always with an ``event`` key:
     {"event": "start", "epochs": E, "batches": B, "device": "CPU", "run": DIR, "code": PACKAGE_DIR, ...}
     {"event": "batch", "epoch": e, "batch": b, "batches": B, "loss": f}
+    {"event": "waiting", "images": n, "needed": m, "waited_s": f}   (train --follow: before the
+     first epoch, while generate has finished fewer than m images)
     {"event": "epoch", "epoch": e, "epochs": E, "loss": f, "val_loss": f, "val_psnr": f, "lr": f,
-     "elapsed_s": f, "eta_s": f}
+     "elapsed_s": f, "eta_s": f, "train_samples": n, "validation_samples": m, "growing": bool}
+     (growing: generate was still writing the dataset when the epoch began)
     {"event": "done", "stopped_early": bool, "cancelled": bool, "best_val_loss": f, "model": PATH}
     {"event": "error", "message": str}
 Blender → worker, one object per stdin line, with a ``command`` key:

@@ -27,6 +27,8 @@ CONFIG_NAME = "config.json"
 MODEL_NAME = "model.keras"
 RUN_CONFIG_FORMAT_VERSION = 2  # 1: the plain dictionary of earlier versions (same keys, no format field)
 IN_MODEL_NAME = "blendercnn_run_config.json"  # the copy inside a .keras file (a zip)
+SPLIT_SHUFFLED = "shuffled"  # dataset.split_rows: a seeded shuffle of the samples there were
+SPLIT_BY_SAMPLE_INDEX = "sample_index"  # growing.validation_by_index: a seeded hash of each sample's index
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,8 @@ class RunConfig:
     training recipe.
     vector_fields: the input's names; vector_min, vector_max: the inputs it accepts (colours 0..1,
     positions the trained range, metres). train_indices, validation_indices: sample indices of the
-    split. dataset_identity: the dataset card's identity (None for the seed's layout);
+    split; split_rule: how it was drawn (SPLIT_SHUFFLED, or SPLIT_BY_SAMPLE_INDEX for a run that
+    trained while its dataset grew: a sample's side never changes). dataset_identity: the dataset card's identity (None for the seed's layout);
     dataset_fingerprint: vectors_fingerprint of every sample used (None in older runs).
     scene_light, ball_disc: whether the model uses the scene geometry's light paths / draws the ball.
     """
@@ -65,6 +68,7 @@ class RunConfig:
     vector_max: tuple[float, ...] | None = None
     train_indices: tuple[int, ...] = ()
     validation_indices: tuple[int, ...] = ()
+    split_rule: str = SPLIT_SHUFFLED
     dataset_identity: DatasetIdentity | None = None
     dataset_fingerprint: str | None = None
     scene_light: bool = False

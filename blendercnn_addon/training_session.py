@@ -68,6 +68,8 @@ class TrainingSession(background.Session):
             status.batches = message.get("batches", 0)
             status.message = (f"{message.get('train_samples')} train · {message.get('validation_samples')} "
                               f"validation · {status.device}")
+        elif event == "waiting":
+            status.message = f"Waiting for images · {message.get('images', 0)}/{message.get('needed', 0)}"
         elif event == "batch":
             status.epoch, status.batch = message["epoch"], message["batch"]
             status.batches = message["batches"]
@@ -79,6 +81,10 @@ class TrainingSession(background.Session):
             for name in ("loss", "val_loss", "val_psnr", "elapsed_s", "eta_s"):
                 setattr(status, name, _number(message.get(name)))
             status.best_val_psnr = max(status.best_val_psnr, status.val_psnr)
+            if self.start_message and self.start_message.get("growing"):  # train as it renders
+                images = (message.get("train_samples") or 0) + (message.get("validation_samples") or 0)
+                status.message = (f"{images:,} images so far · still rendering" if message.get("growing")
+                                  else f"All {images:,} images rendered")
             self.curve[message["epoch"]] = (message.get("val_psnr"), message.get("val_loss"))
             draw_training_curve(self.curve)
         elif event == "done":
@@ -147,8 +153,8 @@ def _number(value) -> float:
     return -1.0 if value is None else float(value)
 
 
-def _train_argv(python: str, props, data: str, run_dir: str, resume: bool) -> list[str]:
-    args = ["train", "--data", data, "--out", run_dir, "--progress", "json"]
+def _train_argv(python: str, props, data: str, run_dir: str, resume: bool, follow: bool = False) -> list[str]:
+    args = ["train", "--data", data, "--out", run_dir, "--progress", "json", *(["--follow"] if follow else [])]
     if resume:
         return addon_command(python, *args, "--resume", "--epochs", str(props.epochs))
     return addon_command(
@@ -211,33 +217,37 @@ class TensorBoardSession(background.Session):
             status.error, status.log_tail = crash_message("TensorBoard", self.worker, exit_code)
 
 
-def _check_folders(data: str, run_dir: str, arch: str, resume: bool) -> None:
-    """The cheap checks, so the common mistakes answer at once instead of after TensorFlow loads."""
-    if not os.path.isfile(os.path.join(data, METADATA_NAME)):
+def _check_folders(data: str, run_dir: str, arch: str, resume: bool, follow: bool) -> None:
+    """The cheap checks, so the common mistakes answer at once instead of after TensorFlow loads.
+    ``follow``: generate is writing the dataset now (its first images and tables are still to come)."""
+    if not follow and not os.path.isfile(os.path.join(data, METADATA_NAME)):
         raise UserError(f"no dataset in {data} ({METADATA_NAME} missing): generate one or choose its folder")
     if not resume and os.path.isdir(run_dir) and os.listdir(run_dir):
         raise UserError(f"run folder {run_dir} is not empty: clear the Run field for a new one, or Resume")
     record = ARCHITECTURES[arch]
-    if not resume and record.needs_view_table and not view_lut.present(data):
+    if not resume and not follow and record.needs_view_table and not view_lut.present(data):
         raise UserError(f"{data} has no baked view transform ({view_lut.LUT_FILE}), which the {record.label} "
                         "architecture needs: choose Architecture Seed, or run Generate Dataset on that folder "
                         "again to add it")
 
 
-def start_training(context, resume: bool) -> str:
+def start_training(context, resume: bool, follow_data: str = "") -> str:
     """Start the training worker for the Train panel's settings; returns the run folder.
-    UserError (nothing started) for a missing TensorFlow Python, dataset or resumable run."""
+    ``follow_data``: train as it renders, on this folder that Generate Dataset is writing now
+    (train --follow). UserError (nothing started) for a missing TensorFlow Python, dataset or
+    resumable run."""
     props = context.scene.blendercnn
     python = tensorflow_python(context)
-    data = training_data_dir(props)
+    data = follow_data or training_data_dir(props)
     if resume:
         run_dir = resumable_run(context)
         if not run_dir:
             raise UserError("nothing to resume: the run folder has no finished epoch")
     else:
         run_dir = os.path.abspath(bpy.path.abspath(props.run_dir)) if props.run_dir.strip() else new_run_dir()
-    _check_folders(data, run_dir, props.architecture, resume)
-    worker = Worker(_train_argv(python, props, data, run_dir, resume), log_path=log_path("train"))
+    _check_folders(data, run_dir, props.architecture, resume, follow=bool(follow_data))
+    worker = Worker(_train_argv(python, props, data, run_dir, resume, follow=bool(follow_data)),
+                    log_path=log_path("train"))
     status = _status(context)
     for name in ("epoch", "batch", "batches"):
         setattr(status, name, 0)

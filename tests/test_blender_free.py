@@ -15,7 +15,7 @@ PACKAGE = os.path.join(ROOT, "blendercnn_addon")
 BLENDER_FREE = ["ml", "errors.py", "randomization.py", "settings.py", "dataset_format.py", "version.py", "text.py",
                 "view_lut.py", "parallel.py", "workers.py", "vector.py", "dataset_card.py", "run_config.py",
                 "architectures.py", "metrics.py", "protocol.py", "storage.py", "png_check.py", "generator.py",
-                "cli.py", "__init__.py", "__main__.py", "training_curve.py", "interpreter.py"]
+                "cli.py", "__init__.py", "__main__.py", "training_curve.py", "interpreter.py", "recommendation.py"]
 
 
 def python_files(entry):
@@ -225,3 +225,19 @@ def test_create_environment_installs_offline_from_a_wheel_folder():
     install = offline[-1][1]
     assert install[install.index("--find-links") + 1] == "/wheels" and "--no-index" in install
     assert "tensorflow-cpu==2.21.0" in install
+
+
+def test_the_recommended_count_is_the_smallest_within_the_tolerance_of_the_best():
+    from blendercnn_addon import recommendation
+
+    curve = {250: 30.0, 500: 33.1, 1000: 34.6, 2000: 34.9, 4000: 35.0}
+    assert recommendation.smallest_within(curve, 0.5) == 1000
+    assert recommendation.smallest_within(curve, 0.05) == 4000
+    assert recommendation.smallest_within({4000: 35.0, 250: 36.0}, 0.5) == 250  # more renders can be worse (noise)
+    measured = recommendation.LEARNING_CURVE_DB
+    assert measured, "the learning curve (benchmarks/learning_curve.py) is not recorded"
+    recommended = recommendation.recommended_count()
+    assert recommended in measured and measured[recommended] >= max(measured.values()) - recommendation.TOLERANCE_DB
+    assert recommendation.count_note(2 * recommended) is None
+    note = recommendation.count_note(10_000)
+    assert note.startswith(f"{recommended:,} renders train the same model as {max(measured):,}")

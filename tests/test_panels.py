@@ -113,6 +113,19 @@ def test_dataset_panel_shows_progress_and_cancel_while_running(seed_scene):
     assert ("operator", "blendercnn.generate_dataset") not in log
 
 
+def test_dataset_panel_offers_generate_and_train_and_the_recommended_count(seed_scene):
+    from conftest import addon_module
+
+    props = seed_scene.blendercnn
+    recommended = addon_module("recommendation").recommended_count()
+    props.count = 10_000
+    log = draw("BLENDERCNN_PT_dataset")
+    assert ("operator_property", "then_train", True) in log, "no Generate & Train button"
+    assert ("label", f"{recommended:,} images: the same model (±0.5 dB)") in log
+    props.count = recommended
+    assert not [entry for entry in draw("BLENDERCNN_PT_dataset") if "the same model" in str(entry)]
+
+
 def test_train_panel_shows_epoch_batch_figures_and_cancel_while_training(scene):
     status = bpy.context.window_manager.blendercnn_training
     assert ("operator", "blendercnn.train") in draw("BLENDERCNN_PT_train")

@@ -234,6 +234,40 @@ def test_train_refuses_bad_input_and_touches_nothing(addon, tensorflow_python, d
         assert os.listdir(run) == ["notes.txt"] and (run / "notes.txt").read_text() == "mine"
 
 
+def test_generate_and_train_trains_on_the_folder_as_it_renders(addon, tensorflow_python, seed_scene, tmp_path):
+    """Generate & Train: training starts (train --follow) on the folder Generate is writing, and ends on all of it."""
+    props = seed_scene.blendercnn
+    props.output_dir = str(tmp_path / "ds")
+    props.count, props.resolution, props.render_samples = 40, 32, 4
+    configure(seed_scene, "", tmp_path / "run", epochs=3)
+    assert bpy.ops.blendercnn.generate_dataset(then_train=True) == {"FINISHED"}
+    status = bpy.context.window_manager.blendercnn_training
+    poll_until(lambda: not status.running)
+    assert status.error == "" and status.message.startswith("Finished"), (status.error, status.message)
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["split_rule"] == "sample_index"
+    assert sorted(config["train_indices"] + config["validation_indices"]) == list(range(40))
+    assert os.path.realpath(config["data"]) == os.path.realpath(tmp_path / "ds")
+
+
+def test_generate_and_train_without_tensorflow_renders_nothing(addon, tensorflow_python, seed_scene, tmp_path):
+    prefs = bpy.context.preferences.addons[ADDON_MODULE].preferences
+    props = seed_scene.blendercnn
+    props.output_dir = str(tmp_path / "ds")
+    props.count, props.resolution, props.render_samples = 4, 32, 4
+    prefs.python_path = sys._base_executable if hasattr(sys, "_base_executable") else "/usr/bin/python3"
+    try:
+        with pytest.raises(RuntimeError, match="TensorFlow"):
+            bpy.ops.blendercnn.generate_dataset(then_train=True)
+    finally:
+        prefs.python_path = tensorflow_python
+    folder = tmp_path / "ds"
+    assert not (folder.exists() and [n for n in os.listdir(folder) if n.endswith(".png")]), "it rendered"
+    assert not addon_module("dataset_format").DatasetFolder(str(folder)).writer_running(), "the lock was kept"
+    assert not addon_module("background").running("train")
+    assert not bpy.context.window_manager.blendercnn_status.running
+
+
 @pytest.fixture
 def preview(panel_run, tensorflow_python, seed_scene):
     """The preview worker loaded with the panel's model, in a set-up scene."""

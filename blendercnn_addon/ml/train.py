@@ -28,14 +28,17 @@ from .. import scene_geometry, view_lut
 from ..dataset_format import write_atomically
 from ..errors import UserError
 from ..metrics import psnr_from_mse
-from ..run_config import RunConfig, embed_in_model, read_run_config, write_run_config
+from ..run_config import (SPLIT_BY_SAMPLE_INDEX, SPLIT_SHUFFLED, RunConfig, embed_in_model, read_run_config,
+                          write_run_config)
 from ..vector import POSITION, VECTOR_SIZE, vector_bounds
 from ..version import addon_version
 from .dataset import (cached_images, check_same_dataset, emission_strength, read_index, split_rows,
                       vectors_fingerprint, world_radiance)
+from .growing import GrowingDataset, split_by_index
 from ..architectures import AUTO, architecture, choose_architecture
 
 GRID_SAMPLES = 4  # fixed validation samples shown in TensorBoard each epoch
+GROWING_MIN_BATCHES = 32  # while the dataset grows an epoch repeats its images up to this many batches
 BALL_FIT_SAMPLES = 1000  # training images that place the radiance model's ball before training
 
 
@@ -65,6 +68,9 @@ class TrainConfig:
     lr_reductions: int = 3
     time_budget_s: float = 0.0  # > 0: the epoch that ends past this many seconds of training is the last
     resume: bool = False
+    # Train as it renders (growing.py): start while generate still writes the dataset, each epoch on
+    # the images finished so far, validation by a fixed rule on the sample index.
+    follow: bool = False
 
     def __post_init__(self):
         if self.arch == AUTO:
@@ -80,11 +86,12 @@ class TrainConfig:
         return replace(self, arch=choose_architecture(self.arch, has_view_table))
 
     def validate(self) -> None:
+        """UserError for a value no training can use (batch size and rate once the recipe is known)."""
         if self.epochs < 1:
             raise UserError(f"epochs must be at least 1, got {self.epochs}")
-        if self.batch_size < 1:
+        if self.batch_size is not None and self.batch_size < 1:
             raise UserError(f"batch size must be at least 1, got {self.batch_size}")
-        if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
+        if self.learning_rate is not None and not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
             raise UserError(f"learning rate must be a positive number, got {self.learning_rate}")
         if not (self.time_budget_s >= 0 and math.isfinite(self.time_budget_s)):
             raise UserError(f"time budget must be 0 (none) or a positive number of seconds, got {self.time_budget_s}")
@@ -144,24 +151,26 @@ def _make_batches(images: np.ndarray, vectors: np.ndarray, rows: np.ndarray, bat
     return Batches()
 
 
-def _callbacks(config: TrainConfig, run_config: RunConfig, report, stop_requested: threading.Event, grid,
-               state: dict, epoch_hook=None):
+def _callbacks(config: TrainConfig, current: dict, report, stop_requested: threading.Event, state: dict,
+               epoch_hook=None) -> tuple[list, list]:
+    """(callbacks before the plateau schedule, callbacks after it). ``current`` holds what may change
+    between epochs of a growing dataset: "config" (the RunConfig saved with each model), "grid"
+    (TensorBoard's validation vectors and images), "growing" and "samples" (train, validation)."""
     import keras
     import tensorflow as tf
 
     from .ball_disc import set_exact
 
     run = config.out
-    grid_vectors, grid_real = grid
     image_writer = tf.summary.create_file_writer(os.path.join(run, "logs", "validation_images"))
     history_path = os.path.join(run, "history.json")
 
     class Reporting(keras.callbacks.Callback):
         """Adds val_psnr to the logs (before TensorBoard sees them), reports progress, honours stop."""
 
-        def on_train_begin(self, logs=None):
-            self.started = time.monotonic()
-            self.first_epoch = None
+        def on_train_begin(self, logs=None):  # once: a growing dataset trains with one fit per epoch
+            if getattr(self, "started", None) is None:
+                self.started, self.first_epoch = time.monotonic(), None
 
         def on_epoch_begin(self, epoch, logs=None):
             self.epoch = epoch + 1
@@ -194,16 +203,22 @@ def _callbacks(config: TrainConfig, run_config: RunConfig, report, stop_requeste
             entry = {"epoch": self.epoch, "loss": float(logs["loss"]), "val_loss": float(logs["val_loss"]),
                      "val_psnr": logs["val_psnr"], "lr": float(self.model.optimizer.learning_rate.numpy()),
                      "seconds": per_epoch, "elapsed_s": elapsed}
+            entry.update(train_samples=current["samples"][0], validation_samples=current["samples"][1],
+                         growing=current["growing"])
             history = _read_json(history_path) if os.path.exists(history_path) else []
             _write_json(history_path, [h for h in history if h["epoch"] < self.epoch] + [entry])
+            grid_vectors, grid_real = current["grid"]
             with image_writer.as_default():
                 generated = self.model.predict(grid_vectors, verbose=0)
                 pairs = np.concatenate([grid_real, generated], axis=2)  # real | generated, side by side
                 tf.summary.image("real | generated", pairs, step=epoch, max_outputs=len(pairs))
+            train_samples, validation_samples = current["samples"]
             report("epoch", epoch=self.epoch, epochs=config.epochs, loss=entry["loss"], val_loss=entry["val_loss"],
                    val_psnr=entry["val_psnr"], lr=entry["lr"], elapsed_s=elapsed,
-                   eta_s=per_epoch * (config.epochs - self.epoch))
+                   eta_s=per_epoch * (config.epochs - self.epoch), train_samples=train_samples,
+                   validation_samples=validation_samples, growing=current["growing"])
             if config.time_budget_s and elapsed >= config.time_budget_s:
+                current["budget_spent"] = True
                 self.model.stop_training = True  # the budget is spent: this epoch was the last
 
     class SaveCheckpoints(keras.callbacks.Callback):
@@ -219,10 +234,10 @@ def _callbacks(config: TrainConfig, run_config: RunConfig, report, stop_requeste
                 state["best_val_loss"] = val_loss
                 state["best_epoch"] = epoch + 1
                 set_exact(self.model, True)  # the model for use draws the ball exactly
-                _save_model_atomically(self.model, os.path.join(run, "model.keras"), run_config)
+                _save_model_atomically(self.model, os.path.join(run, "model.keras"), current["config"])
                 set_exact(self.model, False)
             state["epochs_done"] = epoch + 1
-            _save_model_atomically(self.model, os.path.join(run, "last.keras"), run_config)
+            _save_model_atomically(self.model, os.path.join(run, "last.keras"), current["config"])
             _write_json(os.path.join(run, "state.json"), state)
 
     class EpochHook(keras.callbacks.Callback):
@@ -236,13 +251,8 @@ def _callbacks(config: TrainConfig, run_config: RunConfig, report, stop_requeste
                 finally:
                     set_exact(self.model, False)
 
-    return [
-        Reporting(),
-        SaveCheckpoints(),
-        *plateau_callbacks(config),
-        keras.callbacks.TensorBoard(log_dir=os.path.join(run, "logs")),
-        *([EpochHook()] if epoch_hook else []),
-    ]
+    return ([Reporting(), SaveCheckpoints()],
+            [keras.callbacks.TensorBoard(log_dir=os.path.join(run, "logs")), *([EpochHook()] if epoch_hook else [])])
 
 
 def plateau_callbacks(config: TrainConfig) -> list:
@@ -270,22 +280,41 @@ def _position_ranges(index) -> tuple[tuple[float, float], tuple[float, float]]:
 
 def _new_run_config(config: TrainConfig, index, resolution: int, ball_disc: bool) -> RunConfig:
     """The record of a new run: the request, the seeded split, what the model accepts, what it saw."""
-    train_rows, val_rows = split_rows(len(index.indices), config.split_seed, config.validation_fraction)
     low, high = vector_bounds(*_position_ranges(index))
-    return RunConfig(
+    run_config = RunConfig(
         arch=config.arch, resolution=resolution, data=os.path.abspath(config.data), out=config.out,
         epochs=config.epochs, batch_size=config.batch_size, learning_rate=config.learning_rate,
         validation_fraction=config.validation_fraction, split_seed=config.split_seed, seed=config.seed,
         early_stopping_patience=config.early_stopping_patience, lr_patience=config.lr_patience,
         min_improvement_db=config.min_improvement_db, lr_reductions=config.lr_reductions,
         time_budget_s=config.time_budget_s, vector_min=tuple(low), vector_max=tuple(high),
-        train_indices=tuple(index.indices[train_rows].tolist()),
-        validation_indices=tuple(index.indices[val_rows].tolist()),
+        split_rule=SPLIT_BY_SAMPLE_INDEX if config.follow else SPLIT_SHUFFLED,
         dataset_identity=index.card.identity if index.card else None,
-        dataset_fingerprint=vectors_fingerprint(index, index.indices[np.concatenate([train_rows, val_rows])]),
         scene_light=architecture(config.arch).uses_geometry and scene_geometry.present(config.data),
         ball_disc=ball_disc, addon_version=addon_version(),
         created_utc=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
+    if config.follow:
+        train_rows, val_rows = split_by_index(index.indices, config.split_seed, config.validation_fraction)
+    else:
+        train_rows, val_rows = split_rows(len(index.indices), config.split_seed, config.validation_fraction)
+    return _with_samples(run_config, index, train_rows, val_rows)
+
+
+def _with_samples(run_config: RunConfig, index, train_rows: np.ndarray, val_rows: np.ndarray) -> RunConfig:
+    """run_config recording these rows of ``index`` as its split (sample indices, ascending) and their fingerprint."""
+    return replace(run_config, train_indices=tuple(sorted(index.indices[train_rows].tolist())),
+                   validation_indices=tuple(sorted(index.indices[val_rows].tolist())),
+                   dataset_fingerprint=vectors_fingerprint(index, index.indices[np.concatenate([train_rows, val_rows])]))
+
+
+def _split(run_config: RunConfig, index) -> tuple[np.ndarray, np.ndarray]:
+    """(train rows, validation rows) of ``index`` for this run: every sample by the sample-index rule
+    for a run that followed a growing dataset, else the recorded split."""
+    if run_config.split_rule == SPLIT_BY_SAMPLE_INDEX:
+        return split_by_index(index.indices, run_config.split_seed, run_config.validation_fraction)
+    position = {int(sample): row for row, sample in enumerate(index.indices)}
+    return (np.array([position[i] for i in run_config.train_indices], np.int64),
+            np.array([position[i] for i in run_config.validation_indices], np.int64))
 
 
 def _prepare_run(config: TrainConfig, index, resolution: int, ball_disc: bool = False) -> tuple[RunConfig, dict]:
@@ -340,13 +369,21 @@ def train(config: TrainConfig, report, stop_requested: threading.Event | None = 
     """Train as ``config`` says; ``report(event, **fields)`` receives protocol events (see protocol.py).
     ``epoch_hook(model, epoch)``, if given, runs after each finished epoch (benchmarks measure there).
 
+    With ``config.follow`` the dataset may still be growing (growing.py): epochs take the images
+    finished so far until generate has ended, then training goes on over all of them as usual.
     Returns the "done" event's fields. Raises UserError for bad data or run folders.
     """
-    config = config.for_dataset(view_lut.present(config.data))
     config.validate()
     stop_requested = stop_requested or threading.Event()
-    index = read_index(config.data)
-    images = cached_images(index)
+    growing = GrowingDataset(config.data) if config.follow else None
+    if growing is not None:
+        growing.wait_for_start(config.split_seed, config.validation_fraction, stop_requested, report)
+        if stop_requested.is_set():
+            return _finish(report, {}, config, cancelled=True)
+    config = config.for_dataset(view_lut.present(config.data))  # generate bakes the table before its first image
+    config.validate()
+    index = growing.index() if growing else read_index(config.data)
+    images = growing.images if growing else cached_images(index)
     if images.shape[1] != images.shape[2]:
         raise UserError(f"images must be square, got {images.shape[2]}x{images.shape[1]}")
     import keras
@@ -361,9 +398,7 @@ def train(config: TrainConfig, report, stop_requested: threading.Event | None = 
                                                    scene_geometry.load(config.data))
     ball_disc = model is not None and any(layer.name == "ball_coverage" for layer in model.layers)
     run_config, state = _prepare_run(config, index, images.shape[1], ball_disc)
-    position = {int(sample): row for row, sample in enumerate(index.indices)}
-    train_rows = np.array([position[i] for i in run_config.train_indices])
-    val_rows = np.array([position[i] for i in run_config.validation_indices])
+    train_rows, val_rows = _split(run_config, index)
     if config.resume:
         model = _load_for_resume(os.path.join(config.out, "last.keras"), images.shape[1])
     else:
@@ -371,18 +406,29 @@ def train(config: TrainConfig, report, stop_requested: threading.Event | None = 
         start_from_data(model, index.vectors[fit_rows], images[fit_rows])
         set_exact(model, False)  # trained and validated against the renders, rim and all (ball_disc.py)
         model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss="mse")
-    train_batches = _make_batches(images, index.vectors, train_rows, config.batch_size, seed=config.seed)
-    val_batches = _make_batches(images, index.vectors, val_rows, config.batch_size, seed=None)
-    grid_rows = val_rows[:GRID_SAMPLES]
-    grid = (index.vectors[grid_rows], images[grid_rows].astype(np.float32) / 255.0)
 
-    initial_epoch = state.get("epochs_done", 0)
-    report("start", epochs=config.epochs, batches=len(train_batches), device=_device(), run=config.out,
-           code=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-           initial_epoch=initial_epoch, train_samples=len(train_rows), validation_samples=len(val_rows))
-    callbacks = _callbacks(config, run_config, report, stop_requested, grid, state, epoch_hook)
-    fit = model.fit(train_batches, validation_data=val_batches, epochs=config.epochs, initial_epoch=initial_epoch,
-                    callbacks=callbacks, verbose=0)
+    current = {"config": run_config, "growing": growing is not None, "budget_spent": False}
+    _take_split(current, index, images, train_rows, val_rows)
+    epoch = state.get("epochs_done", 0)
+    report("start", epochs=config.epochs, batches=math.ceil(len(train_rows) / config.batch_size), device=_device(),
+           run=config.out, code=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+           initial_epoch=epoch, train_samples=len(train_rows), validation_samples=len(val_rows),
+           growing=growing is not None)
+    head, tail = _callbacks(config, current, report, stop_requested, state, epoch_hook)
+    if growing is not None:
+        epoch = _train_while_growing(model, growing, config, current, [*head, *tail], epoch, stop_requested, state)
+        index, images = growing.index(), growing.images
+        train_rows, val_rows = _split(current["config"], index)
+    if epoch < config.epochs and not (stop_requested.is_set() or current["budget_spent"] or "diverged" in state):
+        # After a growing dataset the best model is chosen again, on the whole validation set.
+        best_while_growing = state.pop("best_val_loss", None) if growing is not None else None
+        _take_split(current, index, images, train_rows, val_rows, growing=False)
+        model.fit(_make_batches(images, index.vectors, train_rows, config.batch_size, seed=config.seed),
+                  validation_data=_make_batches(images, index.vectors, val_rows, config.batch_size, seed=None),
+                  epochs=config.epochs, initial_epoch=epoch, callbacks=[*head, *plateau_callbacks(config), *tail],
+                  verbose=0)
+        if "best_val_loss" not in state and best_while_growing is not None:  # stopped before an epoch ended
+            state["best_val_loss"] = best_while_growing
     if "diverged" in state:
         where = state["diverged"]
         place = f"epoch {where['epoch']}" + (f", batch {where['batch']}" if where["batch"] else " (validation)")
@@ -390,12 +436,53 @@ def train(config: TrainConfig, report, stop_requested: threading.Event | None = 
                 if "best_epoch" in state else "no model was saved (no epoch ended with a finite loss)")
         raise UserError(f"training diverged: the loss became NaN or infinite at {place} (learning rate "
                         f"{where['learning_rate']:g}); {kept}; try a lower --learning-rate")
-    epochs_run = len(fit.history.get("val_loss", []))
-    cancelled = stop_requested.is_set()
+    return _finish(report, state, config, cancelled=stop_requested.is_set())
+
+
+def _take_split(current: dict, index, images: np.ndarray, train_rows: np.ndarray, val_rows: np.ndarray,
+                growing: bool | None = None) -> None:
+    """Record the split in ``current`` (config with its sample indices, TensorBoard's grid, counts)."""
+    current["config"] = _with_samples(current["config"], index, train_rows, val_rows)
+    grid_rows = val_rows[:GRID_SAMPLES]
+    current["grid"] = (index.vectors[grid_rows], images[grid_rows].astype(np.float32) / 255.0)
+    current["samples"] = (len(train_rows), len(val_rows))
+    if growing is not None:
+        current["growing"] = growing
+
+
+def _train_while_growing(model, growing: GrowingDataset, config: TrainConfig, current: dict, callbacks: list,
+                         epoch: int, stop_requested: threading.Event, state: dict) -> int:
+    """One epoch after another on the images finished so far (at least GROWING_MIN_BATCHES batches each:
+    early on the few images repeat), until an epoch began after generate had ended. Returns the
+    number of epochs done. The plateau schedule waits: gains on a growing dataset are not a plateau."""
+    while epoch < config.epochs:
+        still_generating = growing.generating()  # looked at before reading: a run that has ended wrote its last table
+        growing.refresh()
+        index = growing.index()
+        train_rows, val_rows = split_by_index(index.indices, config.split_seed, config.validation_fraction)
+        _take_split(current, index, growing.images, train_rows, val_rows, growing=still_generating)
+        write_run_config(config.out, current["config"])
+        repeats = math.ceil(GROWING_MIN_BATCHES * config.batch_size / len(train_rows))
+        model.fit(_make_batches(growing.images, index.vectors, np.tile(train_rows, repeats), config.batch_size,
+                                seed=config.seed + epoch),
+                  validation_data=_make_batches(growing.images, index.vectors, val_rows, config.batch_size, seed=None),
+                  epochs=epoch + 1, initial_epoch=epoch, callbacks=callbacks, verbose=0)
+        if state.get("epochs_done", 0) <= epoch or current["budget_spent"] or stop_requested.is_set():
+            break  # stopped, diverged or out of time
+        epoch += 1
+        if not still_generating:
+            break
+    write_run_config(config.out, current["config"])
+    return state.get("epochs_done", epoch)
+
+
+def _finish(report, state: dict, config: TrainConfig, cancelled: bool) -> dict:
+    """Report "done" and return its fields."""
+    epochs_done = state.get("epochs_done", 0)
     result = {
         "cancelled": cancelled,
-        "stopped_early": not cancelled and initial_epoch + epochs_run < config.epochs,
-        "epochs_done": state.get("epochs_done", 0),
+        "stopped_early": not cancelled and epochs_done < config.epochs,
+        "epochs_done": epochs_done,
         "best_val_loss": state.get("best_val_loss"),
         "best_val_psnr": psnr_from_mse(state["best_val_loss"]) if "best_val_loss" in state else None,
         "model": os.path.join(config.out, "model.keras") if "best_val_loss" in state else None,

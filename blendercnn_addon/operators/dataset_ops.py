@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bpy
+from bpy.props import BoolProperty
 
 from .. import status_bar
 from ..blender_compat import is_own_timer_event
@@ -10,6 +11,7 @@ from ..errors import UserError
 from ..generator import DatasetJob, make_job
 from ..png_check import DamagedImage
 from ..paths import resolve_output_dir
+from ..training_session import start_training
 
 TIMER_SECONDS = 0.01  # a render (or, with workers, a look at their progress) per tick; Blender redraws between
 
@@ -51,6 +53,11 @@ class BLENDERCNN_OT_generate_dataset(bpy.types.Operator):
     bl_idname = "blendercnn.generate_dataset"
     bl_label = "Generate Dataset"
 
+    then_train: BoolProperty(
+        name="And Train", default=False, options={"SKIP_SAVE"},
+        description="Train as it renders: start the Train panel's training on this folder now; each epoch "
+                    "takes the images finished so far, and training goes on over all of them once rendering ends")
+
     _job: DatasetJob | None = None
     _timer = None
 
@@ -74,6 +81,14 @@ class BLENDERCNN_OT_generate_dataset(bpy.types.Operator):
             self.report({"ERROR"}, str(err))
             status.message = f"Error: {err}"
             return None
+        if self.then_train:
+            try:
+                start_training(context, resume=False, follow_data=job.folder.path)
+            except UserError as err:  # before the first render: nothing to undo but the lock
+                job.finish()
+                self.report({"ERROR"}, str(err))
+                status.message = f"Error: {err}"
+                return None
         for note in job.notes:
             self.report({"WARNING"}, note)
         status.last_output = job.folder.path
