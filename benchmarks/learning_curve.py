@@ -9,7 +9,12 @@ line per figure: psnr_clean_<N> (dB), train_seconds_<N>, epochs_<N>, then
 ``recommended_count``: the smallest N within --tolerance dB of the best — what
 blendercnn_addon/recommendation.py records for the panel and the CLI.
 
+With --presets P1,P2,… (and --preset-count N) it also renders N images with each preset and
+trains on each, side by side: psnr_clean_<preset>, render_seconds_<preset> — which renders train
+the best model per second of rendering (the model, not the render, judged against clean images).
+
 Usage: python benchmarks/learning_curve.py [--resolution 64] [--counts 250,500,1000,2000,4000] [--work DIR]
+       [--presets draft,default,balanced --preset-count 500]
 """
 
 from __future__ import annotations
@@ -80,6 +85,19 @@ def train_and_score(data: str, run: str, refs, epochs: int) -> dict:
             "best_val_psnr": result["best_val_psnr"]}
 
 
+def compare_presets(work: str, args, refs) -> None:
+    """Render --preset-count images with each preset (one folder each, reused), train and score each."""
+    for preset in args.presets.split(","):
+        data = os.path.join(work, f"preset_{preset}_{args.resolution}_{args.preset_count}")
+        shutil.rmtree(data, ignore_errors=True)
+        seconds = cli("generate", "--out", data, "--count", str(args.preset_count), "--resolution",
+                      str(args.resolution), "--preset", preset, "--quiet")
+        figures = train_and_score(data, os.path.join(work, f"run_preset_{preset}"), refs, args.epochs)
+        print(f"render_seconds_{preset}: {seconds:.0f}", flush=True)
+        print(f"psnr_clean_{preset}: {figures['psnr_clean']:.2f} ({figures['epochs']} epochs, "
+              f"{figures['train_seconds']:.0f} s training)", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--resolution", type=int, default=64)
@@ -87,11 +105,18 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=60, help="most epochs per count (early stopping ends most runs sooner)")
     parser.add_argument("--tolerance", type=float, default=0.5, help="dB below the best that still counts as the same model")
     parser.add_argument("--work", help="folder for the references and the dataset (reused)")
+    parser.add_argument("--presets", default="", help="also compare these training presets (comma-separated)")
+    parser.add_argument("--preset-count", type=int, default=500, help="renders per preset compared (default 500)")
+    parser.add_argument("--skip-curve", action="store_true", help="only the preset comparison")
     args = parser.parse_args()
     counts = sorted(int(c) for c in args.counts.split(","))
     work = args.work or tempfile.mkdtemp(prefix="blendercnn-learning-curve-")
     print(f"work: {work}\nresolution: {args.resolution}\ncounts: {','.join(map(str, counts))}", flush=True)
     refs = references(work, args.resolution, 40)
+    if args.presets:
+        compare_presets(work, args, refs)
+    if args.skip_curve:
+        return
     data = os.path.join(work, f"dataset_{args.resolution}")
     seconds = cli("generate", "--out", data, "--count", str(counts[-1]), "--resolution", str(args.resolution),
                   "--quiet")

@@ -75,6 +75,20 @@ def references(work: str, count: int):
     return index.vectors, cached_images(index).astype(np.float32) / 255.0
 
 
+def scorer(refs, began: float, curve: list, label: str):
+    """An epoch hook scoring the model against the references: appends {"epoch", "seconds" (since
+    ``began``), "psnr_clean"} to ``curve`` and prints it."""
+    vectors, clean = refs
+
+    def score(model, epoch: int) -> None:
+        generated = np.clip(model.predict(vectors, batch_size=8, verbose=0), 0.0, 1.0)
+        value = psnr(clean, generated)
+        curve.append({"epoch": epoch, "seconds": time.perf_counter() - began, "psnr_clean": value})
+        print(f"{label} {epoch}: {value:.2f} dB against the clean references at {curve[-1]['seconds']:.0f} s",
+              flush=True)
+    return score
+
+
 def run_job(work: str, count: int, budget: float, refs) -> dict:
     """Generate then Train from an empty folder; the per-epoch scores against the references."""
     from blendercnn_addon.ml.train import TrainConfig, train
@@ -86,16 +100,8 @@ def run_job(work: str, count: int, budget: float, refs) -> dict:
     render_seconds = cli("generate", "--out", data, "--count", str(count), "--resolution", str(RESOLUTION),
                          "--quiet")
     print(f"render_seconds: {render_seconds:.0f}", flush=True)
-    vectors, clean = refs
     curve = []
-
-    def score(model, epoch: int) -> None:
-        generated = np.clip(model.predict(vectors, batch_size=8, verbose=0), 0.0, 1.0)
-        value = psnr(clean, generated)
-        curve.append({"epoch": epoch, "seconds": time.perf_counter() - began, "psnr_clean": value})
-        print(f"epoch {epoch}: {value:.2f} dB against the clean references at {curve[-1]['seconds']:.0f} s",
-              flush=True)
-
+    score = scorer(refs, began, curve, "epoch")
     config = TrainConfig(data=data, out=run, arch="radiance", epochs=100_000, early_stopping_patience=100_000,
                          time_budget_s=max(1.0, budget - render_seconds))
     train_began = time.perf_counter()
@@ -124,16 +130,8 @@ def run_job_following(work: str, count: int, budget: float, refs) -> dict:
 
     waiter = threading.Thread(target=wait_for_generate, daemon=True)
     waiter.start()
-    vectors, clean = refs
     curve = []
-
-    def score(model, epoch: int) -> None:
-        generated = np.clip(model.predict(vectors, batch_size=8, verbose=0), 0.0, 1.0)
-        value = psnr(clean, generated)
-        curve.append({"epoch": epoch, "seconds": time.perf_counter() - began, "psnr_clean": value})
-        print(f"follow epoch {epoch}: {value:.2f} dB against the clean references at {curve[-1]['seconds']:.0f} s",
-              flush=True)
-
+    score = scorer(refs, began, curve, "follow epoch")
     config = TrainConfig(data=data, out=run, arch="radiance", epochs=100_000, early_stopping_patience=100_000,
                          time_budget_s=budget, follow=True)
     train(config, lambda event, **fields: None, epoch_hook=score)
@@ -190,6 +188,8 @@ def main() -> None:
     parser.add_argument("--follow", action="store_true",
                         help="also run the job as Generate & Train (train --follow beside generate), side by "
                              "side: its figures print with a follow_ prefix")
+    parser.add_argument("--follow-only", action="store_true",
+                        help="with --follow: only the Generate & Train job (no sequential job, no seed estimate)")
     parser.add_argument("--quick", action="store_true",
                         help="a few-minute smoke run: 96 renders, 8 references, a 150 s job")
     args = parser.parse_args()
@@ -199,35 +199,16 @@ def main() -> None:
     print(f"work: {work}\nresolution: {RESOLUTION}\nbudget_s: {args.budget:.0f}\nrenders_used: {args.count}\n"
           f"references: {args.references}", flush=True)
     refs = references(work, args.references)
-    job = run_job(work, args.count, args.budget, refs)
-    curve = job["curve"]
-    reached = next((point["seconds"] for point in curve if point["psnr_clean"] >= TARGET_DB), None)
-    print(f"train_seconds: {job['train_seconds']:.0f}")
-    print(f"seconds_total: {job['seconds_total']:.0f}")
-    print(f"epochs: {len(curve)}")
-    print(f"seconds_to_35db: {reached:.0f}" if reached is not None else "seconds_to_35db: -1")
-    in_budget = [point for point in curve if point["seconds"] <= args.budget]
-    if in_budget:  # the model a user has when the budget is up: the last epoch that ended in time
-        print(f"psnr_clean_256_final: {in_budget[-1]['psnr_clean']:.2f} (epoch {in_budget[-1]['epoch']}, "
-              f"{in_budget[-1]['seconds']:.0f} s)")
-    if curve:
-        print(f"psnr_clean_256_best: {max(p['psnr_clean'] for p in curve):.2f}")
-    for point in curve:
-        print(f"psnr_clean_256_at_{point['seconds']:.0f}s: {point['psnr_clean']:.2f}")
+    if not (args.follow and args.follow_only):
+        job = run_job(work, args.count, args.budget, refs)
+        print(f"train_seconds: {job['train_seconds']:.0f}")
+        reached = report_curve(job, args.budget, "")
     if args.follow:
         following = run_job_following(work, args.count, args.budget, refs)
-        points = following["curve"]
-        reached_following = next((p["seconds"] for p in points if p["psnr_clean"] >= TARGET_DB), None)
         print(f"follow_render_seconds: {following['render_seconds']:.0f}")
-        print(f"follow_seconds_total: {following['seconds_total']:.0f}")
-        print(f"follow_seconds_to_35db: {reached_following:.0f}" if reached_following is not None
-              else "follow_seconds_to_35db: -1")
-        done_in_budget = [p for p in points if p["seconds"] <= args.budget]
-        if done_in_budget:
-            print(f"follow_psnr_clean_256_final: {done_in_budget[-1]['psnr_clean']:.2f} "
-                  f"(epoch {done_in_budget[-1]['epoch']}, {done_in_budget[-1]['seconds']:.0f} s)")
-        for point in points:
-            print(f"follow_psnr_clean_256_at_{point['seconds']:.0f}s: {point['psnr_clean']:.2f}")
+        report_curve(following, args.budget, "follow_")
+    if args.follow and args.follow_only:
+        return
     seed_render = seed_render_seconds_per_image(work)
     seed_epoch = seed_epoch_seconds(work, job["data"])
     hours = (seed_render * SEED_PIPELINE_IMAGES + seed_epoch * SEED_PIPELINE_EPOCHS) / 3600
@@ -242,6 +223,23 @@ def main() -> None:
         json.dump({**{k: v for k, v in job.items() if k != "data"}, "seconds_to_35db": reached,
                    "seed_pipeline_hours_estimate": hours}, handle, indent=2)
 
+
+def report_curve(job: dict, budget: float, prefix: str) -> float | None:
+    """Print a job's figures (names prefixed by ``prefix``); returns its seconds to 35 dB (None: never)."""
+    curve = job["curve"]
+    reached = next((point["seconds"] for point in curve if point["psnr_clean"] >= TARGET_DB), None)
+    print(f"{prefix}seconds_total: {job['seconds_total']:.0f}")
+    print(f"{prefix}epochs: {len(curve)}")
+    print(f"{prefix}seconds_to_35db: {reached:.0f}" if reached is not None else f"{prefix}seconds_to_35db: -1")
+    in_budget = [point for point in curve if point["seconds"] <= budget]
+    if in_budget:  # the model a user has when the budget is up: the last epoch that ended in time
+        print(f"{prefix}psnr_clean_256_final: {in_budget[-1]['psnr_clean']:.2f} (epoch {in_budget[-1]['epoch']}, "
+              f"{in_budget[-1]['seconds']:.0f} s)")
+    if curve:
+        print(f"{prefix}psnr_clean_256_best: {max(p['psnr_clean'] for p in curve):.2f}")
+    for point in curve:
+        print(f"{prefix}psnr_clean_256_at_{point['seconds']:.0f}s: {point['psnr_clean']:.2f}", flush=True)
+    return reached
 
 if __name__ == "__main__":
     main()

@@ -153,6 +153,9 @@ def build_parser(prog: str = "python -m blendercnn_addon") -> argparse.ArgumentP
                          "32 images exist), each epoch on the images finished so far, the "
                          "validation split by a fixed rule on the sample index; once generate has ended, "
                          "go on over all of them with early stopping as usual")
+    tr.add_argument("--follow-wait", type=float, default=60.0, metavar="SECONDS",
+                    help="--follow on a folder where generate has not begun yet: how long to wait for it to "
+                         "start writing (default 60)")
     tr.add_argument("--progress", choices=("bar", "json"), default="bar",
                     help="bar: a terminal progress bar; json: protocol lines on stdout, stop via stdin")
     tr.set_defaults(handler=_train)
@@ -387,7 +390,7 @@ def _train(args: argparse.Namespace) -> int:
                          learning_rate=args.learning_rate, validation_fraction=args.validation_fraction,
                          split_seed=args.split_seed,
                          seed=args.seed, early_stopping_patience=args.patience, time_budget_s=args.time_budget,
-                         resume=args.resume, follow=args.follow)
+                         resume=args.resume, follow=args.follow, follow_start_wait_s=args.follow_wait)
     stop = threading.Event()
     if args.progress == "json":
         from .protocol import JsonLinesWriter, watch_for_stop

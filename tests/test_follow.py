@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 
@@ -49,14 +50,20 @@ def check_split_of(run, samples: set[int]) -> dict:
 
 
 def test_training_follows_a_dataset_while_it_is_generated(tmp_path):
+    """train --follow started first (the folder does not exist yet), generate a moment later."""
     data, run = tmp_path / "ds", tmp_path / "run"
+    training = start(tensorflow_python(), "train", "--data", str(data), "--out", str(run), "--follow", *TRAIN)
+    time.sleep(8)  # TensorFlow has loaded: training is looking at a folder no generate run has begun
     generate = start(sys.executable, "generate", "--out", str(data), "--count", "100", *GENERATE)
     try:
-        trained = run_cli("train", "--data", str(data), "--out", str(run), "--follow", *TRAIN, timeout=600)
+        _, trained = training.communicate(timeout=600)
+        _, generated = generate.communicate(timeout=600)
     finally:
-        generate.wait(timeout=600)
-    assert generate.returncode == 0, generate.stderr.read()
-    assert trained.returncode == 0, trained.stderr
+        for process in (generate, training):
+            if process.poll() is None:
+                process.kill()
+    assert generate.returncode == 0, generated
+    assert training.returncode == 0, trained
     history = json.loads((run / "history.json").read_text())
     seen = [h["train_samples"] + h["validation_samples"] for h in history]
     assert history[0]["growing"] and 32 <= seen[0] < 100, "the first epoch did not start while rendering"
@@ -93,11 +100,11 @@ def test_a_killed_generator_leaves_training_what_it_finished(tmp_path):
 def test_follow_without_a_generator_says_so_in_one_line(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
-    done = run_cli("train", "--data", str(empty), "--out", str(tmp_path / "run"), "--follow")
+    done = run_cli("train", "--data", str(empty), "--out", str(tmp_path / "run"), "--follow", "--follow-wait", "2")
     assert done.returncode != 0
     assert done.stderr.strip().splitlines()[-1].endswith(
-        f"no images in {empty} and no generate run is writing into it; start generate first, or train "
-        "without --follow")
+        f"no images in {empty} and no generate run is writing into it (waited 2 s); start generate first, or "
+        "train without --follow")
     assert not (tmp_path / "run").exists()
 
 
@@ -110,3 +117,33 @@ def test_follow_on_a_finished_dataset_trains_on_all_of_it(tmp_path):
     history = json.loads((run / "history.json").read_text())
     assert [h["growing"] for h in history] == [False, False]
     assert os.path.isfile(run / "model.keras")
+
+
+PLATEAU_SCRIPT = """
+import json, math
+from blendercnn_addon.ml.train import epochs_to_plateau
+curve = [38.0 - 16.0 * 0.75 ** epoch for epoch in range(1, 80)]  # saturating, as validation PSNR does
+best, wait, stop = -math.inf, 0, None
+for epoch, value in enumerate(curve, start=1):  # Keras' EarlyStopping: min_delta 0.05, patience 5
+    if value - 0.05 > best:
+        best, wait = value, 0
+    else:
+        wait += 1
+    if wait >= 5:
+        stop = epoch
+        break
+print(json.dumps({"stop": stop, "at": {n: epochs_to_plateau(curve[:n], 0.05, 5) for n in (3, 8, 12, stop)},
+                  "linear": epochs_to_plateau([20.0 + e for e in range(10)], 0.05, 5)}))
+"""
+
+
+def test_the_eta_to_the_plateau_predicts_where_early_stopping_ends():
+    done = subprocess.run([tensorflow_python(), "-c", PLATEAU_SCRIPT], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    answer = json.loads(done.stdout)
+    stop, at = answer["stop"], {int(n): left for n, left in answer["at"].items()}
+    assert at[3] is None, "three epochs cannot tell a plateau"
+    for seen in (8, 12):
+        assert abs(seen + at[seen] - stop) <= 1, (seen, at[seen], stop)
+    assert at[stop] == 0 and answer["linear"] is None  # a run still climbing as fast has no plateau in sight

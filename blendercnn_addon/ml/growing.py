@@ -21,12 +21,17 @@ import time
 
 import numpy as np
 
+from ..dataset_card import CARD_NAME
 from ..dataset_format import METADATA_NAME, DatasetFolder, read_metadata
 from ..errors import UserError
 from .dataset import DatasetIndex, load_image, read_index
 
 MIN_SAMPLES = 32  # images before the first epoch (enough to place the ball and hold some validation)
 POLL_SECONDS = 1.0  # how often to look for the first images while waiting
+# How long to wait for a generate run to start writing into a folder that has no dataset card yet:
+# generate started a moment before train --follow takes a few seconds (Blender's start, the
+# scene's tables) before it holds the folder's lock.
+START_WAIT_SECONDS = 60.0
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
@@ -105,21 +110,25 @@ class GrowingDataset:
         return DatasetIndex(self.folder.path, self.indices[:self.count].copy(), self.vectors[:self.count].copy(),
                             self._card)
 
-    def wait_for_start(self, seed: int, fraction: float, stop_requested, report) -> None:
+    def wait_for_start(self, seed: int, fraction: float, stop_requested, report,
+                       start_wait_s: float = START_WAIT_SECONDS) -> None:
         """Until at least MIN_SAMPLES images, with one on each side of the split, are loaded.
 
-        UserError when no generate run is writing and there are fewer (then there never will be
-        more); returns early, with what there is, when ``stop_requested`` is set."""
+        A folder without a dataset card gets ``start_wait_s`` seconds for a generate run to begin.
+        UserError when no generate run is writing and there are fewer images (then there never
+        will be more); returns early, with what there is, when ``stop_requested`` is set."""
         waited_since = time.monotonic()
         while True:
             generating = self.generating()  # looked at before reading: a run that has ended wrote its last table
             self.refresh()
             if self._enough(seed, fraction) or stop_requested.is_set():
                 return
-            if not generating:
+            starting = not os.path.exists(self.folder.file(CARD_NAME)) and \
+                time.monotonic() - waited_since < start_wait_s
+            if not generating and not starting:
                 if self.count == 0:
-                    raise UserError(f"no images in {self.folder.path} and no generate run is writing into it; "
-                                    "start generate first, or train without --follow")
+                    raise UserError(f"no images in {self.folder.path} and no generate run is writing into it "
+                                    f"(waited {start_wait_s:g} s); start generate first, or train without --follow")
                 raise UserError(f"{self.folder.path} holds {self.count} images and no generate run is writing "
                                 f"into it; --follow starts at {MIN_SAMPLES} (train without --follow)")
             report("waiting", images=self.count, needed=MIN_SAMPLES, waited_s=time.monotonic() - waited_since)
