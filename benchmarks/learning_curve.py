@@ -87,11 +87,13 @@ def train_and_score(data: str, run: str, refs, epochs: int) -> dict:
 
 def compare_presets(work: str, args, refs) -> None:
     """Render --preset-count images with each preset (one folder each, reused), train and score each."""
-    for preset in args.presets.split(","):
+    for preset in args.presets.split(","):  # a preset name, or NAME@SAMPLES for it at another sample count
+        name, _, samples = preset.partition("@")
         data = os.path.join(work, f"preset_{preset}_{args.resolution}_{args.preset_count}")
         shutil.rmtree(data, ignore_errors=True)
         seconds = cli("generate", "--out", data, "--count", str(args.preset_count), "--resolution",
-                      str(args.resolution), "--preset", preset, "--quiet")
+                      str(args.resolution), "--preset", name, *(["--samples", samples] if samples else []),
+                      "--quiet")
         figures = train_and_score(data, os.path.join(work, f"run_preset_{preset}"), refs, args.epochs)
         print(f"render_seconds_{preset}: {seconds:.0f}", flush=True)
         print(f"psnr_clean_{preset}: {figures['psnr_clean']:.2f} ({figures['epochs']} epochs, "
@@ -105,7 +107,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=60, help="most epochs per count (early stopping ends most runs sooner)")
     parser.add_argument("--tolerance", type=float, default=0.5, help="dB below the best that still counts as the same model")
     parser.add_argument("--work", help="folder for the references and the dataset (reused)")
-    parser.add_argument("--presets", default="", help="also compare these training presets (comma-separated)")
+    parser.add_argument("--presets", default="", help="also compare these training presets (comma-separated; "
+                        "NAME@SAMPLES: that preset at another sample count)")
     parser.add_argument("--preset-count", type=int, default=500, help="renders per preset compared (default 500)")
     parser.add_argument("--skip-curve", action="store_true", help="only the preset comparison")
     args = parser.parse_args()

@@ -133,7 +133,8 @@ for epoch, value in enumerate(curve, start=1):  # Keras' EarlyStopping: min_delt
         stop = epoch
         break
 print(json.dumps({"stop": stop, "at": {n: epochs_to_plateau(curve[:n], 0.05, 5) for n in (3, 8, 12, stop)},
-                  "linear": epochs_to_plateau([20.0 + e for e in range(10)], 0.05, 5)}))
+                  "linear": epochs_to_plateau([20.0 + e for e in range(10)], 0.05, 5),
+                  "flat": epochs_to_plateau([20.0, 25.0, 27.0, 28.0, 28.5, 28.6, 28.6, 28.6, 28.6], 0.05, 5)}))
 """
 
 
@@ -147,3 +148,4 @@ def test_the_eta_to_the_plateau_predicts_where_early_stopping_ends():
     for seen in (8, 12):
         assert abs(seen + at[seen] - stop) <= 1, (seen, at[seen], stop)
     assert at[stop] == 0 and answer["linear"] is None  # a run still climbing as fast has no plateau in sight
+    assert answer["flat"] == 2  # flat for three epochs: two more and early stopping ends it

@@ -288,8 +288,10 @@ def epochs_to_plateau(psnrs: list[float], min_gain_db: float, patience: int) -> 
     if len(bests) < 7:
         return None
     earlier, recent = (bests[-4] - bests[-7]) / 3.0, (bests[-1] - bests[-4]) / 3.0
+    if recent <= min_gain_db:
+        return patience - wait  # flat already: only the patience is left
     if earlier <= 0.0 or recent >= earlier:
-        return None if recent > min_gain_db else patience - wait  # still climbing as fast, or flat
+        return None  # still climbing as fast as before: no plateau in sight
     shrink = (recent / earlier) ** (1.0 / 3.0)
     latest = recent * shrink  # the mean is centred one epoch back
     epochs = math.ceil(math.log(min_gain_db * (1.0 - shrink) / latest) / math.log(shrink))
