@@ -554,6 +554,13 @@ def _generation_job(args: argparse.Namespace, settings: GenerationSettings):
     return make_job(scene, settings, quiet=True)
 
 
+def _note_fewer_renders(count: int, quiet: bool) -> None:
+    """One line when the learning curve says far fewer renders make the same model (recommendation.py)."""
+    fewer = count_note(count)
+    if fewer and not quiet:
+        sys.stderr.write(f"note: {fewer}\n")
+
+
 def _generate(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     settings.validate()  # before importing bpy: bad input answers fast and writes nothing
@@ -564,15 +571,13 @@ def _generate(args: argparse.Namespace) -> int:
     problem = default_resolution_problem(settings.resolution)
     if problem:  # a warning, not a refusal (architectures.py); repeated with the notes at the end
         sys.stderr.write(f"warning: {problem}\n")
-    fewer = count_note(settings.count)
-    if fewer and not args.quiet:  # more renders than the learning curve says pay (recommendation.py)
-        sys.stderr.write(f"note: {fewer}\n")
     stop, job = threading.Event(), None
     try:
         with _stopped_by_signals(stop):  # from here to the end of the run, Ctrl-C ends cleanly
             job = _generation_job(args, settings)
             if not stop.is_set():
-                job.run(on_progress=TerminalProgress(args.quiet), should_stop=stop.is_set)
+                job.run(on_progress=TerminalProgress(args.quiet), should_stop=stop.is_set,
+                        on_start=lambda: _note_fewer_renders(settings.count, args.quiet))
     except KeyboardInterrupt:  # a second Ctrl-C, during an image
         stop.set()
     if stop.is_set():

@@ -227,13 +227,16 @@ class DatasetJob:
         return ""
 
     def run(self, on_progress: Callable[["DatasetJob", int], None] | None = None,
-            should_stop: Callable[[], bool] | None = None) -> None:
-        """Start, render every missing sample (or until ``should_stop()``), finish.
+            should_stop: Callable[[], bool] | None = None, on_start: Callable[[], None] | None = None) -> None:
+        """Start, render every missing sample (or until ``should_stop()``), finish. ``on_start()`` runs
+        once the start has passed every check (folder, disk, lock), before the first image.
 
         Raises UserError (one line, see :meth:`explain`) for bad input, a full disk or a write error."""
         try:
             try:
                 self.start()
+                if on_start is not None:
+                    on_start()
                 while not self.finished:
                     if should_stop is not None and should_stop():
                         break
