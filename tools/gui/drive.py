@@ -109,14 +109,20 @@ class Driver:
             yield from self.probe_at(*self.to_screen(region, int(region.width * x_fraction), remembered[1]), wanted)
             if self.found:
                 return
-        for page in range(4):
-            yield from self._scroll_to_page(page)
-            region = self.sidebar()
-            for t in range(30, region.height - 4, step):
-                yield from self.probe_at(*self.to_screen(region, int(region.width * x_fraction), t), wanted)
-                if self.found:
-                    self.seen[(wanted, x_fraction)] = (page, t)
-                    return
+        for attempt in range(2):
+            for page in range(4):
+                yield from self._scroll_to_page(page)
+                region = self.sidebar()
+                for t in range(30, region.height - 4, step):
+                    yield from self.probe_at(*self.to_screen(region, int(region.width * x_fraction), t), wanted)
+                    if self.found:
+                        self.seen[(wanted, x_fraction)] = (page, t)
+                        return
+            # Once seen in CI after an error report: no probe answered on any page. A popup or a
+            # tooltip can hold the keyboard; Esc over the 3D view frees it (and changes nothing there).
+            self.move(*self.area_centre("VIEW_3D"))
+            self.key("Escape")
+            yield 1.0
         raise JourneyFailed(f"no button {wanted!r} in the sidebar")
 
     def _scroll_to_page(self, page: int):
@@ -606,11 +612,13 @@ def preview_latency_and_follow(d: Driver):
     for value in ("0.1", "-0.2", "0.3", "-0.4", "0.5", "0"):  # typed, as a user types
         yield from d.find("blendercnn_preview.preview_x", x_fraction=0.25)
         yield from d.type_into(*d.found, value)
-        yield from d.wait_for(lambda: preview_idle(session), 10, "the typed value's image", every=0.01)
+        yield from d.wait_for(lambda: preview_idle(session), 10, "the typed value's image", every=0.02)
+    # Polled every 20 ms, not faster: the answer is timed by the worker's reader thread, and a
+    # journey waking Blender 200 times a second would itself take CPU from the worker it times.
     for step in range(30):  # property changes, as a script or a driver makes them
         preview.preview_y = -0.6 + 0.04 * step
         yield 0.01
-        yield from d.wait_for(lambda: preview_idle(session), 10, "the image", every=0.005)
+        yield from d.wait_for(lambda: preview_idle(session), 10, "the image", every=0.02)
     latencies = [shown.latency_ms for shown in list(session.shown)[first:]]
     d.check("at least 30 preview requests timed in the window", len(latencies) >= 30, len(latencies))
     answers = [(s.arrived - s.requested) * 1000.0 for s in list(session.shown)[first:]]
