@@ -3,7 +3,7 @@
 What the panel does with its defaults, measured on this machine, side by side in one run:
 - references (not part of the job; rendered once, cached in --work): the clean images of 40
   held-out vectors (dataset seed 2024, Reference preset, 256²);
-- the job, wall clock from the first render: Generate (Set Up Scene's scene, Default preset, the
+- the job, wall clock from the first render: Generate (Set Up Scene's scene, --preset (Default), the
   default workers, 256², --count images into an empty folder), then Train (radiance, its recipe,
   the rest of --budget as its time budget). After every epoch the model draws the references'
   vectors and is scored against them;
@@ -21,7 +21,8 @@ reached, then labelled a lower bound), and psnr_clean_256_at_<s>s: the learning 
 With --follow the same job runs a second time as Generate & Train (train --follow starting beside
 generate: each epoch on the images finished so far), and its figures print with a follow_ prefix.
 
-Usage: python benchmarks/time_to_quality.py [--work DIR] [--count 1200] [--budget 1800] [--follow] [--quick]
+Usage: python benchmarks/time_to_quality.py [--work DIR] [--count 1200] [--budget 1800] [--preset default]
+       [--follow] [--skip-seed-estimate] [--quick]
 """
 
 from __future__ import annotations
@@ -89,8 +90,15 @@ def scorer(refs, began: float, curve: list, label: str):
     return score
 
 
-def run_job(work: str, count: int, budget: float, refs) -> dict:
-    """Generate then Train from an empty folder; the per-epoch scores against the references."""
+def preset_arguments(preset: str) -> list[str]:
+    """``generate`` arguments for a preset name, or NAME@SAMPLES for that preset at another sample count."""
+    name, _, samples = preset.partition("@")
+    return ["--preset", name, *(["--samples", samples] if samples else [])]
+
+
+def run_job(work: str, count: int, budget: float, refs, preset: str = "default") -> dict:
+    """Generate (with ``preset``) then Train from an empty folder; the per-epoch scores against the
+    references."""
     from blendercnn_addon.ml.train import TrainConfig, train
 
     job = os.path.join(work, "job")
@@ -98,7 +106,7 @@ def run_job(work: str, count: int, budget: float, refs) -> dict:
     data, run = os.path.join(job, "dataset"), os.path.join(job, "run")
     began = time.perf_counter()
     render_seconds = cli("generate", "--out", data, "--count", str(count), "--resolution", str(RESOLUTION),
-                         "--quiet")
+                         *preset_arguments(preset), "--quiet")
     print(f"render_seconds: {render_seconds:.0f}", flush=True)
     curve = []
     score = scorer(refs, began, curve, "epoch")
@@ -190,6 +198,10 @@ def main() -> None:
                              "side: its figures print with a follow_ prefix")
     parser.add_argument("--follow-only", action="store_true",
                         help="with --follow: only the Generate & Train job (no sequential job, no seed estimate)")
+    parser.add_argument("--preset", default="default",
+                        help="the job's render preset (default: Default); NAME@SAMPLES for it at another sample count")
+    parser.add_argument("--skip-seed-estimate", action="store_true",
+                        help="no seed pipeline estimate (its renders and timed batches take a few minutes)")
     parser.add_argument("--quick", action="store_true",
                         help="a few-minute smoke run: 96 renders, 8 references, a 150 s job")
     args = parser.parse_args()
@@ -197,17 +209,17 @@ def main() -> None:
         args.count, args.references, args.budget = 96, 8, 150.0
     work = args.work or tempfile.mkdtemp(prefix="blendercnn-time-to-quality-")
     print(f"work: {work}\nresolution: {RESOLUTION}\nbudget_s: {args.budget:.0f}\nrenders_used: {args.count}\n"
-          f"references: {args.references}", flush=True)
+          f"references: {args.references}\npreset: {args.preset}", flush=True)
     refs = references(work, args.references)
     if not (args.follow and args.follow_only):
-        job = run_job(work, args.count, args.budget, refs)
+        job = run_job(work, args.count, args.budget, refs, args.preset)
         print(f"train_seconds: {job['train_seconds']:.0f}")
         reached = report_curve(job, args.budget, "")
     if args.follow:
         following = run_job_following(work, args.count, args.budget, refs)
         print(f"follow_render_seconds: {following['render_seconds']:.0f}")
         report_curve(following, args.budget, "follow_")
-    if args.follow and args.follow_only:
+    if (args.follow and args.follow_only) or args.skip_seed_estimate:
         return
     seed_render = seed_render_seconds_per_image(work)
     seed_epoch = seed_epoch_seconds(work, job["data"])

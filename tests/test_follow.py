@@ -19,6 +19,12 @@ def start(python: str, *args: str) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True)
 
 
+def kill_if_running(*processes: subprocess.Popen) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+
+
 def listed_samples(folder) -> set[int]:
     """The samples metadata.json lists: what generate had committed at its last table flush."""
     return {int(key.split("_")[1]) for key in json.loads((folder / "metadata.json").read_text())}
@@ -59,9 +65,7 @@ def test_training_follows_a_dataset_while_it_is_generated(tmp_path):
         _, trained = training.communicate(timeout=600)
         _, generated = generate.communicate(timeout=600)
     finally:
-        for process in (generate, training):
-            if process.poll() is None:
-                process.kill()
+        kill_if_running(generate, training)
     assert generate.returncode == 0, generated
     assert training.returncode == 0, trained
     history = json.loads((run / "history.json").read_text())
@@ -85,9 +89,7 @@ def test_a_killed_generator_leaves_training_what_it_finished(tmp_path):
         generate.wait(timeout=60)
         out, err = training.communicate(timeout=600)
     finally:
-        for process in (generate, training):
-            if process.poll() is None:
-                process.kill()
+        kill_if_running(generate, training)
     assert training.returncode == 0, err
     samples = listed_samples(data)
     assert 32 <= len(samples) < 2000

@@ -349,8 +349,9 @@ def test_serve_writes_frames_as_blender_stores_pixels(trained_run, tmp_path):
 
 
 # -- image → vector ------------------------------------------------------------------------------
-def test_invert_finds_the_vector_of_the_models_own_image(trained_run, tmp_path):
-    truth = [0.9, 0.35, 0.1, 0.3, -0.4]
+@pytest.mark.parametrize("truth", [[0.9, 0.35, 0.1, 0.3, -0.4], [1.0, 0.35, 0.0, -0.2, 0.5]],
+                         ids=["any-colour", "vibrant"])  # vibrant: a channel at exactly 1 and one at 0
+def test_invert_finds_the_vector_of_the_models_own_image(trained_run, tmp_path, truth):
     picture, fitted = tmp_path / "picture.png", tmp_path / "fitted.png"
     done = run_cli("predict", "--model", str(trained_run), "--vector", ",".join(map(str, truth)),
                    "--out", str(picture))
@@ -360,9 +361,11 @@ def test_invert_finds_the_vector_of_the_models_own_image(trained_run, tmp_path):
     figures = dict(line.split(": ", 1) for line in done.stdout.strip().splitlines())
     found = [float(figures[name]) for name in "rgbxy"]
     print("invert round trip:", found, "psnr", figures["fit_psnr_db"], "s", figures["seconds"])
-    assert max(abs(a - b) for a, b in zip(found[:3], truth[:3])) <= 0.05, found
-    assert max(abs(a - b) for a, b in zip(found[3:], truth[3:])) <= 0.05, found
-    assert float(figures["fit_psnr_db"]) > 35 and Image.open(fitted).size == (32, 32)
+    # The model's own image: the vector is there to be found exactly (measured: colour within 0.0003,
+    # position within 0.3 mm, 59 dB; a sigmoid on the colour found the vibrant 1 at 0.991, 47 dB).
+    assert max(abs(a - b) for a, b in zip(found[:3], truth[:3])) <= 0.003, found
+    assert max(abs(a - b) for a, b in zip(found[3:], truth[3:])) <= 0.01, found
+    assert float(figures["fit_psnr_db"]) > 50 and Image.open(fitted).size == (32, 32)
 
 
 def test_invert_a_folder_writes_a_csv_that_predict_reads_back(trained_run, tiny_dataset, tmp_path):

@@ -48,6 +48,13 @@ def read_index(folder: str) -> DatasetIndex:
         vectors = read_metadata(metadata_path)
     except (OSError, ValueError) as err:
         raise UserError(f"{metadata_path} is not valid metadata ({err})") from None
+    return index_of_vectors(folder, vectors)
+
+
+def index_of_vectors(folder: str, vectors: dict[int, list[float]]) -> DatasetIndex:
+    """Index of the dataset in ``folder`` whose metadata.json was read as ``vectors`` ({sample: [r, g, b,
+    x, y]}); UserError if it is empty, a vector is malformed or an image it lists is missing."""
+    metadata_path = os.path.join(folder, METADATA_NAME)
     if not vectors:
         raise UserError(f"dataset {folder} holds no samples yet")
     bad = [i for i, v in vectors.items() if len(v) != VECTOR_SIZE]

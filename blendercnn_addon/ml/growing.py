@@ -24,7 +24,7 @@ import numpy as np
 from ..dataset_card import CARD_NAME
 from ..dataset_format import METADATA_NAME, DatasetFolder, read_metadata
 from ..errors import UserError
-from .dataset import DatasetIndex, load_image, read_index
+from .dataset import DatasetIndex, index_of_vectors, load_image
 
 MIN_SAMPLES = 32  # images before the first epoch (enough to place the ball and hold some validation)
 POLL_SECONDS = 1.0  # how often to look for the first images while waiting
@@ -75,9 +75,10 @@ class GrowingDataset:
     def refresh(self) -> int:
         """Load every image metadata.json lists that is not loaded yet; returns how many were added."""
         path = self.folder.file(METADATA_NAME)
-        if not os.path.exists(path) or not read_metadata(path):
+        vectors = read_metadata(path) if os.path.exists(path) else {}
+        if not vectors:
             return 0  # generate has not finished its first image yet
-        index = read_index(self.folder.path)
+        index = index_of_vectors(self.folder.path, vectors)
         if index.card is None:
             raise UserError(f"{self.folder.path} is not a dataset this tool generates (no dataset card): "
                             "--follow needs one; train on it without --follow")

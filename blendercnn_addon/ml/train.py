@@ -468,7 +468,7 @@ def train(config: TrainConfig, report, stop_requested: threading.Event | None = 
         best_while_growing = state.pop("best_val_loss", None) if growing is not None else None
         if growing is not None:
             current["plateau_from"] = epoch  # the plateau is judged on the epochs over the whole dataset
-        _take_split(current, index, images, train_rows, val_rows, growing=False)
+            _take_split(current, index, images, train_rows, val_rows, growing=False)
         model.fit(_make_batches(images, index.vectors, train_rows, config.batch_size, seed=config.seed),
                   validation_data=_make_batches(images, index.vectors, val_rows, config.batch_size, seed=None),
                   epochs=config.epochs, initial_epoch=epoch, callbacks=[*head, *plateau_callbacks(config), *tail],
