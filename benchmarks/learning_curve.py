@@ -34,7 +34,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
-from time_to_quality import REFERENCE_SEED, cli  # noqa: E402
+from time_to_quality import REFERENCE_SEED, cli, preset_arguments  # noqa: E402
 
 from blendercnn_addon.dataset_format import METADATA_NAME, SCENE_TABLE_NAMES, metadata_bytes  # noqa: E402
 from blendercnn_addon.dataset_card import CARD_NAME  # noqa: E402
@@ -88,12 +88,10 @@ def train_and_score(data: str, run: str, refs, epochs: int) -> dict:
 def compare_presets(work: str, args, refs) -> None:
     """Render --preset-count images with each preset (one folder each, reused), train and score each."""
     for preset in args.presets.split(","):  # a preset name, or NAME@SAMPLES for it at another sample count
-        name, _, samples = preset.partition("@")
         data = os.path.join(work, f"preset_{preset}_{args.resolution}_{args.preset_count}")
         shutil.rmtree(data, ignore_errors=True)
         seconds = cli("generate", "--out", data, "--count", str(args.preset_count), "--resolution",
-                      str(args.resolution), "--preset", name, *(["--samples", samples] if samples else []),
-                      "--quiet")
+                      str(args.resolution), *preset_arguments(preset), "--quiet")
         figures = train_and_score(data, os.path.join(work, f"run_preset_{preset}"), refs, args.epochs)
         print(f"render_seconds_{preset}: {seconds:.0f}", flush=True)
         print(f"psnr_clean_{preset}: {figures['psnr_clean']:.2f} ({figures['epochs']} epochs, "
