@@ -43,6 +43,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
+from blendercnn_addon.architectures import ARCHITECTURES  # noqa: E402
 from blendercnn_addon.metrics import psnr  # noqa: E402
 
 RESOLUTION = 256
@@ -96,9 +97,10 @@ def preset_arguments(preset: str) -> list[str]:
     return ["--preset", name, *(["--samples", samples] if samples else [])]
 
 
-def run_job(work: str, count: int, budget: float, refs, preset: str = "default") -> dict:
-    """Generate (with ``preset``) then Train from an empty folder; the per-epoch scores against the
-    references."""
+def run_job(work: str, count: int, budget: float, refs, preset: str = "default",
+            batch_size: int | None = None, learning_rate: float | None = None) -> dict:
+    """Generate (with ``preset``) then Train (radiance's recipe, or ``batch_size`` / ``learning_rate``)
+    from an empty folder; the per-epoch scores against the references."""
     from blendercnn_addon.ml.train import TrainConfig, train
 
     job = os.path.join(work, "job")
@@ -111,7 +113,8 @@ def run_job(work: str, count: int, budget: float, refs, preset: str = "default")
     curve = []
     score = scorer(refs, began, curve, "epoch")
     config = TrainConfig(data=data, out=run, arch="radiance", epochs=100_000, early_stopping_patience=100_000,
-                         time_budget_s=max(1.0, budget - render_seconds))
+                         time_budget_s=max(1.0, budget - render_seconds), batch_size=batch_size,
+                         learning_rate=learning_rate)
     train_began = time.perf_counter()
     train(config, lambda event, **fields: None, epoch_hook=score)
     return {"render_seconds": render_seconds, "train_seconds": time.perf_counter() - train_began,
@@ -163,7 +166,6 @@ def seed_render_seconds_per_image(work: str) -> float:
 def seed_epoch_seconds(work: str, data: str) -> float:
     """Seconds for one epoch of the seed architecture on 9,000 images at 256², from SEED_TIMED_BATCHES
     timed batches on the job's renders (their batch size is the seed's)."""
-    from blendercnn_addon.architectures import ARCHITECTURES
     from blendercnn_addon.ml.train import TrainConfig, train
 
     stop, stamps, intervals = threading.Event(), [], []
@@ -200,6 +202,8 @@ def main() -> None:
                         help="with --follow: only the Generate & Train job (no sequential job, no seed estimate)")
     parser.add_argument("--preset", default="default",
                         help="the job's render preset (default: Default); NAME@SAMPLES for it at another sample count")
+    parser.add_argument("--batch-size", type=int, help="the job's batch size (default: radiance's recipe)")
+    parser.add_argument("--learning-rate", type=float, help="the job's initial Adam rate (default: radiance's recipe)")
     parser.add_argument("--skip-seed-estimate", action="store_true",
                         help="no seed pipeline estimate (its renders and timed batches take a few minutes)")
     parser.add_argument("--quick", action="store_true",
@@ -210,9 +214,12 @@ def main() -> None:
     work = args.work or tempfile.mkdtemp(prefix="blendercnn-time-to-quality-")
     print(f"work: {work}\nresolution: {RESOLUTION}\nbudget_s: {args.budget:.0f}\nrenders_used: {args.count}\n"
           f"references: {args.references}\npreset: {args.preset}", flush=True)
+    recipe = ARCHITECTURES["radiance"].recipe()  # what TrainConfig fills in where the arguments are None
+    print(f"batch_size: {args.batch_size or recipe['batch_size']}\n"
+          f"learning_rate: {args.learning_rate or recipe['learning_rate']}", flush=True)
     refs = references(work, args.references)
     if not (args.follow and args.follow_only):
-        job = run_job(work, args.count, args.budget, refs, args.preset)
+        job = run_job(work, args.count, args.budget, refs, args.preset, args.batch_size, args.learning_rate)
         print(f"train_seconds: {job['train_seconds']:.0f}")
         reached = report_curve(job, args.budget, "")
     if args.follow:

@@ -465,3 +465,41 @@ def test_training_stops_when_gains_are_noise_and_the_rate_has_a_floor():
     assert answer["stopped_after"] == 3 + 5  # the best (epoch 3) plus five epochs without a real gain
     assert answer["lowest_rate"] < 1e-3  # the plateau cut the rate once on the way
     assert answer["floor"] == pytest.approx(1e-6)  # three tenfold cuts at most
+
+
+FUSED_SCRIPT = """
+import json, sys
+import numpy as np
+from blendercnn_addon.ml.tensorflow_import import import_tensorflow_quietly
+tf = import_tensorflow_quietly()
+from blendercnn_addon.ml import models
+from blendercnn_addon.ml.inference import load_run
+model = load_run(sys.argv[1]).model
+vectors = tf.constant([[1.0, 0.35, 0.0, -0.2, 0.5], [0.2, 0.9, 0.6, 0.3, -0.4], [0.02, 0.01, 0.05, 0.9, 0.9]])
+with tf.GradientTape() as tape:
+    tape.watch(vectors)
+    images = model(vectors, training=False)
+    loss = tf.reduce_mean(tf.square(images - 0.3))
+gradient = tape.gradient(loss, vectors)
+np.savez(sys.argv[2], images=images.numpy(), gradient=gradient.numpy())
+print(json.dumps({"fused": models._xla_available(), "fused_layers": sorted(
+    layer.name for layer in model.layers if isinstance(layer, models._FusedCall))}))
+"""
+
+
+def test_fused_layers_draw_and_learn_exactly_as_op_by_op(trained_run, tmp_path):
+    """XLA fuses the per-pixel layers (models._FusedCall): the same images and the same gradients
+    as op by op (BLENDERCNN_XLA=0), which is how the model ran before."""
+    answers = {}
+    for xla in ("0", "1"):
+        done = subprocess.run([tensorflow_python(), "-c", FUSED_SCRIPT, str(trained_run), str(tmp_path / f"{xla}.npz")],
+                              cwd=ROOT, capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "BLENDERCNN_XLA": xla})
+        assert done.returncode == 0, done.stderr[-2000:]
+        answers[xla] = json.loads(done.stdout.strip().splitlines()[-1])
+    assert answers["0"]["fused"] is False and answers["1"]["fused"] is True
+    assert answers["1"]["fused_layers"] == ["linear_rgb", "view_transform"]
+    plain, fused = np.load(tmp_path / "0.npz"), np.load(tmp_path / "1.npz")
+    assert np.abs(plain["images"] - fused["images"]).max() < 1e-5
+    assert np.allclose(plain["gradient"], fused["gradient"], rtol=1e-3, atol=1e-7)
+    assert np.abs(fused["gradient"]).max() > 0  # a gradient that could differ

@@ -25,6 +25,7 @@ is imported.
 from __future__ import annotations
 
 import math
+import os
 
 import keras
 import numpy as np
@@ -67,8 +68,53 @@ def build_seed(resolution: int) -> keras.Model:
     return keras.Model(vector, image, name="seed")
 
 
+class _FusedCall:
+    """Mixin for layers whose work is a chain of elementwise ops on every pixel: the layer's
+    ``fused`` runs as one XLA cluster when the backend can compile (else as it is).
+
+    Run op by op on a CPU, each of those ops reads and writes the whole (batch, R, R, C) tensor;
+    fused, the chain passes over memory once. At 256² on two CPU cores this took a radiance
+    training step from ≈ 505 to ≈ 360 ms (benchmarks/fused_layers.py). Only these layers are
+    compiled: XLA on the whole step was slower (614 ms), its CPU convolutions are."""
+
+    def call(self, inputs):
+        if getattr(self, "_fused_call", None) is None:
+            self._fused_call = _compiled(self.fused)
+        return self._fused_call(inputs)
+
+    def fused(self, inputs):
+        raise NotImplementedError
+
+
+def _compiled(function):
+    """``function`` compiled by XLA when the TensorFlow backend can compile here, else itself."""
+    if not _xla_available():
+        return function
+    import tensorflow as tf  # the backend is TensorFlow (_xla_available)
+
+    return tf.function(function, jit_compile=True, autograph=False)
+
+
+_XLA = {}
+
+
+def _xla_available() -> bool:
+    """Whether the TensorFlow backend compiles with XLA here (tried once per process), unless
+    the environment says ``BLENDERCNN_XLA=0`` (to compare, or where XLA misbehaves)."""
+    if "ok" not in _XLA:
+        _XLA["ok"] = False
+        if keras.backend.backend() == "tensorflow" and os.environ.get("BLENDERCNN_XLA", "1") != "0":
+            import tensorflow as tf
+            try:
+                with tf.init_scope():  # eagerly, also when first asked while a graph is traced
+                    _XLA["ok"] = float(tf.function(lambda x: x * 2.0, jit_compile=True)(tf.constant(1.0))) == 2.0
+            except Exception:  # noqa: BLE001 - any failure to compile means: run uncompiled
+                _XLA["ok"] = False
+    return _XLA["ok"]
+
+
 @keras.saving.register_keras_serializable(package="blendercnn")
-class ColouredLight(layers.Layer):
+class ColouredLight(_FusedCall, layers.Layer):
     """[colour (batch, 3), light (batch, H, W, 4)] → linear RGB (batch, H, W, 3) = colour·A + B;
     with a third input, the ball's coverage c (batch, H, W, 1) in [0, 1] (ball_disc.BallCoverage),
     (colour·A + B)·(1 − c) + colour·ceiling·c: the ball's own pixels drawn exactly, over the room.
@@ -89,7 +135,7 @@ class ColouredLight(layers.Layer):
         self.ceiling = None if ceiling is None else float(ceiling)
         self.background_ceiling = None if background_ceiling is None else float(background_ceiling)
 
-    def call(self, inputs):
+    def fused(self, inputs):
         colour, light = inputs[0][:, None, None, :], inputs[1]
         a = _under(ops.exp(ops.minimum(light[..., :1], 8.0)), self.ceiling)  # exp underflows to 0 harmlessly
         b = _under(ops.exp(ops.minimum(light[..., 1:], 2.0)), self.background_ceiling)
@@ -117,7 +163,7 @@ def _lerp(low, high, fraction):
 
 
 @keras.saving.register_keras_serializable(package="blendercnn")
-class ViewTransformLUT(layers.Layer):
+class ViewTransformLUT(_FusedCall, layers.Layer):
     """Linear RGB (batch, H, W, 3) → display RGB in [0, 1]: trilinear lookup in the baked table.
 
     The table (size³ x 3, float32) is a non-trainable weight, so it is saved with the model.
@@ -143,7 +189,7 @@ class ViewTransformLUT(layers.Layer):
         log_part = ops.log(ops.maximum(v, self.lut_min)) * per_log + (1.0 - log_low * per_log)
         return ops.where(v < self.lut_min, v * (1.0 / self.lut_min), log_part)
 
-    def call(self, linear):
+    def fused(self, linear):
         t = self._coordinate(linear)  # in [0, size - 1]
         i0 = ops.minimum(ops.floor(t), self.size - 2.0)  # the cell's low corner; the top node belongs to the last cell
         f = t - i0  # (..., 3) in [0, 1]: where inside its cell each value lies

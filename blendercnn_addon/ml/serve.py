@@ -89,8 +89,9 @@ class FrameFile:
 
 
 def compile_forward(model, resolution: int, rgba_bottom_up: bool):
-    """The model's forward pass for one vector, traced once by TensorFlow (XLA was tried: no faster
-    in the worker, 17.0 ms per 256² radiance image either way on 2 CPU cores, and slower to load).
+    """The model's forward pass for one vector, traced once by TensorFlow. (XLA on the whole pass
+    was tried: no faster, 17.0 ms per 256² radiance image either way on 2 CPU cores, and slower
+    to load; the per-pixel layers fuse themselves, models._FusedCall: 17.7 → 9.8 ms.)
 
     Returns f(vector (1, VECTOR_SIZE) float32) → (R, R, 4) float32 RGBA bottom row first
     (``rgba_bottom_up``) or (R, R, 3) float32 RGB top row first, values in [0, 1]."""
