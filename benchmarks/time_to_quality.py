@@ -214,7 +214,7 @@ def main() -> None:
     work = args.work or tempfile.mkdtemp(prefix="blendercnn-time-to-quality-")
     print(f"work: {work}\nresolution: {RESOLUTION}\nbudget_s: {args.budget:.0f}\nrenders_used: {args.count}\n"
           f"references: {args.references}\npreset: {args.preset}", flush=True)
-    recipe = ARCHITECTURES["radiance"].recipe()  # what TrainConfig fills in where the arguments are None
+    recipe = ARCHITECTURES["radiance"].recipe(RESOLUTION)  # what train fills in where the arguments are None
     print(f"batch_size: {args.batch_size or recipe['batch_size']}\n"
           f"learning_rate: {args.learning_rate or recipe['learning_rate']}", flush=True)
     refs = references(work, args.references)

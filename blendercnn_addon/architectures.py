@@ -7,7 +7,9 @@ fills in, the check Generate makes on the resolution, and ``build_model``'s disp
 Recipes measured on the 10,000-sample 64² benchmark dataset (benchmarks/model_quality.py,
 2 CPU cores): ``radiance`` reaches the seed's final validation PSNR fastest with batches of 16
 at Adam 0.003 (at 0.001 / 32 it took three epochs, at 0.003 / 16 one or two); ``seed`` keeps
-the seed project's own.
+the seed project's own. At 256² (the user's job, benchmarks/time_to_quality.py) ``radiance``
+trains about as many images a second with batches of 8 as of 16 and takes twice the steps,
+reaching 35 dB sooner: its recipe takes 8 from 256² on (big_image_side).
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ class Architecture:
     """What the add-on knows about one model.
 
     name: the id (``--arch``, config.json); label and description: what the panel shows.
-    batch_size, learning_rate: the recommended recipe (Adam's initial rate).
+    batch_size, learning_rate: the recommended recipe (Adam's initial rate); for images of side
+    big_image_side or more the batch is big_image_batch_size (None: batch_size at every size).
     resolution_multiple, min_resolution: the square sizes it can be built for.
     needs_view_table: it maps linear light through the dataset's baked view transform
     (view_transform_lut.npy), so datasets without one cannot train it.
@@ -40,6 +43,8 @@ class Architecture:
     needs_view_table: bool
     uses_geometry: bool
     builder: str
+    big_image_side: int | None = None
+    big_image_batch_size: int | None = None
 
     def resolution_problem(self, resolution: int) -> str | None:
         """Why this architecture cannot be built for ``resolution`` x ``resolution``, or None."""
@@ -48,9 +53,18 @@ class Architecture:
                     f"(at least {self.min_resolution}), got {resolution}")
         return None
 
-    def recipe(self) -> dict:
-        """{"batch_size": int, "learning_rate": float}: what the panel fills in when it is chosen."""
-        return {"batch_size": self.batch_size, "learning_rate": self.learning_rate}
+    def recipe(self, resolution: int) -> dict:
+        """{"batch_size": int, "learning_rate": float} for square images of side ``resolution``
+        pixels: what training takes when none is given, and what the panel fills in."""
+        big = self.big_image_side is not None and resolution >= self.big_image_side
+        return {"batch_size": self.big_image_batch_size if big else self.batch_size,
+                "learning_rate": self.learning_rate}
+
+    def batch_size_text(self) -> str:
+        """The recipe's batch size in words, e.g. "16 (8 from 256²)", for help texts."""
+        if self.big_image_side is None:
+            return str(self.batch_size)
+        return f"{self.batch_size} ({self.big_image_batch_size} from {self.big_image_side}²)"
 
 
 SEED = Architecture(
@@ -61,7 +75,8 @@ RADIANCE = Architecture(
     name="radiance", label="Radiance", batch_size=16, learning_rate=3e-3, resolution_multiple=8, min_resolution=16,
     description="Learns the ball's light in linear colour, applies the colour and the dataset's view "
                 "transform exactly, draws the ball from the scene's geometry (27 k weights)",
-    needs_view_table=True, uses_geometry=True, builder="build_radiance")
+    needs_view_table=True, uses_geometry=True, builder="build_radiance",
+    big_image_side=256, big_image_batch_size=8)
 ARCHITECTURES = {architecture.name: architecture for architecture in (SEED, RADIANCE)}
 AUTO = "auto"  # PREFERRED where the dataset has its baked view transform, else seed
 PREFERRED = RADIANCE.name  # won benchmarks/model_quality.py against seed on every figure
@@ -74,9 +89,10 @@ def architecture(name: str) -> Architecture:
     return ARCHITECTURES[name]
 
 
-def recipe(name: str) -> dict:
-    """The recommended {"batch_size", "learning_rate"} of ``name`` (the seed's for an unknown name)."""
-    return ARCHITECTURES.get(name, SEED).recipe()
+def recipe(name: str, resolution: int) -> dict:
+    """The recommended {"batch_size", "learning_rate"} of ``name`` for images of side ``resolution``
+    (the seed's for an unknown name)."""
+    return ARCHITECTURES.get(name, SEED).recipe(resolution)
 
 
 def choose_architecture(requested: str, has_view_table: bool) -> str:

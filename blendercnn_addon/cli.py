@@ -138,7 +138,7 @@ def build_parser(prog: str = "python -m blendercnn_addon") -> argparse.ArgumentP
                          "this tool makes has, else seed (default %(default)s)")
     tr.add_argument("--epochs", type=int, default=50, help="maximum epochs (default 50; early stopping may end sooner)")
     tr.add_argument("--batch-size", type=int, help="default: the architecture's recipe ("
-                    + ", ".join(f"{a.name} {a.batch_size}" for a in ARCHITECTURES.values()) + ")")
+                    + ", ".join(f"{a.name} {a.batch_size_text()}" for a in ARCHITECTURES.values()) + ")")
     tr.add_argument("--learning-rate", type=float, help="Adam's initial rate (default: the architecture's recipe, "
                     + ", ".join(f"{a.name} {a.learning_rate:g}" for a in ARCHITECTURES.values()) + ")")
     tr.add_argument("--validation-fraction", type=float, default=0.1, help="held-out share (default 0.1)")

@@ -16,8 +16,8 @@ from .architectures import ARCHITECTURES, PREFERRED, recipe
 from .parallel import default_workers
 from .randomization import VectorSpec
 from .vector import DEFAULT_POSITION_RANGE, colour_of, make_vector, position_of
-from .settings import (DEFAULT_PRESET, MAX_RESOLUTION, MAX_WORKERS, MIN_RESOLUTION, RENDER_PRESETS,
-                       GenerationSettings, SceneTarget)
+from .settings import (DEFAULT_PRESET, DEFAULT_RESOLUTION, MAX_RESOLUTION, MAX_WORKERS, MIN_RESOLUTION,
+                       RENDER_PRESETS, GenerationSettings, SceneTarget)
 
 COLOUR_SCHEME_ITEMS = (
     ("vibrant", "Vibrant", "The seed's scheme: one channel 1, one 0, one random"),
@@ -82,9 +82,18 @@ def _preset_chosen(self, context):
 
 
 def _architecture_chosen(self, context):
-    """Fill in the chosen architecture's recommended batch size and learning rate (ml/architectures.py)."""
-    recommended = recipe(self.architecture)
+    """Fill in the chosen architecture's recommended batch size and learning rate at the dataset's
+    resolution (architectures.py)."""
+    recommended = recipe(self.architecture, self.resolution)
     self.batch_size, self.learning_rate = recommended["batch_size"], recommended["learning_rate"]
+
+
+def _resolution_chosen(self, context):
+    """A new resolution takes its recipe's batch size, unless the batch size was edited by hand
+    (it is then no batch size the architecture's recipe has at any resolution)."""
+    record = ARCHITECTURES.get(self.architecture)
+    if record is not None and self.batch_size in (record.batch_size, record.big_image_batch_size):
+        self.batch_size = record.recipe(self.resolution)["batch_size"]
 
 
 def _quality_edited(self, context):
@@ -134,8 +143,8 @@ class BlenderCNNSceneSettings(bpy.types.PropertyGroup):
         description="Dataset folder (empty: 'datasets/dataset' in the add-on's user folder)")
     count: IntProperty(name="Samples", default=10_000, min=1, soft_max=100_000,
                        description="Number of images to render")
-    resolution: IntProperty(name="Resolution", default=256, min=MIN_RESOLUTION, max=MAX_RESOLUTION,
-                            subtype="PIXEL", description="Square image size in pixels")
+    resolution: IntProperty(name="Resolution", default=DEFAULT_RESOLUTION, min=MIN_RESOLUTION, max=MAX_RESOLUTION,
+                            subtype="PIXEL", update=_resolution_chosen, description="Square image size in pixels")
     render_preset: EnumProperty(name="Quality", items=PRESET_ITEMS, default=DEFAULT_PRESET, update=_preset_chosen,
                                 description="Render quality preset: samples and denoising")
     render_samples: IntProperty(name="Render Samples", default=RENDER_PRESETS[DEFAULT_PRESET].samples, min=1,
@@ -171,8 +180,8 @@ class BlenderCNNSceneSettings(bpy.types.PropertyGroup):
                                            "and learning rate")
     epochs: IntProperty(name="Epochs", default=50, min=1, soft_max=500,
                         description="Maximum epochs; early stopping may end sooner")
-    batch_size: IntProperty(name="Batch Size", default=recipe(PREFERRED)["batch_size"], min=1, soft_max=512)
-    learning_rate: FloatProperty(name="Learning Rate", default=recipe(PREFERRED)["learning_rate"], min=1e-7,
+    batch_size: IntProperty(name="Batch Size", default=recipe(PREFERRED, DEFAULT_RESOLUTION)["batch_size"], min=1, soft_max=512)
+    learning_rate: FloatProperty(name="Learning Rate", default=recipe(PREFERRED, DEFAULT_RESOLUTION)["learning_rate"], min=1e-7,
                                  max=1.0, precision=5,
                                  step=0.01, description="Adam's initial learning rate")
     train_seed: IntProperty(name="Training Seed", default=0, min=0,

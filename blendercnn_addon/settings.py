@@ -17,6 +17,7 @@ from .storage import nearest_existing
 
 MIN_RESOLUTION = 16
 MAX_RESOLUTION = 4096
+DEFAULT_RESOLUTION = 256  # the seed's, and the user's job
 DENOISERS = ("none", "oidn", "optix", "auto")
 DENOISE_QUALITIES = ("HIGH", "BALANCED", "FAST")  # OpenImageDenoise's quality modes
 DENOISE_PREFILTERS = ("ACCURATE", "FAST", "NONE")  # how the albedo/normal passes are cleaned first
@@ -101,7 +102,7 @@ class GenerationSettings:
 
     out_dir: str
     count: int = 10_000
-    resolution: int = 256
+    resolution: int = DEFAULT_RESOLUTION
     samples: int = RENDER_PRESETS[DEFAULT_PRESET].samples
     seed: int = 0
     denoiser: str = RENDER_PRESETS[DEFAULT_PRESET].denoiser

@@ -184,6 +184,33 @@ def test_the_panel_and_the_cli_offer_exactly_the_registered_architectures(addon)
         assert record.description in arch.help
 
 
+def test_the_recipe_depends_on_the_resolution_and_training_takes_it_from_the_dataset():
+    """radiance: batches of 16 below 256², 8 from 256² on (time_to_quality at 256²); a given size wins."""
+    from blendercnn_addon.ml.train import TrainConfig
+
+    radiance, seed = architectures.RADIANCE, architectures.SEED
+    assert radiance.recipe(64) == {"batch_size": 16, "learning_rate": 0.003}
+    assert radiance.recipe(255)["batch_size"] == 16 and radiance.recipe(256)["batch_size"] == 8
+    assert seed.recipe(64) == seed.recipe(1024) == {"batch_size": 32, "learning_rate": 1e-3}
+    assert architectures.recipe("unknown", 256) == seed.recipe(256)
+    auto = TrainConfig(data="-", out="-")
+    assert (auto.batch_size, auto.learning_rate) == (None, None)  # nothing chosen before the dataset is known
+    assert auto.for_dataset(True, 256).batch_size == 8 and auto.for_dataset(True, 64).batch_size == 16
+    assert auto.for_dataset(False, 256).arch == "seed" and auto.for_dataset(False, 256).batch_size == 32
+    given = TrainConfig(data="-", out="-", arch="radiance", batch_size=12, learning_rate=0.01).for_dataset(True, 256)
+    assert (given.batch_size, given.learning_rate) == (12, 0.01)
+    with pytest.raises(UserError, match="unknown architecture 'big'"):
+        TrainConfig(data="-", out="-", arch="big").validate()
+    assert "radiance 16 (8 from 256²)" in " ".join(_train_help("batch_size").split())
+
+
+def _train_help(dest: str) -> str:
+    from blendercnn_addon.cli import build_parser
+
+    train = build_parser()._subparsers._group_actions[0].choices["train"]
+    return next(action for action in train._actions if action.dest == dest).help
+
+
 def test_generate_warns_before_rendering_when_the_default_architecture_cannot_train_the_resolution(tmp_path):
     assert architectures.default_resolution_problem(256) is None
     problem = architectures.default_resolution_problem(20)

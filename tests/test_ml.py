@@ -61,9 +61,9 @@ def test_resume_continues_from_the_last_epoch(tiny_dataset, trained_run, tmp_pat
 
     run = tmp_path / "resumed"
     shutil.copytree(trained_run, run)
-    done = run_cli("train", "--data", str(tiny_dataset), "--out", str(run), "--epochs", "3", "--batch-size", "8",
-                   "--resume")
+    done = run_cli("train", "--data", str(tiny_dataset), "--out", str(run), "--epochs", "3", "--resume")
     assert done.returncode == 0, done.stderr
+    assert "22 train / 2 validation samples, 3 batches per epoch" in done.stderr  # the run's batches of 8, not 16
     assert [h["epoch"] for h in json.loads((run / "history.json").read_text())] == [1, 2, 3]
     assert json.loads((run / "state.json").read_text())["epochs_done"] == 3
 

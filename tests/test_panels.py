@@ -189,15 +189,26 @@ def test_dataset_panel_names_a_missing_gpu(seed_scene):
 
 
 def test_choosing_an_architecture_fills_in_its_training_recipe(scene):
+    """At the dataset's resolution: radiance trains 256² in batches of 8, smaller images in 16."""
     from blendercnn_addon.architectures import ARCHITECTURES
 
     props = scene.blendercnn
-    for arch in ("radiance", "seed", "radiance"):
-        props.architecture = arch
-        assert props.batch_size == ARCHITECTURES[arch].batch_size
-        assert props.learning_rate == pytest.approx(ARCHITECTURES[arch].learning_rate)
-    props.batch_size = 7  # a hand edit stays until another architecture is chosen
-    assert props.batch_size == 7 and props.architecture == "radiance"
+    resolution = props.resolution
+    try:
+        for side in (256, 64):
+            props.resolution = side
+            for arch in ("radiance", "seed", "radiance"):
+                props.architecture = arch
+                assert props.batch_size == ARCHITECTURES[arch].recipe(side)["batch_size"]
+                assert props.learning_rate == pytest.approx(ARCHITECTURES[arch].learning_rate)
+        assert props.batch_size == 16
+        props.resolution = 256  # a new resolution takes its recipe's batch size
+        assert props.batch_size == 8
+        props.batch_size = 7  # a hand edit stays, through a new resolution too, until another architecture
+        props.resolution = 64
+        assert props.batch_size == 7 and props.architecture == "radiance"
+    finally:
+        props.resolution = resolution
 
 
 EXPERT_RENDER_FIELDS = {"denoiser", "denoise_quality", "denoise_prefilter", "denoise_passes", "sampling_pattern",

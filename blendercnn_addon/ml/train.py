@@ -47,7 +47,8 @@ class TrainConfig:
     """What to train. learning_rate is Adam's initial rate; patience counts epochs.
 
     arch "auto" becomes radiance or seed by the dataset (architectures.choose_architecture, see
-    for_dataset); batch_size and learning_rate left None take the architecture's recipe."""
+    for_dataset); batch_size and learning_rate left None take the architecture's recipe at the
+    dataset's resolution (also for_dataset)."""
 
     data: str
     out: str
@@ -73,21 +74,19 @@ class TrainConfig:
     follow: bool = False
     follow_start_wait_s: float = 60.0  # --follow on a folder generate has not begun: how long to wait for it
 
-    def __post_init__(self):
-        if self.arch == AUTO:
-            return  # the recipe waits for for_dataset
-        recommended = architecture(self.arch).recipe()
-        if self.batch_size is None:
-            self.batch_size = recommended["batch_size"]
-        if self.learning_rate is None:
-            self.learning_rate = recommended["learning_rate"]
-
-    def for_dataset(self, has_view_table: bool) -> "TrainConfig":
-        """This config with "auto" resolved for a dataset with or without its baked view table."""
-        return replace(self, arch=choose_architecture(self.arch, has_view_table))
+    def for_dataset(self, has_view_table: bool, resolution: int) -> "TrainConfig":
+        """This config for a dataset with or without its baked view table, of images of side
+        ``resolution``: "auto" resolved, a batch size and rate left None taken from the recipe."""
+        arch = choose_architecture(self.arch, has_view_table)
+        recommended = architecture(arch).recipe(resolution)
+        return replace(self, arch=arch,
+                       batch_size=recommended["batch_size"] if self.batch_size is None else self.batch_size,
+                       learning_rate=recommended["learning_rate"] if self.learning_rate is None else self.learning_rate)
 
     def validate(self) -> None:
         """UserError for a value no training can use (batch size and rate once the recipe is known)."""
+        if self.arch != AUTO:
+            architecture(self.arch)  # UserError naming the choices for an unknown name
         if self.epochs < 1:
             raise UserError(f"epochs must be at least 1, got {self.epochs}")
         if self.batch_size is not None and self.batch_size < 1:
@@ -384,6 +383,17 @@ def _prepare_run(config: TrainConfig, index, resolution: int, ball_disc: bool = 
     return run_config, {}
 
 
+def _as_before(config: TrainConfig) -> TrainConfig:
+    """A resumed run goes on with the batch size it was started with, unless one is given (a
+    recipe may have changed since; a missing or unreadable config.json is _prepare_run's error)."""
+    if not config.resume or config.batch_size is not None:
+        return config
+    try:
+        return replace(config, batch_size=read_run_config(config.out).batch_size)
+    except (UserError, OSError, ValueError):
+        return config
+
+
 def _load_for_resume(path: str, resolution: int):
     """last.keras, with its optimizer state; UserError when it is missing, corrupt or not this run's kind."""
     import keras
@@ -424,12 +434,13 @@ def train(config: TrainConfig, report, stop_requested: threading.Event | None = 
                                config.follow_start_wait_s)
         if stop_requested.is_set():
             return _finish(report, {}, config, cancelled=True)
-    config = config.for_dataset(view_lut.present(config.data))  # generate bakes the table before its first image
-    config.validate()
     index = growing.index() if growing else read_index(config.data)
     images = growing.images if growing else cached_images(index)
     if images.shape[1] != images.shape[2]:
         raise UserError(f"images must be square, got {images.shape[2]}x{images.shape[1]}")
+    # generate bakes the view table before its first image
+    config = _as_before(config).for_dataset(view_lut.present(config.data), images.shape[1])
+    config.validate()
     import keras
 
     from .ball_disc import set_exact
