@@ -482,23 +482,31 @@ with tf.GradientTape() as tape:
     loss = tf.reduce_mean(tf.square(images - 0.3))
 gradient = tape.gradient(loss, vectors)
 np.savez(sys.argv[2], images=images.numpy(), gradient=gradient.numpy())
-print(json.dumps({"fused": models._xla_available(), "fused_layers": sorted(
-    layer.name for layer in model.layers if isinstance(layer, models._FusedCall))}))
+from blendercnn_addon import view_lut
+big = models.build_model("radiance", 64, view_lut.load(sys.argv[3]))  # at FUSE_FROM_PIXELS
+def fused(model):
+    return sorted(layer.name for layer in model.layers
+                  if isinstance(layer, models._FusedCall) and layer._fused_call != layer.fused)
+print(json.dumps({"fused": models._xla_available(), "fused_layers": fused(model), "fused_layers_64": fused(big)}))
 """
 
 
-def test_fused_layers_draw_and_learn_exactly_as_op_by_op(trained_run, tmp_path):
+def test_fused_layers_draw_and_learn_exactly_as_op_by_op(trained_run, tiny_dataset, tmp_path):
     """XLA fuses the per-pixel layers (models._FusedCall): the same images and the same gradients
-    as op by op (BLENDERCNN_XLA=0), which is how the model ran before."""
+    as op by op (BLENDERCNN_XLA=0), which is how the model ran before. (This 32² model is under
+    FUSE_FROM_PIXELS: BLENDERCNN_XLA=1 fuses it anyway.)"""
     answers = {}
-    for xla in ("0", "1"):
-        done = subprocess.run([tensorflow_python(), "-c", FUSED_SCRIPT, str(trained_run), str(tmp_path / f"{xla}.npz")],
-                              cwd=ROOT, capture_output=True, text=True, timeout=120,
-                              env={**os.environ, "BLENDERCNN_XLA": xla})
+    for xla in ("0", "1", "auto"):
+        env = {key: value for key, value in os.environ.items() if key != "BLENDERCNN_XLA"}
+        done = subprocess.run([tensorflow_python(), "-c", FUSED_SCRIPT, str(trained_run), str(tmp_path / f"{xla}.npz"),
+                               str(tiny_dataset)], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                              env=env if xla == "auto" else {**env, "BLENDERCNN_XLA": xla})
         assert done.returncode == 0, done.stderr[-2000:]
         answers[xla] = json.loads(done.stdout.strip().splitlines()[-1])
-    assert answers["0"]["fused"] is False and answers["1"]["fused"] is True
-    assert answers["1"]["fused_layers"] == ["linear_rgb", "view_transform"]
+    both = ["linear_rgb", "view_transform"]
+    assert answers["0"]["fused"] is False and answers["0"]["fused_layers"] == answers["0"]["fused_layers_64"] == []
+    assert answers["1"]["fused_layers"] == answers["1"]["fused_layers_64"] == both
+    assert answers["auto"]["fused_layers"] == [] and answers["auto"]["fused_layers_64"] == both  # 32² under the bar
     plain, fused = np.load(tmp_path / "0.npz"), np.load(tmp_path / "1.npz")
     assert np.abs(plain["images"] - fused["images"]).max() < 1e-5
     assert np.allclose(plain["gradient"], fused["gradient"], rtol=1e-3, atol=1e-7)

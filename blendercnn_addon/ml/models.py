@@ -75,15 +75,29 @@ class _FusedCall:
     Run op by op on a CPU, each of those ops reads and writes the whole (batch, R, R, C) tensor;
     fused, the chain passes over memory once. At 256² on two CPU cores this took a radiance
     training step from ≈ 505 to ≈ 360 ms (benchmarks/fused_layers.py). Only these layers are
-    compiled: XLA on the whole step was slower (614 ms), its CPU convolutions are."""
+    compiled: XLA on the whole step was slower (614 ms), its CPU convolutions are. Images under
+    FUSE_FROM_PIXELS run op by op: there the gain is nil and each new batch shape costs a compile
+    (a 1-epoch 32² training took 12.6 s op by op, 17.3 s fused)."""
 
     def call(self, inputs):
         if getattr(self, "_fused_call", None) is None:
-            self._fused_call = _compiled(self.fused)
+            self._fused_call = _compiled(self.fused) if _worth_fusing(inputs) else self.fused
         return self._fused_call(inputs)
 
     def fused(self, inputs):
         raise NotImplementedError
+
+
+FUSE_FROM_PIXELS = 64 * 64  # images with fewer pixels per channel run op by op (see _FusedCall)
+
+
+def _worth_fusing(inputs) -> bool:
+    """Whether a layer's per-pixel chain on ``inputs`` (a tensor or a list; the first 4-D one is
+    the image, (batch, H, W, C)) is large enough to fuse; ``BLENDERCNN_XLA=1`` fuses any size."""
+    images = [x for x in (inputs if isinstance(inputs, (list, tuple)) else [inputs]) if len(x.shape) == 4]
+    if os.environ.get("BLENDERCNN_XLA") == "1":
+        return True
+    return bool(images) and images[0].shape[1] * images[0].shape[2] >= FUSE_FROM_PIXELS
 
 
 def _compiled(function):
