@@ -16,6 +16,12 @@ DEMO_OUT ?= demo_output
 # Blender versions of `make test-compat`: bpy wheel version and the Python it is built for.
 COMPAT := 4.2.23:3.11 4.5.15:3.11 5.0.1:3.11 5.3.0:3.13
 COMPAT_VENVS := $(foreach c,$(COMPAT),.venv-bpy-$(firstword $(subst :, ,$(c))))
+# Downloads survive a network that drops connections: pip retries and resumes each file, and a
+# whole install that still fails is tried again (tools/retry.sh). Exported to every recipe,
+# make gui-test's wheel downloads included.
+export PIP_RETRIES ?= 10
+export PIP_RESUME_RETRIES ?= 50
+PIP_INSTALL = tools/retry.sh 3 $(1) -m pip install --quiet
 
 .PHONY: venv build demo test test-faults test-compat bench bench-job bench-curve gui-test clean
 .DELETE_ON_ERROR:
@@ -27,8 +33,8 @@ $(VENV)/.installed: requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 13) else "error: bpy 5.2 needs Python 3.13; PYTHON=$(PYTHON) is " + sys.version.split()[0])'
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(call PIP_INSTALL,$(PY)) --upgrade pip
+	$(call PIP_INSTALL,$(PY)) -r requirements.txt
 	touch $@
 
 build: $(ZIP)
@@ -58,8 +64,8 @@ test-faults: $(VENV)/.installed
 	@python=$(if $(filter 3.13,$(word 2,$(subst :, ,$(filter $*:%,$(COMPAT))))),$(PYTHON),$(PYTHON311)); \
 	  test -n "$$python" || { echo "error: bpy $* needs Python $(word 2,$(subst :, ,$(filter $*:%,$(COMPAT)))) and none was found; set PYTHON311= or PYTHON=" >&2; exit 1; }; \
 	  rm -rf .venv-bpy-$* && $$python -m venv .venv-bpy-$*
-	.venv-bpy-$*/bin/python -m pip install --quiet --upgrade pip
-	.venv-bpy-$*/bin/python -m pip install --quiet bpy==$* -r requirements-compat.txt
+	$(call PIP_INSTALL,.venv-bpy-$*/bin/python) --upgrade pip
+	$(call PIP_INSTALL,.venv-bpy-$*/bin/python) bpy==$* -r requirements-compat.txt
 	touch $@
 
 test-compat: $(VENV)/.installed $(COMPAT_VENVS:%=%/.installed)

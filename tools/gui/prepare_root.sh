@@ -13,6 +13,7 @@ ROOT=$1
 HOST_PYTHON=$2
 STAMP="$ROOT/.blendercnn-root-v1"
 WHEELS=/opt/blendercnn-wheels  # inside the root: what Create Environment installs from in the journey
+RETRY="$(cd "$(dirname "$0")/.." && pwd)/retry.sh 3"  # downloads: a dropped connection is tried again
 trap 'echo "prepare_root.sh: error: line $LINENO failed: $BASH_COMMAND" >&2' ERR
 
 # The cp313 wheels of the add-on's pinned packages (interpreter.VARIANT_PACKAGES, read from the
@@ -29,7 +30,7 @@ download_wheels() {
   echo "prepare_root: wheels for Create Environment: $packages"
   rm -rf "$root$WHEELS" && mkdir -p "$root$WHEELS"
   # shellcheck disable=SC2086
-  "$HOST_PYTHON" -m pip download -q --only-binary=:all: --python-version 3.13 --implementation cp \
+  $RETRY "$HOST_PYTHON" -m pip download -q --only-binary=:all: --python-version 3.13 --implementation cp \
     --abi cp313 --abi abi3 --abi none $platforms -d "$root$WHEELS" $packages
   touch "$root$WHEELS/.complete"
 }
@@ -75,8 +76,8 @@ mount --bind /dev "$PARTIAL/dev"
 cp /etc/resolv.conf "$PARTIAL/etc/resolv.conf"
 in_root() { chroot "$PARTIAL" env -i PATH=/usr/bin:/bin HOME=/root DEBIAN_FRONTEND=noninteractive "$@"; }
 echo "prepare_root: apt-get install blender xvfb xdotool imagemagick"
-quietly in_root apt-get update -q
-quietly in_root apt-get install -y -q --no-install-recommends blender python3-numpy python3-venv xvfb \
+quietly in_root apt-get update -o Acquire::Retries=5 -q
+quietly in_root apt-get install -o Acquire::Retries=5 -y -q --no-install-recommends blender python3-numpy python3-venv xvfb \
   libgl1-mesa-dri libglx-mesa0 xdotool imagemagick
 
 echo "prepare_root: TensorFlow environment for Python 3.13"
@@ -86,7 +87,7 @@ for p in manylinux2014_x86_64 manylinux_2_17_x86_64 manylinux_2_27_x86_64 manyli
   platforms="$platforms --platform $p"
 done
 # shellcheck disable=SC2086
-"$HOST_PYTHON" -m pip download -q --only-binary=:all: --python-version 3.13 --implementation cp \
+$RETRY "$HOST_PYTHON" -m pip download -q --only-binary=:all: --python-version 3.13 --implementation cp \
   --abi cp313 --abi abi3 --abi none $platforms -d "$PARTIAL/opt/wheels" \
   tensorflow-cpu==2.21.0 tensorboard 'numpy<2.3' pillow
 in_root python3 -m venv /opt/tfenv
