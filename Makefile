@@ -90,7 +90,8 @@ bench-job: $(VENV)/.installed
 	$(PY) benchmarks/time_to_quality.py $(BENCH_JOB_ARGS)
 
 # Renders needed: model quality against clean references by renders trained on (64²), and the
-# count it recommends (recommendation.py): about 40 minutes. BENCH_CURVE_ARGS to change counts.
+# count it recommends (recommendation.py): about 40 minutes. BENCH_CURVE_ARGS to change counts, or
+# for the 256² curve (about 70 minutes): BENCH_CURVE_ARGS="--resolution 256 --counts 250,500,1000,2000 --epochs 40"
 bench-curve: $(VENV)/.installed
 	$(PY) benchmarks/learning_curve.py $(BENCH_CURVE_ARGS)
 

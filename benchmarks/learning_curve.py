@@ -4,7 +4,8 @@ One dataset of max(--counts) renders (Set Up Scene's scene, Default preset, --re
 once; for each count N the radiance model trains (its recipe, early stopping as the panel's Train
 does) on samples 0 .. N-1 (the same first N a dataset of --count N holds: vectors are a pure
 function of seed and index) and is scored against the clean references of 40 held-out vectors
-(Reference preset, dataset seed 2024, never rendered for training). Prints one ``name: value``
+(Reference preset, dataset seed 2024, never rendered for training); counts measured before in the
+same --work folder (same resolution and --epochs) are reused. Prints one ``name: value``
 line per figure: psnr_clean_<N> (dB), train_seconds_<N>, epochs_<N>, then
 ``recommended_count``: the smallest N within --tolerance dB of the best — what
 blendercnn_addon/recommendation.py records for the panel and the CLI.
@@ -122,19 +123,39 @@ def main() -> None:
     seconds = cli("generate", "--out", data, "--count", str(counts[-1]), "--resolution", str(args.resolution),
                   "--quiet")
     print(f"render_seconds_{counts[-1]}: {seconds:.0f}", flush=True)
-    curve = {}
+    curve_file = os.path.join(work, f"learning_curve_{args.resolution}.json")
+    curve = measured_before(curve_file, args.resolution, args.epochs)
     for count in counts:
+        if count in curve:
+            print(f"psnr_clean_{count}: {curve[count]['psnr_clean']:.2f} (measured before, {curve_file})", flush=True)
+            continue
         subset = first_samples(data, count, os.path.join(work, f"first_{count}"))
-        figures = train_and_score(subset, os.path.join(work, f"run_{count}"), refs, args.epochs)
-        curve[count] = figures
-        print(f"psnr_clean_{count}: {figures['psnr_clean']:.2f}", flush=True)
-        print(f"train_seconds_{count}: {figures['train_seconds']:.0f}", flush=True)
-        print(f"epochs_{count}: {figures['epochs']}", flush=True)
-    recommended = smallest_within({c: f["psnr_clean"] for c, f in curve.items()}, args.tolerance)
+        curve[count] = train_and_score(subset, os.path.join(work, f"run_{count}"), refs, args.epochs)
+        print(f"psnr_clean_{count}: {curve[count]['psnr_clean']:.2f}", flush=True)
+        print(f"train_seconds_{count}: {curve[count]['train_seconds']:.0f}", flush=True)
+        print(f"epochs_{count}: {curve[count]['epochs']}", flush=True)
+        save_curve(curve_file, args.resolution, args.epochs, curve)
+    scores = {c: f["psnr_clean"] for c, f in curve.items() if c in counts}
+    recommended = smallest_within(scores, args.tolerance)
     print(f"recommended_count: {recommended} (within {args.tolerance} dB of the best, {args.resolution}²)")
-    with open(os.path.join(work, f"learning_curve_{args.resolution}.json"), "w", encoding="utf-8") as handle:
-        json.dump({"resolution": args.resolution, "curve": curve, "recommended_count": recommended}, handle, indent=2)
 
+
+def measured_before(path: str, resolution: int, epochs: int) -> dict[int, dict]:
+    """The counts a previous run in this work folder already measured with the same settings."""
+    if not os.path.exists(path):
+        return {}
+    with open(path, encoding="utf-8") as handle:
+        saved = json.load(handle)
+    if saved.get("resolution") != resolution or saved.get("epochs") != epochs:
+        return {}
+    return {int(count): figures for count, figures in saved["curve"].items()}
+
+
+def save_curve(path: str, resolution: int, epochs: int, curve: dict[int, dict]) -> None:
+    """Every count measured so far, so that a stopped run keeps them and a longer one reuses them."""
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump({"resolution": resolution, "epochs": epochs, "curve": {str(c): curve[c] for c in sorted(curve)}},
+                  handle, indent=2)
 
 if __name__ == "__main__":
     main()

@@ -4,9 +4,9 @@ What the panel does with its defaults, measured on this machine, side by side in
 - references (not part of the job; rendered once, cached in --work): the clean images of 40
   held-out vectors (dataset seed 2024, Reference preset, 256²);
 - the job, wall clock from the first render: Generate (Set Up Scene's scene, --preset (Default), the
-  default workers, 256², --count images into an empty folder), then Train (radiance, its recipe,
-  the rest of --budget as its time budget). After every epoch the model draws the references'
-  vectors and is scored against them;
+  default workers, 256², --count images (default: the count the panel recommends) into an empty
+  folder), then Train (radiance, its recipe, the rest of --budget as its time budget). After every
+  epoch the model draws the references' vectors and is scored against them;
 - the seed pipeline's estimate: the seed's render settings timed per image at 256² (marginal
   time: 8 images minus 2, one process) × 10,000, plus the seed architecture's epoch at 256² on
   9,000 training images (its batches timed on the job's renders) × 18 epochs. An estimate, labelled.
@@ -21,7 +21,7 @@ reached, then labelled a lower bound), and psnr_clean_256_at_<s>s: the learning 
 With --follow the same job runs a second time as Generate & Train (train --follow starting beside
 generate: each epoch on the images finished so far), and its figures print with a follow_ prefix.
 
-Usage: python benchmarks/time_to_quality.py [--work DIR] [--count 1200] [--budget 1800] [--preset default]
+Usage: python benchmarks/time_to_quality.py [--work DIR] [--count 1000] [--budget 1800] [--preset default]
        [--follow] [--skip-seed-estimate] [--quick]
 """
 
@@ -45,6 +45,7 @@ import numpy as np  # noqa: E402
 
 from blendercnn_addon.architectures import ARCHITECTURES  # noqa: E402
 from blendercnn_addon.metrics import psnr  # noqa: E402
+from blendercnn_addon.recommendation import recommended_count  # noqa: E402
 
 RESOLUTION = 256
 TARGET_DB = 35.0
@@ -192,7 +193,9 @@ def seed_epoch_seconds(work: str, data: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", help="folder for the references (reused) and the job (replaced)")
-    parser.add_argument("--count", type=int, default=1200, help="renders the job makes (default 1200)")
+    count = recommended_count(RESOLUTION) or 1200
+    parser.add_argument("--count", type=int, default=count, help=f"renders the job makes (default {count}: what "
+                        f"the panel recommends at {RESOLUTION}², recommendation.py)")
     parser.add_argument("--budget", type=float, default=1800.0, help="wall seconds for the job (default 1800)")
     parser.add_argument("--references", type=int, default=40, help="held-out clean references (default 40)")
     parser.add_argument("--follow", action="store_true",

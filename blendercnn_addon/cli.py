@@ -19,12 +19,12 @@ import time
 from .errors import UserError
 from .architectures import ARCHITECTURES, AUTO, PREFERRED, default_resolution_problem
 from .randomization import COLOUR_SCHEMES, VectorSpec
-from .recommendation import TOLERANCE_DB, count_note, recommended_count
+from .recommendation import TOLERANCE_DB, count_note, recommendations_text
 from .text import format_duration
 from .vector import VECTOR_FIELDS
 from .parallel import default_workers
-from .settings import (DEFAULT_PRESET, DENOISE_PASSES, DENOISE_PREFILTERS, DENOISE_QUALITIES, DENOISERS,
-                       MAX_RESOLUTION, MIN_RESOLUTION, RENDER_DEVICES, RENDER_PRESETS, SAMPLING_PATTERNS,
+from .settings import (DEFAULT_PRESET, DEFAULT_RESOLUTION, DENOISE_PASSES, DENOISE_PREFILTERS, DENOISE_QUALITIES,
+                       DENOISERS, MAX_RESOLUTION, MIN_RESOLUTION, RENDER_DEVICES, RENDER_PRESETS, SAMPLING_PATTERNS,
                        GenerationSettings, SceneTarget)
 
 EXIT_FAILURE = 1
@@ -64,10 +64,11 @@ def build_parser(prog: str = "python -m blendercnn_addon") -> argparse.ArgumentP
     gen.add_argument("--out", required=True, metavar="DIR", help="output folder (created if missing; must be "
                      "empty or hold a dataset made with the same settings)")
     gen.add_argument("--count", type=int, default=10_000, metavar="N",
-                     help=f"number of samples (default 10000, the seed's; the measured learning curve says "
-                          f"{recommended_count():,} train the same model within {TOLERANCE_DB} dB)")
-    gen.add_argument("--resolution", type=int, default=256, metavar="R",
-                     help=f"square image size in pixels, {MIN_RESOLUTION}..{MAX_RESOLUTION} (default 256)")
+                     help=f"number of samples (default 10000, the seed's; renders that train the same model "
+                          f"within {TOLERANCE_DB} dB, by the measured learning curves: {recommendations_text()})")
+    gen.add_argument("--resolution", type=int, default=DEFAULT_RESOLUTION, metavar="R",
+                     help=f"square image size in pixels, {MIN_RESOLUTION}..{MAX_RESOLUTION} "
+                          f"(default {DEFAULT_RESOLUTION})")
     gen.add_argument("--preset", choices=tuple(RENDER_PRESETS), default=DEFAULT_PRESET,
                      help="render quality: " + "; ".join(f"{name}: {p.description}" for name, p in RENDER_PRESETS.items())
                      .replace("%", "%%") + " (default %(default)s)")
@@ -554,9 +555,9 @@ def _generation_job(args: argparse.Namespace, settings: GenerationSettings):
     return make_job(scene, settings, quiet=True)
 
 
-def _note_fewer_renders(count: int, quiet: bool) -> None:
+def _note_fewer_renders(count: int, resolution: int, quiet: bool) -> None:
     """One line when the learning curve says far fewer renders make the same model (recommendation.py)."""
-    fewer = count_note(count)
+    fewer = count_note(count, resolution)
     if fewer and not quiet:
         sys.stderr.write(f"note: {fewer}\n")
 
@@ -577,7 +578,7 @@ def _generate(args: argparse.Namespace) -> int:
             job = _generation_job(args, settings)
             if not stop.is_set():
                 job.run(on_progress=TerminalProgress(args.quiet), should_stop=stop.is_set,
-                        on_start=lambda: _note_fewer_renders(settings.count, args.quiet))
+                        on_start=lambda: _note_fewer_renders(settings.count, settings.resolution, args.quiet))
     except KeyboardInterrupt:  # a second Ctrl-C, during an image
         stop.set()
     if stop.is_set():

@@ -64,6 +64,7 @@ RENDER_DEVICE_ITEMS = (
 )
 
 ARCHITECTURE_ITEMS = tuple((a.name, a.label, a.description) for a in ARCHITECTURES.values())
+_DEFAULT_RECIPE = recipe(PREFERRED, DEFAULT_RESOLUTION)  # the Train panel's starting batch size and learning rate
 
 
 def _preview_vector_changed(self, context):
@@ -180,10 +181,9 @@ class BlenderCNNSceneSettings(bpy.types.PropertyGroup):
                                            "and learning rate")
     epochs: IntProperty(name="Epochs", default=50, min=1, soft_max=500,
                         description="Maximum epochs; early stopping may end sooner")
-    batch_size: IntProperty(name="Batch Size", default=recipe(PREFERRED, DEFAULT_RESOLUTION)["batch_size"], min=1, soft_max=512)
-    learning_rate: FloatProperty(name="Learning Rate", default=recipe(PREFERRED, DEFAULT_RESOLUTION)["learning_rate"], min=1e-7,
-                                 max=1.0, precision=5,
-                                 step=0.01, description="Adam's initial learning rate")
+    batch_size: IntProperty(name="Batch Size", default=_DEFAULT_RECIPE["batch_size"], min=1, soft_max=512)
+    learning_rate: FloatProperty(name="Learning Rate", default=_DEFAULT_RECIPE["learning_rate"], min=1e-7, max=1.0,
+                                 precision=5, step=0.01, description="Adam's initial learning rate")
     train_seed: IntProperty(name="Training Seed", default=0, min=0,
                             description="Seed of the weights, the batch order and the 90/10 split")
     patience: IntProperty(name="Patience", default=5, min=1, soft_max=50,

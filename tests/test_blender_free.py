@@ -234,10 +234,27 @@ def test_the_recommended_count_is_the_smallest_within_the_tolerance_of_the_best(
     assert recommendation.smallest_within(curve, 0.5) == 1000
     assert recommendation.smallest_within(curve, 0.05) == 4000
     assert recommendation.smallest_within({4000: 35.0, 250: 36.0}, 0.5) == 250  # more renders can be worse (noise)
-    measured = recommendation.LEARNING_CURVE_DB
-    assert measured, "the learning curve (benchmarks/learning_curve.py) is not recorded"
-    recommended = recommendation.recommended_count()
-    assert recommended in measured and measured[recommended] >= max(measured.values()) - recommendation.TOLERANCE_DB
-    assert recommendation.count_note(2 * recommended) is None
-    note = recommendation.count_note(10_000)
-    assert note.startswith(f"{recommended:,} renders train the same model as {max(measured):,}")
+    assert 64 in recommendation.LEARNING_CURVES_DB, "the 64² learning curve (benchmarks/learning_curve.py) is not recorded"
+    for resolution, measured in recommendation.LEARNING_CURVES_DB.items():
+        recommended = recommendation.recommended_count(resolution)
+        if recommended is None:  # not flattened: its best is its largest count, so it names no count
+            assert recommendation.smallest_within(measured) == max(measured)
+            assert recommendation.count_note(10_000, resolution) is None
+            continue
+        assert recommended in measured and measured[recommended] >= max(measured.values()) - recommendation.TOLERANCE_DB
+        assert recommendation.count_note(2 * recommended, resolution) is None
+        note = recommendation.count_note(10_000, resolution)
+        assert note.startswith(f"{recommended:,} renders train the same model as {max(measured):,}")
+        assert f"measured at {resolution}²" in note
+
+
+def test_each_resolution_takes_the_learning_curve_measured_nearest_to_it(monkeypatch):
+    from blendercnn_addon import recommendation
+
+    flat, rising = {250: 30.0, 500: 33.0, 1000: 33.2}, {250: 30.0, 500: 33.0, 1000: 36.0}
+    monkeypatch.setattr(recommendation, "LEARNING_CURVES_DB", {64: flat, 256: rising})
+    assert [recommendation.curve_resolution(r) for r in (16, 64, 90, 127, 128, 256, 1024)] == [64, 64, 64, 64, 256, 256, 256]
+    assert recommendation.recommended_count(32) == 500 and "measured at 64²" in recommendation.count_note(10_000, 32)
+    assert recommendation.recommended_count(256) is None  # still gaining at its largest count
+    assert recommendation.count_note(10_000, 256) is None
+    assert recommendation.recommendations_text() == "500 at 64², still gaining at 1,000 at 256²"

@@ -173,7 +173,9 @@ def test_a_blend_with_the_compositor_on_still_renders_the_scene(seed_scene, tmp_
 
 def test_generate_names_the_recommended_count_when_asked_for_far_more(tmp_path):
     """10,000 renders where the learning curve says 500 make the same model: one note line, then it renders."""
-    recommended = addon_module("recommendation").recommended_count()
+    from blendercnn_addon.recommendation import recommended_count  # the repository's, as the CLI runs it
+
+    recommended = recommended_count(32)  # TINY's resolution: the 64² curve
     process = subprocess.Popen([sys.executable, "-m", "blendercnn_addon", "generate", "--out", str(tmp_path / "ds"),
                                 "--count", "10000", *TINY], cwd=ROOT, stderr=subprocess.PIPE, text=True,
                                stdout=subprocess.DEVNULL)
@@ -183,3 +185,4 @@ def test_generate_names_the_recommended_count_when_asked_for_far_more(tmp_path):
         process.send_signal(signal.SIGINT)
         process.communicate(timeout=120)
     assert first.startswith(f"note: {recommended:,} renders train the same model as ") and f"{10_000 / recommended:.0f}× as long" in first
+    assert "measured at 64²" in first

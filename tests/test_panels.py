@@ -116,14 +116,19 @@ def test_dataset_panel_shows_progress_and_cancel_while_running(seed_scene):
 def test_dataset_panel_offers_generate_and_train_and_the_recommended_count(seed_scene):
     from conftest import addon_module
 
+    recommendation = addon_module("recommendation")
     props = seed_scene.blendercnn
-    recommended = addon_module("recommendation").recommended_count()
-    props.count = 10_000
+    props.count, props.resolution = 10_000, 64
+    recommended = recommendation.recommended_count(64)
     log = draw("BLENDERCNN_PT_dataset")
     assert ("operator_property", "then_train", True) in log, "no Generate & Train button"
-    assert ("label", f"{recommended:,} images: the same model (±0.5 dB)") in log
+    assert ("label", f"{recommended:,} images: the same model (±0.5 dB at 64²)") in log
     props.count = recommended
     assert not [entry for entry in draw("BLENDERCNN_PT_dataset") if "the same model" in str(entry)]
+    props.count, props.resolution = 10_000, 256  # its own curve: a count only where that curve flattened
+    at_256 = recommendation.recommended_count(256)
+    shown = [entry for entry in draw("BLENDERCNN_PT_dataset") if "the same model" in str(entry)]
+    assert shown == ([("label", f"{at_256:,} images: the same model (±0.5 dB at 256²)")] if at_256 else [])
 
 
 def test_train_panel_shows_epoch_batch_figures_and_cancel_while_training(scene):

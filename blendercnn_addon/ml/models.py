@@ -24,6 +24,7 @@ is imported.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 
@@ -109,22 +110,18 @@ def _compiled(function):
     return tf.function(function, jit_compile=True, autograph=False)
 
 
-_XLA = {}
-
-
+@functools.cache
 def _xla_available() -> bool:
     """Whether the TensorFlow backend compiles with XLA here (tried once per process), unless
     the environment says ``BLENDERCNN_XLA=0`` (to compare, or where XLA misbehaves)."""
-    if "ok" not in _XLA:
-        _XLA["ok"] = False
-        if keras.backend.backend() == "tensorflow" and os.environ.get("BLENDERCNN_XLA", "1") != "0":
-            import tensorflow as tf
-            try:
-                with tf.init_scope():  # eagerly, also when first asked while a graph is traced
-                    _XLA["ok"] = float(tf.function(lambda x: x * 2.0, jit_compile=True)(tf.constant(1.0))) == 2.0
-            except Exception:  # noqa: BLE001 - any failure to compile means: run uncompiled
-                _XLA["ok"] = False
-    return _XLA["ok"]
+    if keras.backend.backend() != "tensorflow" or os.environ.get("BLENDERCNN_XLA", "1") == "0":
+        return False
+    import tensorflow as tf
+    try:
+        with tf.init_scope():  # eagerly, also when first asked while a graph is traced
+            return float(tf.function(lambda x: x * 2.0, jit_compile=True)(tf.constant(1.0))) == 2.0
+    except Exception:  # noqa: BLE001 - any failure to compile means: run uncompiled
+        return False
 
 
 @keras.saving.register_keras_serializable(package="blendercnn")
@@ -237,7 +234,7 @@ class BallChannels(layers.Layer):
         self.side = side
 
     def call(self, inputs):
-        ball_uv, position = inputs[0], inputs[1]
+        ball_uv = inputs[0]  # inputs[1] (the position) is unused; saved models were built passing it
         features = inputs[2] if len(inputs) > 2 else None
         if features is None:
             height = width = self.side

@@ -12,7 +12,7 @@ from . import fit
 from .interpreter import draw_interpreter
 from ..errors import UserError
 from ..images import DIFFERENCE_IMAGE, PREVIEW_IMAGE, TRAINING_IMAGE
-from ..recommendation import TOLERANCE_DB, count_note, recommended_count
+from ..recommendation import TOLERANCE_DB, count_note, curve_resolution, recommended_count
 from ..settings import estimate_basis, estimate_seconds
 from ..text import format_duration
 
@@ -103,9 +103,9 @@ class BLENDERCNN_PT_dataset(_BlenderCNNPanel, bpy.types.Panel):
             settings = props.generation_settings("-")
             fit.lines(layout, context, self.bl_label, f"≈ {format_duration(estimate_seconds(settings))} for "
                       f"{props.count:,} images{estimate_basis(settings)}", icon="TIME")
-            if count_note(props.count):  # the learning curve says fewer renders make the same model
-                fit.lines(layout, context, self.bl_label, f"{recommended_count():,} images: the same model "
-                          f"(±{TOLERANCE_DB} dB)", icon="INFO")
+            if count_note(props.count, props.resolution):  # the learning curve says fewer renders make the same model
+                fit.lines(layout, context, self.bl_label, f"{recommended_count(props.resolution):,} images: the same "
+                          f"model (±{TOLERANCE_DB} dB at {curve_resolution(props.resolution)}²)", icon="INFO")
             col = layout.column(align=True)
             col.operator("blendercnn.generate_dataset", icon="RENDER_STILL")
             # Train as it renders: the Train panel's settings, training starting on the first images.
