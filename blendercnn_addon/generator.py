@@ -143,7 +143,10 @@ class DatasetJob:
         self.folder.prepare(owns=owns)
         self.folder.remove_stale_work(pid_alive)
         self._original_vector = renderer.read_vector(self._target)
-        self.flush()  # the card first: a run stopped from here on leaves a folder that resumes
+        # The card before any other file: a run stopped from here on leaves a folder that resumes, and
+        # a shard starting at the same moment sees a dataset, not tables without a card (foreign files).
+        self.folder.write_card(self._card)
+        self.flush()
         self._write_scene_tables(fresh=fresh)
 
     def _write_scene_tables(self, fresh: bool) -> None:
