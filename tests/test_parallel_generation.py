@@ -149,6 +149,28 @@ def test_shards_running_at_once_fill_one_folder(serial, tmp_path):
         assert open(os.path.join(out, table), "rb").read() == open(os.path.join(serial, table), "rb").read()
 
 
+def test_a_new_folder_holds_its_card_before_any_other_file(tmp_path):
+    """A shard starting at the same moment as another must find a dataset, never files without a card
+    (it would refuse them as foreign). Watched by listing the folder as fast as possible while a shard
+    starts into it: every listing that shows a visible file shows dataset.json too."""
+    out = tmp_path / "ds"
+    process = subprocess.Popen([sys.executable, "-m", "blendercnn_addon", "generate", "--out", str(out), "--count",
+                                "2", *SMALL, "--workers", "1", "--shard", "0/2"], cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    without_card, listings = set(), 0
+    while process.poll() is None:
+        try:
+            names = {name for name in os.listdir(out) if not name.startswith(".")}
+        except FileNotFoundError:
+            continue
+        listings += 1
+        if names and "dataset.json" not in names:
+            without_card |= names
+    assert process.returncode == 0, process.stderr.read()
+    assert listings > 100, "the folder was hardly watched"
+    assert not without_card, f"{sorted(without_card)} appeared before dataset.json"
+
+
 @pytest.mark.parametrize("args, message", [
     (("--shard", "2/2"), "shard I/N needs 0 <= I < N"),
     (("--shard", "one/two"), "expected I/N"),
