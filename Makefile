@@ -16,12 +16,12 @@ DEMO_OUT ?= demo_output
 # Blender versions of `make test-compat`: bpy wheel version and the Python it is built for.
 COMPAT := 4.2.23:3.11 4.5.15:3.11 5.0.1:3.11 5.3.0:3.13
 COMPAT_VENVS := $(foreach c,$(COMPAT),.venv-bpy-$(firstword $(subst :, ,$(c))))
-# Downloads survive a network that drops connections: pip retries and resumes each file, and a
-# whole install that still fails is tried again (tools/retry.sh). Exported to every recipe,
-# make gui-test's wheel downloads included.
+# Downloads survive a network that drops connections: pip retries and resumes each file
+# (exported to every recipe, make gui-test's wheel downloads included), and an environment whose
+# install still fails is made again from nothing (tools/retry.sh around tools/make_venv.sh).
 export PIP_RETRIES ?= 10
 export PIP_RESUME_RETRIES ?= 50
-PIP_INSTALL = tools/retry.sh 3 $(1) -m pip install --quiet
+MAKE_VENV = tools/retry.sh 3 tools/make_venv.sh
 
 .PHONY: venv build demo test test-faults test-compat bench bench-job bench-curve gui-test clean
 .DELETE_ON_ERROR:
@@ -31,10 +31,7 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt
 	@test -n "$(PYTHON)" || { echo "error: bpy 5.2 needs Python 3.13 and none was found (tried python3.13 on PATH, pyenv's 3.13.*, /usr/local/bin, /usr/bin); install it or set PYTHON=/path/to/python3.13" >&2; exit 1; }
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 13) else "error: bpy 5.2 needs Python 3.13; PYTHON=$(PYTHON) is " + sys.version.split()[0])'
-	rm -rf $(VENV)
-	$(PYTHON) -m venv $(VENV)
-	$(call PIP_INSTALL,$(PY)) --upgrade pip
-	$(call PIP_INSTALL,$(PY)) -r requirements.txt
+	$(MAKE_VENV) $(PYTHON) $(VENV) "bpy tensorflow PIL" -r requirements.txt
 	touch $@
 
 build: $(ZIP)
@@ -63,9 +60,7 @@ test-faults: $(VENV)/.installed
 .venv-bpy-%/.installed: requirements-compat.txt
 	@python=$(if $(filter 3.13,$(word 2,$(subst :, ,$(filter $*:%,$(COMPAT))))),$(PYTHON),$(PYTHON311)); \
 	  test -n "$$python" || { echo "error: bpy $* needs Python $(word 2,$(subst :, ,$(filter $*:%,$(COMPAT)))) and none was found; set PYTHON311= or PYTHON=" >&2; exit 1; }; \
-	  rm -rf .venv-bpy-$* && $$python -m venv .venv-bpy-$*
-	$(call PIP_INSTALL,.venv-bpy-$*/bin/python) --upgrade pip
-	$(call PIP_INSTALL,.venv-bpy-$*/bin/python) bpy==$* -r requirements-compat.txt
+	  $(MAKE_VENV) $$python .venv-bpy-$* "bpy PIL" bpy==$* -r requirements-compat.txt
 	touch $@
 
 test-compat: $(VENV)/.installed $(COMPAT_VENVS:%=%/.installed)
