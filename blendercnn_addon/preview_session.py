@@ -34,7 +34,7 @@ from .run_config import RunConfig, read_run_config
 from .settings import GenerationSettings
 from .training_session import training_data_dir
 from .vector import VECTOR_FIELDS
-from .workers import ARRIVED_KEY, Worker, addon_command
+from .workers import ARRIVED_KEY, Worker, addon_command, wait_for_messages
 
 MAX_RESTARTS = 3
 RESTART_WINDOW_S = 60.0
@@ -183,6 +183,20 @@ class PreviewSession(background.Session):
         _compare_with_real()
         self._send_waiting()
 
+    def show_now(self, vector: list[float], timeout: float = 60.0) -> ShownImage:
+        """Blocking, for scripts and the bpy module (no event loop runs Blender's timers there):
+        request ``vector`` and return its ShownImage once its pixels are in BlenderCNN Preview. Wakes
+        the moment the worker's answer arrives. UserError for a stopped worker or no answer within
+        ``timeout`` seconds, or the worker's own message when it refused the vector."""
+        last = self.shown[-1] if self.shown else None
+        self.request(vector)
+        deadline = time.monotonic() + timeout
+        while self.in_flight is not None or self.waiting is not None:
+            self._deliver_until(deadline)
+        if not self.shown or self.shown[-1] is last:
+            raise UserError(_status().message or "the preview worker sent no image")
+        return self.shown[-1]
+
     def estimate(self, pixels: np.ndarray, timeout: float = 60.0) -> dict:
         """Blocking: the vector the model draws as ``pixels`` ((R, R, 3) uint8, top row first), as the
         worker's "estimate" message; its fitted image is shown in BlenderCNN Preview. UserError for a
@@ -214,14 +228,14 @@ class PreviewSession(background.Session):
             raise UserError("the preview worker stopped; load the model again")
         if time.monotonic() > deadline:
             raise UserError("the preview worker did not answer in time")
-        kept = []
-        for message in self.worker.messages():
+        kept, messages = [], self.worker.messages()
+        for message in messages:
             if keep is not None and message.get("id") == keep:
                 kept.append(message)
             else:
                 self.on_message(message)
-        if not kept:
-            time.sleep(0.005)
+        if not messages:
+            wait_for_messages(0.005)
         return kept
 
     def _release_frames(self) -> None:

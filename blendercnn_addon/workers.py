@@ -4,7 +4,8 @@ A :class:`Worker` starts a command, and two reader threads turn its output into
 items on one queue: protocol messages from stdout, and every other line (TF's
 logging, tracebacks, pip's output) into a log file and a short in-memory tail.
 The threads never touch Blender; the add-on's single timer drains the queue
-(``Worker.messages()``) on Blender's main thread.
+(``Worker.messages()``) on Blender's main thread. Where no timer runs (the bpy module, scripts,
+tests), :func:`wait_for_messages` sleeps until a reader has queued something.
 
 A worker learns Blender's pid from ``PARENT_PID_ENV``; the CLI starts
 :func:`exit_with_parent` from it so that no orphan keeps training (or holding
@@ -28,6 +29,16 @@ PARENT_PID_ENV = "BLENDERCNN_PARENT_PID"
 # Linux perf_counter is the system-wide monotonic clock, so it compares with a worker's own stamps.
 ARRIVED_KEY = "_arrived"
 LOG_TAIL_LINES = 12
+_message_arrived = threading.Event()  # set by any reader thread: a message was queued, or output ended
+
+
+def wait_for_messages(timeout: float) -> bool:
+    """Block until any worker queued a protocol message (or its output ended) since the last call,
+    at most ``timeout`` seconds; True if one did. Call ``Worker.messages()`` (background.poll) after
+    it: a message queued while this returns is then still in its worker's queue, never missed."""
+    arrived = _message_arrived.wait(timeout)
+    _message_arrived.clear()
+    return arrived
 
 
 def package_parent() -> str:
@@ -103,8 +114,10 @@ class Worker:
             if message is not None:
                 message[ARRIVED_KEY] = time.perf_counter()  # when this process had it (see ARRIVED_KEY)
                 self._queue.put(message)
+                _message_arrived.set()
             elif line.strip():
                 self._note(line.rstrip("\n"))
+        _message_arrived.set()  # end of output: the process is ending, its exit code is due
 
     def _note(self, line: str) -> None:
         with self._log_lock:

@@ -258,3 +258,20 @@ def test_each_resolution_takes_the_learning_curve_measured_nearest_to_it(monkeyp
     assert recommendation.recommended_count(256) is None  # still gaining at its largest count
     assert recommendation.count_note(10_000, 256) is None
     assert recommendation.recommendations_text() == "500 at 64², still gaining at 1,000 at 256²"
+
+
+def test_waiting_for_a_workers_message_wakes_when_it_arrives_and_misses_none():
+    """workers.wait_for_messages: what scripts and the bpy module wait on between polls."""
+    from blendercnn_addon import workers
+
+    code = "import time; time.sleep(0.5); print('{\"event\": \"one\"}', flush=True); input()"
+    worker = workers.Worker([sys.executable, "-c", code], env=dict(os.environ))
+    try:
+        workers.wait_for_messages(0)  # forget what earlier workers of this process left
+        assert workers.wait_for_messages(30.0)
+        assert [m["event"] for m in worker.messages()] == ["one"]
+        worker.send({"command": "stop"})  # input() returns: the process ends, its output too
+        assert workers.wait_for_messages(30.0)  # the end of its output wakes a waiting script
+        assert worker.messages() == []
+    finally:
+        worker.close()

@@ -364,6 +364,23 @@ def test_a_burst_of_requests_never_queues_and_the_newest_is_shown(preview, seed_
     assert np.allclose(session.shown[-1].vector, vectors[-1])
 
 
+def test_a_script_waits_for_the_image_of_its_vector(preview, seed_scene):
+    """PreviewSession.show_now, for scripts (no timer runs in the bpy module): back once the pixels
+    are in, picked up by the waiting call itself; a vector the worker refuses raises its message."""
+    session = addon_module("background").get("preview")
+    wait_for_preview(preview)
+    before = _preview_pixels()
+    vector = [0.1, 0.9, 0.3, -0.5, 0.4]
+    shown = session.show_now(vector)
+    assert shown is session.shown[-1] and np.allclose(shown.vector, vector)
+    assert session.in_flight is None and session.waiting is None
+    assert shown.shown >= shown.received >= shown.arrived > 0
+    assert not np.array_equal(_preview_pixels(), before)
+    with pytest.raises(addon_module("errors").UserError, match="colour"):
+        session.show_now([1.5, 0.9, 0.3, -0.5, 0.4])
+    assert session.in_flight is None and session.show_now(vector).vector == vector  # still serving
+
+
 def test_a_dead_preview_worker_is_restarted(preview, seed_scene):
     background = addon_module("background")
     old = background.get("preview")

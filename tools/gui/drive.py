@@ -566,6 +566,50 @@ def create_environment(d: Driver):
     d.shot("environment-ready", python=env.python, seconds=d.figures["create_environment_seconds"])
 
 
+def drag_ball(d: Driver, ball, centre: tuple[int, int], result: dict, before_release=None):
+    """Grab the selected ball with G and circle the mouse 40 px around ``centre`` (screen px) for
+    ≈ 3.5 s, then Esc (the ball goes back). Fills ``result``: began (perf_counter s), seconds, steps
+    (the depsgraph updates Blender made meanwhile: the drag steps a user sees), moved, back."""
+    import math
+
+    start = tuple(ball.location)
+    steps = []
+
+    def count_step(*_args):
+        steps.append(time.perf_counter())
+
+    bpy.app.handlers.depsgraph_update_post.append(count_step)
+    d.key("g")
+    yield 0.3
+    began = time.perf_counter()
+    for step in range(200):  # round and round, for at least 3 s
+        angle = step * 0.2
+        d.move(centre[0] + int(40 * math.cos(angle)), centre[1] + int(40 * math.sin(angle)))
+        yield 0.005
+        if time.perf_counter() - began > 3.5:
+            break
+    dragged = time.perf_counter() - began
+    bpy.app.handlers.depsgraph_update_post.remove(count_step)
+    result.update(began=began, seconds=dragged, steps=len([t for t in steps if began <= t <= began + dragged]),
+                  moved=tuple(ball.location) != start)
+    if before_release:
+        before_release()
+    d.key("Escape")  # cancel the grab: the ball goes back
+    yield 0.5
+    result["back"] = tuple(ball.location) == start
+
+
+def viewport_draw_ms(d: Driver, draws: int = 3) -> float:
+    """One redraw of the 3D viewport's main region as it is now, ms (Blender's own redraw timer)."""
+    area = d.view3d()
+    region = next(r for r in area.regions if r.type == "WINDOW")
+    window = bpy.context.window_manager.windows[0]
+    with bpy.context.temp_override(window=window, screen=window.screen, area=area, region=region):
+        began = time.perf_counter()
+        bpy.ops.wm.redraw_timer(type="DRAW", iterations=draws)
+    return round((time.perf_counter() - began) / draws * 1000.0, 1)
+
+
 def wait_for_quiet_cpu(timeout: float = 30.0, share: float = 0.3):
     """Until Blender's process (its render and drawing threads included) uses under ``share`` of a
     core over half a second — a viewport still rendering is done — or ``timeout`` seconds."""
@@ -616,10 +660,18 @@ def preview_latency_and_follow(d: Driver):
         yield from d.find("blendercnn_preview.preview_x", x_fraction=0.25)
         yield from d.type_into(*d.found, value)
         yield from d.wait_for(lambda: preview_idle(session), 10, "the typed value's image", every=0.01)
+    # Why the image reaches the screen later than the answer reaches Blender: an edit of any
+    # add-on property tags the depsgraph, and Blender redraws the 3D viewport for it (with its
+    # anti-aliasing samples) before the next timer can pick the answer up. Counted here.
+    viewport_draws = []
+    counter = bpy.types.SpaceView3D.draw_handler_add(lambda: viewport_draws.append(1), (), "WINDOW", "POST_PIXEL")
     for step in range(30):  # property changes, as a script or a driver makes them
         preview.preview_y = -0.6 + 0.04 * step
         yield 0.01
         yield from d.wait_for(lambda: preview_idle(session), 10, "the image", every=0.005)
+    yield from wait_for_quiet_cpu()  # the last edit's redraws are done
+    bpy.types.SpaceView3D.draw_handler_remove(counter, "WINDOW")
+    d.figures.update(viewport_draws_per_edit=round(len(viewport_draws) / 30, 1), viewport_draw_ms=viewport_draw_ms(d))
     latencies = [shown.latency_ms for shown in list(session.shown)[first:]]
     d.check("at least 30 preview requests timed in the window", len(latencies) >= 30, len(latencies))
     answers = [(s.arrived - s.requested) * 1000.0 for s in list(session.shown)[first:]]
@@ -653,45 +705,39 @@ def preview_latency_and_follow(d: Driver):
             centre = (centre[0] + dx, centre[1] + dy)
             break
     d.check("a click selects the ball", ball.select_get(), [o.name for o in bpy.context.selected_objects])
-    start = tuple(ball.location)
-    steps = []  # each depsgraph update Blender makes while the ball is dragged: a step the user sees
-
-    def count_step(*_args):
-        steps.append(time.perf_counter())
-
-    bpy.app.handlers.depsgraph_update_post.append(count_step)
-    d.key("g")
-    yield 0.3
-    before, began = len(session.shown), time.perf_counter()
-    import math
-    for step in range(200):  # a circle of 40 px, round and round, for at least 3 s
-        angle = step * 0.2
-        d.move(centre[0] + int(40 * math.cos(angle)), centre[1] + int(40 * math.sin(angle)))
-        yield 0.005
-        if time.perf_counter() - began > 3.5:
-            break
-    dragged = time.perf_counter() - began
-    bpy.app.handlers.depsgraph_update_post.remove(count_step)
-    drag_steps = len([t for t in steps if began <= t <= began + dragged])
-    moved = tuple(ball.location) != start
-    d.shot("following", follow_images=len(session.shown) - before)
-    d.key("Escape")  # cancel the grab: the ball goes back
-    yield 0.5
-    shown_during = [s for s in list(session.shown)[before:] if s.shown <= began + dragged]
+    # The same drag with Follow Scene off first: how fast Blender itself redraws a drag here.
+    props = bpy.context.scene.blendercnn
+    props.preview_follow_scene = False
+    yield from wait_for_quiet_cpu()
+    alone = {}
+    yield from drag_ball(d, ball, centre, alone)
+    props.preview_follow_scene = True
+    yield from wait_for_quiet_cpu()
+    yield from d.wait_for(lambda: preview_idle(session), 10, "the preview after Follow Scene", every=0.01)
+    drag = {}
+    yield from drag_ball(d, ball, centre, drag, before_release=lambda: d.shot("following"))
+    began, dragged = drag["began"], drag["seconds"]
+    shown_during = [s for s in list(session.shown) if began <= s.shown <= began + dragged]
     rate = len(shown_during) / dragged
     d.figures.update(follow_seconds=round(dragged, 2), follow_images=len(shown_during),
-                     follow_updates_per_s=round(rate, 1), follow_drag_steps=drag_steps,
-                     follow_drag_steps_per_s=round(drag_steps / dragged, 1), preview_max_pending=session.max_pending)
+                     follow_updates_per_s=round(rate, 1), follow_drag_steps=drag["steps"],
+                     follow_drag_steps_per_s=round(drag["steps"] / dragged, 1),
+                     drag_steps_per_s_without_preview=round(alone["steps"] / alone["seconds"], 1),
+                     preview_max_pending=session.max_pending)
     print(f"[journey] follow figures {d.figures}", flush=True)
-    d.check("the ball moved while dragged with G", moved, (start, tuple(ball.location)))
+    d.check("the ball moved while dragged with G", drag["moved"] and alone["moved"], (drag, alone))
     # Blender redraws the whole window for each drag step, ≈ 140-230 ms a frame with this machine's
     # software OpenGL: the steps per second are Blender's. What the add-on owes: an image for
-    # (nearly) every step Blender draws, no queue, answers in well under 50 ms.
-    d.check("the preview followed (nearly) every drag step Blender drew", len(shown_during) >= 0.8 * drag_steps - 1,
-            (len(shown_during), drag_steps))
+    # (nearly) every step Blender draws, no queue, answers in well under 50 ms, and a drag as fluid
+    # as without the preview (one run of the probe: 3.0 steps/s with it, 3.1 without).
+    d.check("the preview followed (nearly) every drag step Blender drew", len(shown_during) >= 0.8 * drag["steps"] - 1,
+            (len(shown_during), drag["steps"]))
+    d.check("following does not slow Blender's drag (steps/s at least 0.6x those without the preview)",
+            d.figures["follow_drag_steps_per_s"] >= 0.6 * d.figures["drag_steps_per_s_without_preview"],
+            (d.figures["follow_drag_steps_per_s"], d.figures["drag_steps_per_s_without_preview"]))
     d.check("pending requests never grew beyond one waiting and one on its way", session.max_pending <= 2,
             session.max_pending)
-    d.check("Esc put the ball back", tuple(ball.location) == start, tuple(ball.location))
+    d.check("Esc put the ball back", drag["back"] and alone["back"], tuple(ball.location))
     d.check("the worker's answers reached Blender within 100 ms at the 95th percentile (a regression guard: "
             "41-57 ms between runs here; issue 18's 50 ms is not reliably met in this software-GL window)",
             d.figures["preview_answer_ms_p95"] <= 100, d.figures["preview_answer_ms_p95"])
