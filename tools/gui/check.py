@@ -22,10 +22,10 @@ PROGRESS_BLUE_MIN = 140  # Blender's progress fill is a saturated blue
 FIGURE_TARGETS = (
     ("preview_resolution", lambda v: v == 256, "the preview is timed at 256²"),
     ("preview_requests", lambda v: v >= 30, "at least 30 timed requests"),
-    # A regression guard, not issue 18's 50 ms target: on CI's 2 cores Blender draws its software-GL
-    # window while the worker computes, and the p95 of 36 answers varied 41-57 ms between runs of
-    # the same code; the untraced worker answered in ≈ 280 ms.
-    ("preview_answer_ms_p95", lambda v: v <= 100, "the worker's answer in Blender within 100 ms (p95)"),
+    # Issue 18's 50 ms, for the part the add-on owns: the last two runs gave 24.4 and 20.8 ms (one
+    # TensorFlow thread per operation; 41-57 ms before that change, ≈ 280 ms untraced). What the
+    # screen adds after it is Blender redrawing its software-GL window (viewport_draw_ms, below).
+    ("preview_answer_ms_p95", lambda v: v <= 50, "the worker's answer in Blender within 50 ms (p95)"),
     ("follow_images", lambda v: v >= 1, "the preview follows a drag"),
     ("preview_max_pending", lambda v: v <= 2, "no queue of requests"),
     ("preview_vs_real_psnr_db", lambda v: v >= 28, "the preview matches its real render at 28 dB or more"),
@@ -40,6 +40,7 @@ FIGURE_TARGETS = (
 # 140-270 ms, which these include (the issue's 50 ms and 20 images a second need a GPU-drawn window).
 FIGURES_SHOWN = ("preview_latency_ms_p50", "preview_latency_ms_p95", "preview_answer_ms_p50",
                  "preview_breakdown_ms_p50", "viewport_draws_per_edit", "viewport_draw_ms",
+                 "viewport_draws_per_edit_aa_off", "preview_latency_ms_p50_aa_off",
                  "follow_updates_per_s", "follow_drag_steps_per_s", "drag_steps_per_s_without_preview",
                  "estimate_position_error_m", "measured_texts")
 

@@ -599,6 +599,20 @@ def drag_ball(d: Driver, ball, centre: tuple[int, int], result: dict, before_rel
     result["back"] = tuple(ball.location) == start
 
 
+def scripted_edits(d: Driver, preview, session, count: int):
+    """``count`` changes of the Preview panel's Y, as a script or a driver makes them, each waited
+    for until its image is in; returns how many times Blender drew the 3D viewport per edit."""
+    viewport_draws = []
+    counter = bpy.types.SpaceView3D.draw_handler_add(lambda: viewport_draws.append(1), (), "WINDOW", "POST_PIXEL")
+    for step in range(count):
+        preview.preview_y = -0.6 + 1.2 * step / count
+        yield 0.01
+        yield from d.wait_for(lambda: preview_idle(session), 10, "the image", every=0.005)
+    yield from wait_for_quiet_cpu()  # the last edit's redraws are done
+    bpy.types.SpaceView3D.draw_handler_remove(counter, "WINDOW")
+    return round(len(viewport_draws) / count, 1)
+
+
 def viewport_draw_ms(d: Driver, draws: int = 3) -> float:
     """One redraw of the 3D viewport's main region as it is now, ms (Blender's own redraw timer)."""
     area = d.view3d()
@@ -661,26 +675,30 @@ def preview_latency_and_follow(d: Driver):
         yield from d.type_into(*d.found, value)
         yield from d.wait_for(lambda: preview_idle(session), 10, "the typed value's image", every=0.01)
     # Why the image reaches the screen later than the answer reaches Blender: an edit of any
-    # add-on property tags the depsgraph, and Blender redraws the 3D viewport for it (with its
-    # anti-aliasing samples) before the next timer can pick the answer up. Counted here.
-    viewport_draws = []
-    counter = bpy.types.SpaceView3D.draw_handler_add(lambda: viewport_draws.append(1), (), "WINDOW", "POST_PIXEL")
-    for step in range(30):  # property changes, as a script or a driver makes them
-        preview.preview_y = -0.6 + 0.04 * step
-        yield 0.01
-        yield from d.wait_for(lambda: preview_idle(session), 10, "the image", every=0.005)
-    yield from wait_for_quiet_cpu()  # the last edit's redraws are done
-    bpy.types.SpaceView3D.draw_handler_remove(counter, "WINDOW")
-    d.figures.update(viewport_draws_per_edit=round(len(viewport_draws) / 30, 1), viewport_draw_ms=viewport_draw_ms(d))
-    latencies = [shown.latency_ms for shown in list(session.shown)[first:]]
+    # add-on property tags the depsgraph, and Blender redraws the 3D viewport for it (once per
+    # anti-aliasing sample) before the next timer can pick the answer up. Counted here.
+    draws_per_edit = yield from scripted_edits(d, preview, session, 30)
+    after_edits = len(session.shown)
+    d.figures.update(viewport_draws_per_edit=draws_per_edit, viewport_draw_ms=viewport_draw_ms(d))
+    # The same edits with the viewport's anti-aliasing off (Preferences > Viewport > Quality): the
+    # README's advice for a machine without a GPU. Not part of the figures above.
+    system = bpy.context.preferences.system
+    kept_aa, system.viewport_aa = system.viewport_aa, "OFF"
+    draws_without_aa = yield from scripted_edits(d, preview, session, 15)
+    system.viewport_aa = kept_aa
+    without_aa = [shown.latency_ms for shown in list(session.shown)[after_edits:]]
+    d.figures.update(viewport_draws_per_edit_aa_off=draws_without_aa,
+                     preview_latency_ms_p50_aa_off=round(percentile(without_aa, 0.5), 1))
+    timed = list(session.shown)[first:after_edits]
+    latencies = [shown.latency_ms for shown in timed]
     d.check("at least 30 preview requests timed in the window", len(latencies) >= 30, len(latencies))
-    answers = [(s.arrived - s.requested) * 1000.0 for s in list(session.shown)[first:]]
+    answers = [(s.arrived - s.requested) * 1000.0 for s in timed]
     d.figures.update(preview_resolution=preview.resolution, preview_requests=len(latencies),
                      preview_latency_ms_p50=round(percentile(latencies, 0.5), 1),
                      preview_latency_ms_p95=round(percentile(latencies, 0.95), 1),
                      preview_answer_ms_p50=round(percentile(answers, 0.5), 1),
                      preview_answer_ms_p95=round(percentile(answers, 0.95), 1),
-                     preview_breakdown_ms_p50=breakdown(list(session.shown)[first:]))
+                     preview_breakdown_ms_p50=breakdown(timed))
     print(f"[journey] preview figures {d.figures}", flush=True)
     d.shot("preview-256", latency_ms=preview.latency_ms)
 
@@ -738,9 +756,8 @@ def preview_latency_and_follow(d: Driver):
     d.check("pending requests never grew beyond one waiting and one on its way", session.max_pending <= 2,
             session.max_pending)
     d.check("Esc put the ball back", drag["back"] and alone["back"], tuple(ball.location))
-    d.check("the worker's answers reached Blender within 100 ms at the 95th percentile (a regression guard: "
-            "41-57 ms between runs here; issue 18's 50 ms is not reliably met in this software-GL window)",
-            d.figures["preview_answer_ms_p95"] <= 100, d.figures["preview_answer_ms_p95"])
+    d.check("the worker's answers reached Blender within 50 ms at the 95th percentile",
+            d.figures["preview_answer_ms_p95"] <= 50, d.figures["preview_answer_ms_p95"])
 
 
 def run() -> None:
