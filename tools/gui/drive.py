@@ -599,6 +599,32 @@ def drag_ball(d: Driver, ball, centre: tuple[int, int], result: dict, before_rel
     result["back"] = tuple(ball.location) == start
 
 
+def preview_draws():
+    """Start noting when an Image Editor showing BlenderCNN Preview draws (perf_counter s): the list
+    the times go to, and the handler to remove."""
+    drawn = []
+
+    def note():
+        space = bpy.context.space_data
+        if space is not None and space.image is not None and space.image.name == "BlenderCNN Preview":
+            drawn.append(time.perf_counter())
+
+    return drawn, bpy.types.SpaceImageEditor.draw_handler_add(note, (), "WINDOW", "POST_PIXEL")
+
+
+def drawn_percentile(shown: list, drawn: list[float], share: float) -> float | None:
+    """From each change to the first time an Image Editor drew its image (ms), at ``share``; None
+    when no editor showing the preview drew."""
+    import bisect
+
+    waits = []
+    for image in shown:
+        after = bisect.bisect_left(drawn, image.shown)
+        if after < len(drawn):
+            waits.append((drawn[after] - image.requested) * 1000.0)
+    return round(percentile(waits, share), 1) if waits else None
+
+
 def scripted_edits(d: Driver, preview, session, count: int):
     """``count`` changes of the Preview panel's Y, as a script or a driver makes them, each waited
     for until its image is in; returns how many times Blender drew the 3D viewport per edit."""
@@ -670,6 +696,7 @@ def preview_latency_and_follow(d: Driver):
     d.check("the 256² model loaded", preview.state == "READY" and preview.resolution == 256, preview.message)
     session = background.get("preview")
     first = len(session.shown)
+    drawn, recorder = preview_draws()
     for value in ("0.1", "-0.2", "0.3", "-0.4", "0.5", "0"):  # typed, as a user types
         yield from d.find("blendercnn_preview.preview_x", x_fraction=0.25)
         yield from d.type_into(*d.found, value)
@@ -686,9 +713,11 @@ def preview_latency_and_follow(d: Driver):
     kept_aa, system.viewport_aa = system.viewport_aa, "OFF"
     draws_without_aa = yield from scripted_edits(d, preview, session, 15)
     system.viewport_aa = kept_aa
+    bpy.types.SpaceImageEditor.draw_handler_remove(recorder, "WINDOW")
     without_aa = [shown.latency_ms for shown in list(session.shown)[after_edits:]]
     d.figures.update(viewport_draws_per_edit_aa_off=draws_without_aa,
-                     preview_latency_ms_p50_aa_off=round(percentile(without_aa, 0.5), 1))
+                     preview_latency_ms_p50_aa_off=round(percentile(without_aa, 0.5), 1),
+                     preview_drawn_ms_p50_aa_off=drawn_percentile(list(session.shown)[after_edits:], drawn, 0.5))
     timed = list(session.shown)[first:after_edits]
     latencies = [shown.latency_ms for shown in timed]
     d.check("at least 30 preview requests timed in the window", len(latencies) >= 30, len(latencies))
@@ -698,6 +727,8 @@ def preview_latency_and_follow(d: Driver):
                      preview_latency_ms_p95=round(percentile(latencies, 0.95), 1),
                      preview_answer_ms_p50=round(percentile(answers, 0.5), 1),
                      preview_answer_ms_p95=round(percentile(answers, 0.95), 1),
+                     preview_drawn_ms_p50=drawn_percentile(timed, drawn, 0.5),
+                     preview_drawn_ms_p95=drawn_percentile(timed, drawn, 0.95),
                      preview_breakdown_ms_p50=breakdown(timed))
     print(f"[journey] preview figures {d.figures}", flush=True)
     d.shot("preview-256", latency_ms=preview.latency_ms)
