@@ -37,7 +37,8 @@ import numpy as np  # noqa: E402
 
 from time_to_quality import REFERENCE_SEED, cli, preset_arguments  # noqa: E402
 
-from blendercnn_addon.dataset_format import METADATA_NAME, SCENE_TABLE_NAMES, metadata_bytes  # noqa: E402
+from blendercnn_addon.dataset_format import (METADATA_NAME, SCENE_TABLE_NAMES, metadata_bytes,  # noqa: E402
+                                             write_atomically)
 from blendercnn_addon.dataset_card import CARD_NAME  # noqa: E402
 from blendercnn_addon.metrics import psnr  # noqa: E402
 from blendercnn_addon.recommendation import smallest_within  # noqa: E402
@@ -153,9 +154,9 @@ def measured_before(path: str, resolution: int, epochs: int) -> dict[int, dict]:
 
 def save_curve(path: str, resolution: int, epochs: int, curve: dict[int, dict]) -> None:
     """Every count measured so far, so that a stopped run keeps them and a longer one reuses them."""
-    with open(path, "w", encoding="utf-8") as handle:
-        json.dump({"resolution": resolution, "epochs": epochs, "curve": {str(c): curve[c] for c in sorted(curve)}},
-                  handle, indent=2)
+    saved = {"resolution": resolution, "epochs": epochs, "curve": {str(c): curve[c] for c in sorted(curve)}}
+    write_atomically(path, json.dumps(saved, indent=2).encode("utf-8"))  # a run killed mid-save keeps the last
+
 
 if __name__ == "__main__":
     main()
