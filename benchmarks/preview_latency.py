@@ -57,8 +57,8 @@ def main() -> None:
     import bpy
 
     import blendercnn_addon
-    from blendercnn_addon import background
-    from blendercnn_addon import preview_session
+    from blendercnn_addon.blender import background
+    from blendercnn_addon.blender import preview_session
 
     with tempfile.TemporaryDirectory() as folder:
         run = make_run(folder, args.resolution)

@@ -27,11 +27,11 @@ sys.path.insert(0, ROOT)
 import bpy  # noqa: E402
 import numpy as np  # noqa: E402
 
-from blendercnn_addon import renderer  # noqa: E402
+from blendercnn_addon.blender import renderer  # noqa: E402
 from blendercnn_addon.metrics import psnr_from_mse  # noqa: E402
 from blendercnn_addon.ml.dataset import load_image  # noqa: E402
 from blendercnn_addon.randomization import VectorSpec, sample_vector  # noqa: E402
-from blendercnn_addon.scene_setup import build_seed_scene  # noqa: E402
+from blendercnn_addon.blender.scene_setup import build_seed_scene  # noqa: E402
 from blendercnn_addon.settings import GenerationSettings  # noqa: E402
 
 PRESETS = ("default", "balanced", "seed")

@@ -18,8 +18,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import bpy  # noqa: E402
 
-from blendercnn_addon.generator import DatasetJob  # noqa: E402
-from blendercnn_addon.scene_setup import build_seed_scene  # noqa: E402
+from blendercnn_addon.blender.generator import DatasetJob  # noqa: E402
+from blendercnn_addon.blender.scene_setup import build_seed_scene  # noqa: E402
 from blendercnn_addon.settings import GenerationSettings  # noqa: E402
 
 

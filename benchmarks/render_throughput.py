@@ -33,9 +33,9 @@ from PIL import Image  # noqa: E402
 
 from blendercnn_addon.metrics import psnr_from_mse  # noqa: E402
 
-from blendercnn_addon.generator import make_job  # noqa: E402
-from blendercnn_addon.parallel import default_workers  # noqa: E402
-from blendercnn_addon.scene_setup import build_seed_scene  # noqa: E402
+from blendercnn_addon.blender.generator import make_job  # noqa: E402
+from blendercnn_addon.processes.parallel import default_workers  # noqa: E402
+from blendercnn_addon.blender.scene_setup import build_seed_scene  # noqa: E402
 from blendercnn_addon.settings import GenerationSettings  # noqa: E402
 
 

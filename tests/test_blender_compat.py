@@ -16,7 +16,7 @@ pytestmark = pytest.mark.compat
 
 @pytest.fixture
 def compat(addon):
-    return addon_module("blender_compat")
+    return addon_module("blender.compat")
 
 
 def test_the_version_flags_match_this_blender(compat):
@@ -43,7 +43,7 @@ def test_materials_and_worlds_become_node_based_without_deprecation_warnings(com
 
 
 def test_the_seed_worlds_radiance_reads_without_deprecation_warnings(seed_scene):
-    renderer = addon_module("renderer")
+    renderer = addon_module("blender.renderer")
     with warnings.catch_warnings():
         warnings.simplefilter("error", DeprecationWarning)
         assert renderer.world_radiance(seed_scene) == pytest.approx(0.05, abs=1e-6)
@@ -58,7 +58,7 @@ def test_a_modal_operator_knows_its_own_timer_ticks(compat):
 
 def test_the_bpy_module_is_recognised_so_workers_run_as_python(compat):
     assert compat.running_as_module()
-    assert addon_module("generator").worker_command("job.json")[1:4] == ["-m", "blendercnn_addon", "render-worker"]
+    assert addon_module("blender.generator").worker_command("job.json")[1:4] == ["-m", "blendercnn_addon", "render-worker"]
 
 
 def test_a_compositor_tree_renders_what_is_linked_into_it(compat, seed_scene, tmp_path):
@@ -82,4 +82,4 @@ def test_a_compositor_tree_renders_what_is_linked_into_it(compat, seed_scene, tm
 
 def test_blender_c_blendercnn_is_registered(addon):
     assert hasattr(bpy.utils, "register_cli_command")
-    assert addon_module("registration")._cli_handle is not None
+    assert addon_module("blender.registration")._cli_handle is not None

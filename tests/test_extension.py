@@ -28,7 +28,7 @@ def registered_panels() -> set[str]:
 def test_zip_holds_the_add_on_and_its_manifest_only(extension_zip):
     names = zipfile.ZipFile(extension_zip).namelist()
     assert "blender_manifest.toml" in names and "__init__.py" in names
-    assert "ml/__init__.py" in names and "operators/__init__.py" in names and "ui/panels.py" in names
+    assert "ml/__init__.py" in names and "blender/operators/__init__.py" in names and "blender/ui/panels.py" in names
     assert not [n for n in names if "__pycache__" in n or n.startswith("tests/") or n.endswith(".whl")]
 
 

@@ -225,7 +225,7 @@ def test_shards_share_a_folder_but_the_same_shard_twice_is_refused(tmp_path):
 
 # -- the card comes first -------------------------------------------------------------------------
 def test_a_start_stopped_while_baking_the_tables_leaves_a_folder_that_resumes(seed_scene, tmp_path, monkeypatch):
-    generator, renderer = addon_module("generator"), addon_module("renderer")
+    generator, renderer = addon_module("blender.generator"), addon_module("blender.renderer")
     settings = addon_module("settings").GenerationSettings(out_dir=str(tmp_path / "ds"), count=3, resolution=32,
                                                             samples=2, denoiser="none")
 

@@ -131,7 +131,7 @@ def test_resume_after_kill_renders_only_the_missing_samples(dataset, tmp_path):
 
 def test_cancel_then_resume_through_the_operator(addon, seed_scene, dataset, tmp_path):
     """The panel's cancel path (job stops, finish() runs), then Generate again completes the dataset."""
-    generator = sys.modules[addon.__name__ + ".generator"]
+    generator = sys.modules[addon.__name__ + ".blender.generator"]
     props = seed_scene.blendercnn
     props.output_dir = str(tmp_path / "cancelled")
     props.count, props.resolution, props.render_samples, props.seed = COUNT, 32, 4, 7
@@ -152,7 +152,7 @@ def test_cancel_then_resume_through_the_operator(addon, seed_scene, dataset, tmp
 
 def test_a_blend_with_the_compositor_on_still_renders_the_scene(seed_scene, tmp_path):
     """Blender 5.0 rendered flat grey through old files' compositors; the generator switches it off."""
-    tree, image_output = addon_module("blender_compat").new_compositor_tree(seed_scene, "Flat grey")
+    tree, image_output = addon_module("blender.compat").new_compositor_tree(seed_scene, "Flat grey")
     grey = tree.nodes.new("CompositorNodeRGB")
     grey.outputs[0].default_value = (0.5, 0.5, 0.5, 1.0)
     tree.links.new(grey.outputs[0], image_output)

@@ -250,7 +250,7 @@ def test_long_texts_wrap_into_rows_that_fit(addon):
     """fit.wrap: every row within the width, nothing lost, a path without spaces cut where it must."""
     from conftest import addon_module
 
-    fit = addon_module("ui.fit")
+    fit = addon_module("blender.ui.fit")
     context = bpy.context
     text = "Finished · 400/400 · 294 new in /root/blendercnn-journey/files/a-very-long-folder-name/dataset"
     for width in (80, 150, 240):

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.compat  # also run on every Blender of make test-compat
 
 
 def test_every_pixel_sees_the_room_where_the_camera_projects_it(addon, seed_scene):
-    renderer = sys.modules[addon.__name__ + ".renderer"]
+    renderer = sys.modules[addon.__name__ + ".blender.renderer"]
     settings = sys.modules[addon.__name__ + ".settings"]
     target = renderer.resolve_target(seed_scene, settings.SceneTarget())
     ball_before = tuple(target.obj.location)
@@ -43,7 +43,7 @@ def test_every_pixel_sees_the_room_where_the_camera_projects_it(addon, seed_scen
 
 
 def test_an_orthographic_camera_casts_parallel_rays_from_its_frame(addon, seed_scene):
-    renderer = sys.modules[addon.__name__ + ".renderer"]
+    renderer = sys.modules[addon.__name__ + ".blender.renderer"]
     settings = sys.modules[addon.__name__ + ".settings"]
     camera = seed_scene.camera.data
     camera.type, camera.ortho_scale = "ORTHO", 4.0
@@ -65,7 +65,7 @@ def test_an_orthographic_camera_casts_parallel_rays_from_its_frame(addon, seed_s
 
 
 def test_the_bake_records_the_pixel_filter_and_whether_the_ball_is_round(addon, seed_scene):
-    renderer = sys.modules[addon.__name__ + ".renderer"]
+    renderer = sys.modules[addon.__name__ + ".blender.renderer"]
     settings = sys.modules[addon.__name__ + ".settings"]
     target = renderer.resolve_target(seed_scene, settings.SceneTarget())
     default = renderer.bake_scene_geometry(seed_scene, target)

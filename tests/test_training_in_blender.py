@@ -29,7 +29,7 @@ TIMEOUT = 240
 
 
 def poll_until(condition, timeout=TIMEOUT):
-    background = addon_module("background")
+    background = addon_module("blender.background")
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "timed out waiting for the worker"
@@ -75,7 +75,7 @@ def panel_run(addon, tensorflow_python, dataset, tmp_path_factory):
         with bpy.context.temp_override(scene=scene):
             configure(scene, dataset, run)
             assert bpy.ops.blendercnn.train() == {"FINISHED"}
-            session = addon_module("background").get("train")
+            session = addon_module("blender.background").get("train")
             assert status.running
 
             def finished():
@@ -118,7 +118,7 @@ def test_the_train_button_draws_the_validation_curve_each_epoch(panel_run):
     history = json.loads((run / "history.json").read_text())
     assert curve["epochs"] == 2
     assert list(curve["val_psnr"]) == pytest.approx([h["val_psnr"] for h in history], abs=1e-3)
-    pixels = addon_module("images").read_image(curve)
+    pixels = addon_module("blender.images").read_image(curve)
     blue = (pixels[..., 2] > 200) & (pixels[..., 0] < 140)  # the PSNR line's colour
     assert blue.sum() > 50, "no curve drawn"
 
@@ -143,15 +143,15 @@ def test_cancel_stops_after_a_batch_keeps_the_best_model_and_resume_continues(
     poll_until(lambda: status.val_psnr > 0 and status.epoch >= 2)
     assert bpy.ops.blendercnn.cancel_training() == {"FINISHED"}
     assert status.stopping
-    addon_module("background").wait_until_done("train", TIMEOUT)
+    addon_module("blender.background").wait_until_done("train", TIMEOUT)
     assert status.message.startswith("Cancelled"), status.message
     state = json.loads((run / "state.json").read_text())
     assert state["epochs_done"] >= 2 and (run / "model.keras").is_file()
-    assert addon_module("training_session").resumable_run(bpy.context) == str(run)
+    assert addon_module("blender.training_session").resumable_run(bpy.context) == str(run)
 
     scene.blendercnn.epochs = state["epochs_done"] + 1
     assert bpy.ops.blendercnn.train(resume=True) == {"FINISHED"}
-    addon_module("background").wait_until_done("train", TIMEOUT)
+    addon_module("blender.background").wait_until_done("train", TIMEOUT)
     assert status.message.startswith("Finished"), (status.message, status.error)
     history = json.loads((run / "history.json").read_text())
     assert [h["epoch"] for h in history] == list(range(1, state["epochs_done"] + 2))
@@ -162,10 +162,10 @@ def test_a_crashed_trainer_shows_its_last_log_lines_and_blender_goes_on(
     configure(scene, dataset, tmp_path / "run", epochs=1000, batch_size=2, patience=1000)
     status = bpy.context.window_manager.blendercnn_training
     assert bpy.ops.blendercnn.train() == {"FINISHED"}
-    session = addon_module("background").get("train")
+    session = addon_module("blender.background").get("train")
     poll_until(lambda: status.batch > 0)
     os.kill(session.worker.process.pid, signal.SIGKILL)
-    addon_module("background").wait_until_done("train", 10)
+    addon_module("blender.background").wait_until_done("train", 10)
     assert "exit code -9" in status.error and not status.running
     assert bpy.ops.blendercnn.train.poll()  # Blender and the add-on keep working
 
@@ -175,7 +175,7 @@ def test_a_worker_exits_when_blender_dies(addon, dataset, tmp_path):
     parent = subprocess.Popen([sys.executable, "-c", f"""
 import subprocess, sys, time
 sys.path.insert(0, {os.path.dirname(os.path.dirname(addon.__file__))!r})
-from blendercnn_addon.workers import addon_command, subprocess_environment
+from blendercnn_addon.processes.workers import addon_command, subprocess_environment
 child = subprocess.Popen(addon_command(sys.executable, "train", "--data", {dataset!r}, "--out", {str(tmp_path / 'run')!r},
                          "--epochs", "1000", "--batch-size", "2", "--progress", "json"),
                          env=subprocess_environment(), stdin=subprocess.PIPE, stdout=subprocess.PIPE)
@@ -229,7 +229,7 @@ def test_train_refuses_bad_input_and_touches_nothing(addon, tensorflow_python, d
             bpy.ops.blendercnn.train()
     finally:
         prefs.python_path = sys.executable
-    assert not addon_module("background").running("train")
+    assert not addon_module("blender.background").running("train")
     if problem == "used run folder":
         assert os.listdir(run) == ["notes.txt"] and (run / "notes.txt").read_text() == "mine"
 
@@ -264,7 +264,7 @@ def test_generate_and_train_without_tensorflow_renders_nothing(addon, tensorflow
     folder = tmp_path / "ds"
     assert not (folder.exists() and [n for n in os.listdir(folder) if n.endswith(".png")]), "it rendered"
     assert not addon_module("dataset_format").DatasetFolder(str(folder)).writer_running(), "the lock was kept"
-    assert not addon_module("background").running("train")
+    assert not addon_module("blender.background").running("train")
     assert not bpy.context.window_manager.blendercnn_status.running
 
 
@@ -277,13 +277,13 @@ def preview(panel_run, tensorflow_python, seed_scene):
     poll_until(lambda: status.state == "READY" and bpy.data.images.get("BlenderCNN Preview") is not None
                and status.latency_ms > 0)
     yield status
-    if addon_module("background").running("preview"):
+    if addon_module("blender.background").running("preview"):
         bpy.ops.blendercnn.unload_preview()
 
 
 def wait_for_preview(status):
     """Until the image for the newest vector is on screen (nothing in flight, nothing waiting)."""
-    background = addon_module("background")
+    background = addon_module("blender.background")
 
     def idle():
         session = background.get("preview")
@@ -293,7 +293,7 @@ def wait_for_preview(status):
 
 
 def _preview_pixels():
-    return addon_module("images").read_image(bpy.data.images["BlenderCNN Preview"])
+    return addon_module("blender.images").read_image(bpy.data.images["BlenderCNN Preview"])
 
 
 @pytest.mark.compat
@@ -315,7 +315,7 @@ def test_preview_shows_the_models_image_and_follows_the_sliders(preview, panel_r
 
 
 def test_preview_pixels_travel_through_the_frame_file_and_it_is_removed_on_unload(preview, seed_scene):
-    session = addon_module("background").get("preview")
+    session = addon_module("blender.background").get("preview")
     assert session.frames is not None and os.path.isfile(session.frame_path)
     assert os.path.dirname(session.frame_path) == os.path.normpath(bpy.app.tempdir or tempfile.gettempdir())
     shown = session.shown[-1]
@@ -326,7 +326,7 @@ def test_preview_pixels_travel_through_the_frame_file_and_it_is_removed_on_unloa
 
 
 def test_the_preview_follows_the_ball_and_its_colour(preview, seed_scene):
-    background = addon_module("background")
+    background = addon_module("blender.background")
     session = background.get("preview")
     ball = seed_scene.objects["Ball"]
     glow = bpy.data.materials["Glow"].node_tree.nodes["Emission"].inputs["Color"]
@@ -351,7 +351,7 @@ def test_the_preview_follows_the_ball_and_its_colour(preview, seed_scene):
 
 
 def test_a_burst_of_requests_never_queues_and_the_newest_is_shown(preview, seed_scene):
-    session = addon_module("background").get("preview")
+    session = addon_module("blender.background").get("preview")
     wait_for_preview(preview)
     session.max_pending = 0
     before = len(session.shown)
@@ -367,7 +367,7 @@ def test_a_burst_of_requests_never_queues_and_the_newest_is_shown(preview, seed_
 def test_a_script_waits_for_the_image_of_its_vector(preview, seed_scene):
     """PreviewSession.show_now, for scripts (no timer runs in the bpy module): back once the pixels
     are in, picked up by the waiting call itself; a vector the worker refuses raises its message."""
-    session = addon_module("background").get("preview")
+    session = addon_module("blender.background").get("preview")
     wait_for_preview(preview)
     before = _preview_pixels()
     vector = [0.1, 0.9, 0.3, -0.5, 0.4]
@@ -382,7 +382,7 @@ def test_a_script_waits_for_the_image_of_its_vector(preview, seed_scene):
 
 
 def test_a_dead_preview_worker_is_restarted(preview, seed_scene):
-    background = addon_module("background")
+    background = addon_module("blender.background")
     old = background.get("preview")
     old.worker.kill()
     poll_until(lambda: background.get("preview") is not old and preview.state == "READY")
@@ -399,16 +399,16 @@ def test_render_real_renders_the_same_vector_and_compares(preview, seed_scene):
     typed = preview.preview_vector()
     assert bpy.ops.blendercnn.render_real() == {"FINISHED"}
     bpy.context.view_layer.update()  # the render moved the ball and back: Follow Scene must not react
-    addon_module("background").poll()
-    assert preview.preview_vector() == typed and addon_module("background").get("preview").waiting is None
+    addon_module("blender.background").poll()
+    assert preview.preview_vector() == typed and addon_module("blender.background").get("preview").waiting is None
     real = bpy.data.images["BlenderCNN Real"]
     assert tuple(real.size) == (32, 32)
-    real_pixels = addon_module("images").read_image(real)
+    real_pixels = addon_module("blender.images").read_image(real)
     assert real_pixels.std() > 5  # a real picture, not a blank
     assert tuple(seed_scene.objects["Ball"].location) == ball_before  # the scene is left as it was
     expected = addon_module("metrics").psnr(real_pixels, _preview_pixels())
     assert preview.real_psnr == pytest.approx(expected, abs=0.01) and preview.real_psnr > 5
-    difference = addon_module("images").read_image(bpy.data.images["BlenderCNN Difference"])
+    difference = addon_module("blender.images").read_image(bpy.data.images["BlenderCNN Difference"])
     gap = np.abs(real_pixels.astype(int) - _preview_pixels().astype(int))
     assert np.array_equal(difference, np.clip(gap * 4, 0, 255).astype(np.uint8))
 
@@ -420,7 +420,7 @@ def test_estimate_from_image_moves_the_ball_to_what_the_model_draws(preview, see
     and the panel names the fit."""
     preview.preview_colour, preview.preview_x, preview.preview_y = (1.0, 0.2, 0.0), 0.4, -0.3
     wait_for_preview(preview)
-    images = addon_module("images")
+    images = addon_module("blender.images")
     picture = images.write_image("the model's picture", images.read_image(bpy.data.images["BlenderCNN Preview"]))
     ball = seed_scene.objects["Ball"]
     ball.location.x, ball.location.y = -0.8, 0.8  # somewhere else: the estimate must move it
@@ -430,7 +430,7 @@ def test_estimate_from_image_moves_the_ball_to_what_the_model_draws(preview, see
     finally:
         seed_scene.blendercnn.estimate_image = None
         bpy.data.images.remove(picture)
-    session = addon_module("background").get("preview")
+    session = addon_module("blender.background").get("preview")
     estimate = session.shown[-1].vector
     assert abs(ball.location.x - estimate[3]) < 1e-5 and abs(ball.location.y - estimate[4]) < 1e-5
     assert abs(ball.location.x - 0.4) < 0.3 and abs(ball.location.y + 0.3) < 0.3  # near the drawn place
@@ -455,7 +455,7 @@ def test_estimate_from_image_refuses_a_poor_fit_and_leaves_the_ball(preview, see
     """A bright square is not the scene's ball: the fit is poor, reported, and nothing in the scene moves."""
     pixels = np.zeros((32, 32, 3), np.uint8)
     pixels[2:14, 2:14] = 255
-    square = addon_module("images").write_image("a white square", pixels)
+    square = addon_module("blender.images").write_image("a white square", pixels)
     ball = seed_scene.objects["Ball"]
     before = tuple(ball.location)
     try:
@@ -472,7 +472,7 @@ def test_evaluate_button_writes_metrics_and_loads_the_grid(addon, panel_run, ten
     run = panel_run[0]
     scene.blendercnn.preview_model = str(run)
     assert bpy.ops.blendercnn.evaluate() == {"FINISHED"}
-    assert addon_module("background").wait_until_done("evaluate", TIMEOUT)
+    assert addon_module("blender.background").wait_until_done("evaluate", TIMEOUT)
     metrics = json.loads((run / "metrics.json").read_text())
     status = bpy.context.window_manager.blendercnn_preview
     assert status.evaluation.startswith(f"{metrics['samples']} held-out"), status.evaluation
@@ -488,7 +488,7 @@ def test_a_corrupt_model_is_reported_and_not_restarted_forever(addon, tensorflow
     scene.blendercnn.preview_model = str(broken)
     status = bpy.context.window_manager.blendercnn_preview
     assert bpy.ops.blendercnn.load_preview() == {"FINISHED"}
-    addon_module("background").wait_until_done("preview", TIMEOUT)
+    addon_module("blender.background").wait_until_done("preview", TIMEOUT)
     assert status.state == "ERROR" and "not a loadable Keras model" in status.message
     assert (broken / "model.keras").read_bytes() == b"PK\x03\x04 not really a zip"
 
@@ -504,7 +504,7 @@ def test_tensorboard_serves_the_runs_logs_on_localhost(addon, panel_run, tensorf
             assert answer.status == 200
     finally:
         bpy.ops.blendercnn.stop_tensorboard()
-        addon_module("background").wait_until_done("tensorboard", 30)
+        addon_module("blender.background").wait_until_done("tensorboard", 30)
     assert status.tensorboard_url == ""
 
 
@@ -531,7 +531,7 @@ def test_create_environment_shows_its_steps_and_a_failed_download(addon, monkeyp
         system.use_online_access = False
     assert status.error.startswith("Creating the environment failed"), status.error
     assert 3 in steps  # it got as far as installing the packages into the new environment
-    env_dir = addon_module("preferences").environment_dir()
+    env_dir = addon_module("blender.preferences").environment_dir()
     assert os.path.isfile(os.path.join(env_dir, "pyvenv.cfg"))
 
 
@@ -562,7 +562,7 @@ def test_create_env_cli_refuses_a_missing_wheel_folder_in_one_line(tmp_path):
 def test_pinned_packages_match_requirements(addon):
     from conftest import ROOT
 
-    interpreter = addon_module("interpreter")
+    interpreter = addon_module("processes.interpreter")
     pins = open(os.path.join(ROOT, "requirements.txt")).read().split()
     for package in interpreter.VARIANT_PACKAGES["cpu"]:
         assert package in pins, f"{package} is not what requirements.txt pins"
@@ -586,7 +586,7 @@ def _start_preview(run):
     scene = bpy.context.scene
     scene.blendercnn.preview_model = str(run)
     assert bpy.ops.blendercnn.load_preview() == {"FINISHED"}
-    session = addon_module("background").get("preview")
+    session = addon_module("blender.background").get("preview")
     poll_until(lambda: bpy.context.window_manager.blendercnn_preview.state == "READY")
     return session.worker.process
 
@@ -597,7 +597,7 @@ def test_opening_a_file_stops_the_preview_worker(addon, panel_run, tensorflow_py
     bpy.ops.wm.save_as_mainfile(filepath=saved, copy=True)
     bpy.ops.wm.open_mainfile(filepath=saved)
     assert process.wait(timeout=10) is not None
-    assert not addon_module("background").running("preview")
+    assert not addon_module("blender.background").running("preview")
 
 
 def test_disabling_the_add_on_stops_its_workers(addon, panel_run, tensorflow_python):

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.compat  # also run on every Blender of make test-compat
 
 
 def test_the_baked_table_turns_a_linear_render_into_the_png(addon, seed_scene, tmp_path):
-    renderer = sys.modules[addon.__name__ + ".renderer"]
+    renderer = sys.modules[addon.__name__ + ".blender.renderer"]
     view_lut = sys.modules[addon.__name__ + ".view_lut"]
     settings_module = sys.modules[addon.__name__ + ".settings"]
     table = renderer.bake_view_transform(seed_scene)
@@ -56,7 +56,7 @@ def test_generate_stores_the_table_and_records_it_in_the_card(tmp_path):
 
 
 def test_world_radiance_is_read_from_a_constant_background_only(addon, seed_scene):
-    renderer = sys.modules[addon.__name__ + ".renderer"]
+    renderer = sys.modules[addon.__name__ + ".blender.renderer"]
     assert renderer.world_radiance(seed_scene) == pytest.approx(0.05)  # the set-up world: 0.05 grey × 1
     background = next(n for n in seed_scene.world.node_tree.nodes if n.type == "BACKGROUND")
     background.inputs["Strength"].default_value = 4.0

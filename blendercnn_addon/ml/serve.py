@@ -36,9 +36,6 @@ Two ways the pixels travel, by ENCODING:
 
 from __future__ import annotations
 
-import base64
-import mmap
-import os
 import sys
 import time
 from typing import IO
@@ -46,47 +43,11 @@ from typing import IO
 import numpy as np
 
 from ..errors import UserError
-from ..protocol import JsonLinesWriter, decode
+from ..processes.workers import PACKAGE_DIR
+from ..processes.frames import FRAME_ENCODING, IMAGE_ENCODING, FrameFile, decode_pixels, encode_pixels
+from ..processes.protocol import JsonLinesWriter, decode
 from ..vector import VECTOR_SIZE, vector_from_json
 from .inference import load_run, to_uint8
-
-IMAGE_ENCODING = "uint8-rgb"
-FRAME_ENCODING = "frame-file"
-
-
-def encode_pixels(image: np.ndarray) -> str:
-    """(R, R, 3) uint8 → base64 text."""
-    return base64.b64encode(np.ascontiguousarray(image, dtype=np.uint8).tobytes()).decode("ascii")
-
-
-def decode_pixels(text: str, width: int, height: int) -> np.ndarray:
-    """base64 text → (height, width, 3) uint8, top row first."""
-    return np.frombuffer(base64.b64decode(text), dtype=np.uint8).reshape(height, width, 3)
-
-
-def frame_bytes(width: int, height: int) -> int:
-    """Size of a frame file: width × height RGBA float32."""
-    return width * height * 4 * 4
-
-
-class FrameFile:
-    """A file mapped into memory that holds one RGBA float32 image, bottom row first (Blender's order)."""
-
-    def __init__(self, path: str, width: int, height: int, create: bool):
-        self.path, self.width, self.height = path, width, height
-        size = frame_bytes(width, height)
-        if create:
-            with open(path, "wb") as handle:
-                handle.truncate(size)
-        self._file = open(path, "r+b")
-        self._map = mmap.mmap(self._file.fileno(), size)
-        self.pixels = np.frombuffer(self._map, dtype=np.float32, count=width * height * 4)  # a view
-
-    def close(self) -> None:
-        self.pixels = None  # the view must go before the map can close
-        self._map.close()
-        self._file.close()
-
 
 def compile_forward(model, resolution: int, rgba_bottom_up: bool):
     """The model's forward pass for one vector, traced once by TensorFlow. (XLA on the whole pass
@@ -147,7 +108,7 @@ def serve(run: str, requests: IO[str] | None = None, report=None, frame_path: st
     import tensorflow as tf
 
     report("ready", resolution=resolution, model=run, frame_file=frame_path,
-           code=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+           code=PACKAGE_DIR,
            device="GPU" if tf.config.list_physical_devices("GPU") else "CPU",
            vector_min=trained.config.vector_min, vector_max=trained.config.vector_max)
     try:

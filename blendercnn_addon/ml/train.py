@@ -27,13 +27,14 @@ import numpy as np
 from .. import scene_geometry, view_lut
 from ..dataset_format import write_atomically
 from ..errors import UserError
+from ..processes.workers import PACKAGE_DIR
 from ..metrics import psnr_from_mse
 from ..run_config import (SPLIT_BY_SAMPLE_INDEX, SPLIT_SHUFFLED, RunConfig, embed_in_model, read_run_config,
                           write_run_config)
 from ..vector import POSITION, VECTOR_SIZE, vector_bounds
 from ..version import addon_version
-from .dataset import (cached_images, check_same_dataset, emission_strength, read_index, split_rows,
-                      vectors_fingerprint, world_radiance)
+from .dataset import (cached_images, check_same_dataset, emission_strength, read_index, split_rows, vectors_fingerprint,
+                      world_radiance)
 from .growing import GrowingDataset, split_by_index
 from ..architectures import AUTO, architecture, choose_architecture
 
@@ -466,7 +467,7 @@ def train(config: TrainConfig, report, stop_requested: threading.Event | None = 
     _take_split(current, index, images, train_rows, val_rows)
     epoch = state.get("epochs_done", 0)
     report("start", epochs=config.epochs, batches=math.ceil(len(train_rows) / config.batch_size), device=_device(),
-           run=config.out, code=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+           run=config.out, code=PACKAGE_DIR,
            initial_epoch=epoch, train_samples=len(train_rows), validation_samples=len(val_rows),
            growing=growing is not None)
     head, tail = _callbacks(config, current, report, stop_requested, state, epoch_hook)

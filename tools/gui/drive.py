@@ -323,7 +323,7 @@ def journey(d: Driver):
         yield 0.3
         progress.append(job.done)
         d.shot("generating", done=job.done, total=job.total, bar_y=bar_y)
-    bar = sys.modules[ADDON + ".status_bar"].active()
+    bar = sys.modules[ADDON + ".blender.status_bar"].active()
     d.check("Blender's own progress indicator follows the generation", "generate" in bar, bar)
     d.check("viewport responds while generating", (view.view_distance, view.view_camera_zoom) != distance,
             (distance, view.view_distance, view.view_camera_zoom))
@@ -375,7 +375,7 @@ def journey(d: Driver):
             training.error or training.message)
     env_python = status("blendercnn_env").python
     d.figures["created_environment"] = bool(env_python) and env_python.startswith(
-        sys.modules[ADDON + ".preferences"].environment_dir())
+        sys.modules[ADDON + ".blender.preferences"].environment_dir())
     d.check("Train ran in the environment the journey created", d.figures["created_environment"], env_python)
     curve = bpy.data.images.get("BlenderCNN Training")
     d.figures["training_curve_epochs"] = int(curve["epochs"]) if curve is not None else 0
@@ -417,7 +417,7 @@ def journey(d: Driver):
         yield from d.type_into(components[index], row_y, text, start_with_enter=True)
     typed = [round(v, 4) for v in preview.preview_vector()]
     d.check("R, G, B, X, Y typed into the Preview panel", typed == [1.0, 0.25, 0.0, 0.6, -0.4], typed)
-    session = sys.modules[ADDON + ".background"].get("preview")
+    session = sys.modules[ADDON + ".blender.background"].get("preview")
     yield from d.wait_for(lambda: session.in_flight is None and session.waiting is None, 30, "the preview image")
     image = bpy.data.images.get("BlenderCNN Preview")
     editor = d.area("IMAGE_EDITOR")
@@ -495,8 +495,8 @@ def journey(d: Driver):
     before = tuple(bpy.context.scene.objects["Ball"].location)
     yield from d.press("blendercnn.randomize(")
     d.check("Blender keeps working after the error", tuple(bpy.context.scene.objects["Ball"].location) != before)
-    cut = sys.modules[ADDON + ".ui.fit"].truncated()
-    drawn = sys.modules[ADDON + ".ui.fit"].DRAWN
+    cut = sys.modules[ADDON + ".blender.ui.fit"].truncated()
+    drawn = sys.modules[ADDON + ".blender.ui.fit"].DRAWN
     d.figures.update(truncated_texts=len(cut), truncated_text_list=cut, measured_texts=len(drawn))
     d.check(f"every text the panels drew fits the sidebar ({len(drawn)} measured)", not cut, cut)
 
@@ -681,7 +681,7 @@ def preview_latency_and_follow(d: Driver):
     """At the user's resolution (256², a model prepare_models.py trained): how long a change takes
     to reach the preview's pixels in this window — typed values and property changes — and how
     often the preview follows while the ball is dragged with G."""
-    background = sys.modules[ADDON + ".background"]
+    background = sys.modules[ADDON + ".blender.background"]
     preview = status("blendercnn_preview")
     # Timed with the viewport in Solid shading, as a user picks it from the header: on this 2-core,
     # software-GL machine Cycles redrawing a Rendered viewport (Set Up Scene's choice) competes with

@@ -24,17 +24,17 @@ from bpy.app.handlers import persistent
 
 from . import background, renderer
 from .background import crash_message, log_path
-from .errors import UserError
+from ..errors import UserError
 from .images import (DIFFERENCE_IMAGE, EVALUATION_IMAGE, PREVIEW_IMAGE, REAL_IMAGE, difference_pixels, load_png,
                      read_image, read_png, show_in_image_editors, write_image, write_rgba)
-from .metrics import psnr
-from .ml.serve import FRAME_ENCODING, IMAGE_ENCODING, FrameFile, decode_pixels, encode_pixels
+from ..metrics import psnr
+from ..processes.frames import FRAME_ENCODING, IMAGE_ENCODING, FrameFile, decode_pixels, encode_pixels
 from .preferences import tensorflow_python
-from .run_config import RunConfig, read_run_config
-from .settings import GenerationSettings
+from ..run_config import RunConfig, read_run_config
+from ..settings import GenerationSettings
 from .training_session import training_data_dir
-from .vector import VECTOR_FIELDS
-from .workers import ARRIVED_KEY, Worker, addon_command, wait_for_messages
+from ..vector import VECTOR_FIELDS
+from ..processes.workers import ARRIVED_KEY, Worker, addon_command, wait_for_messages
 
 MAX_RESTARTS = 3
 RESTART_WINDOW_S = 60.0

@@ -7,7 +7,7 @@ import bpy
 import bpy.props
 
 from .. import background
-from ..errors import UserError
+from ...errors import UserError
 from ..images import OWN_IMAGES, show_in_an_image_editor
 from ..preview_session import estimate_from_image, load_preview, show_real_render, start_evaluation
 

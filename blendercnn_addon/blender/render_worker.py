@@ -25,12 +25,12 @@ from dataclasses import replace
 import bpy
 
 from . import renderer
-from .dataset_format import DatasetFolder
-from .png_check import DamagedImage
-from .protocol import decode, encode
-from .randomization import noise_seed, sample_vector
-from .settings import GenerationSettings
-from .workers import exit_with_parent
+from ..dataset_format import DatasetFolder
+from ..png_check import DamagedImage
+from ..processes.protocol import decode, encode
+from ..randomization import noise_seed, sample_vector
+from ..settings import GenerationSettings
+from ..processes.workers import exit_with_parent
 
 
 def write_job(path: str, settings: GenerationSettings, blend_copy: str, scene_name: str, denoiser: str,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bpy
 
-from ..interpreter import wheel_folder
+from ...processes.interpreter import wheel_folder
 from ..paths import environment_dir
 from . import fit
 

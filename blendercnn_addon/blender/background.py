@@ -17,7 +17,7 @@ import bpy
 from bpy.app.handlers import persistent
 
 from .paths import user_folder
-from .workers import Worker, wait_for_messages
+from ..processes.workers import Worker, wait_for_messages
 
 POLL_SECONDS = 0.1  # progress reports: ten updates a second are plenty
 BUSY_POLL_SECONDS = 0.002  # a preview image is on its way: pick it up without adding latency

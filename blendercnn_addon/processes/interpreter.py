@@ -147,7 +147,7 @@ def create_environment_steps(base_python: str, env_dir: str, variant: str,
 
 def check_wheel_folder(find_links: str) -> None:
     """UserError unless ``find_links`` is a folder holding at least one wheel."""
-    from .errors import UserError
+    from ..errors import UserError
 
     if not os.path.isdir(find_links):
         raise UserError(f"wheel folder {find_links} does not exist")
@@ -159,7 +159,7 @@ def create_environment(env_dir: str, variant: str, report, base_python: str | No
                        find_links: str = "") -> None:
     """Run the steps of :func:`create_environment_steps`, reporting ("step", step=i, steps=n, title=...)
     before each; their own output goes to this process's stderr. UserError when a step fails."""
-    from .errors import UserError
+    from ..errors import UserError
 
     if find_links:
         check_wheel_folder(find_links)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import bpy
 from bpy.props import EnumProperty, StringProperty
 
-from . import interpreter
-from .errors import UserError
+from ..processes import interpreter
+from ..errors import UserError
 from .paths import ADDON_PACKAGE, environment_dir
 from .ui.interpreter import draw_interpreter
 

@@ -6,7 +6,7 @@ import bpy
 from bpy.props import BoolProperty
 
 from .. import background
-from ..errors import UserError
+from ...errors import UserError
 from ..training_session import open_tensorboard, start_training
 
 

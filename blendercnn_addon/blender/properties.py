@@ -12,12 +12,12 @@ from bpy.props import (BoolProperty, EnumProperty, FloatProperty, FloatVectorPro
                        PointerProperty, StringProperty)
 
 from . import preview_session
-from .architectures import ARCHITECTURES, PREFERRED, recipe
-from .parallel import default_workers
-from .randomization import VectorSpec
-from .vector import DEFAULT_POSITION_RANGE, colour_of, make_vector, position_of
-from .settings import (DEFAULT_PRESET, DEFAULT_RESOLUTION, MAX_RESOLUTION, MAX_WORKERS, MIN_RESOLUTION,
-                       RENDER_PRESETS, GenerationSettings, SceneTarget)
+from ..architectures import ARCHITECTURES, PREFERRED, recipe
+from ..processes.parallel import default_workers
+from ..randomization import VectorSpec
+from ..vector import DEFAULT_POSITION_RANGE, colour_of, make_vector, position_of
+from ..settings import (DEFAULT_PRESET, DEFAULT_RESOLUTION, MAX_RESOLUTION, MAX_WORKERS, MIN_RESOLUTION, RENDER_PRESETS,
+                        GenerationSettings, SceneTarget)
 
 COLOUR_SCHEME_ITEMS = (
     ("vibrant", "Vibrant", "The seed's scheme: one channel 1, one 0, one random"),

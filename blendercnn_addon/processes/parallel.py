@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .errors import UserError
+from ..errors import UserError
 from .workers import Worker
 
 MAX_ATTEMPTS = 3

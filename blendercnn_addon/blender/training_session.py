@@ -17,16 +17,17 @@ import webbrowser
 
 import bpy
 
-from . import background, status_bar, view_lut
-from .architectures import ARCHITECTURES
+from . import background, status_bar
+from .. import view_lut
+from ..architectures import ARCHITECTURES
 from .background import crash_message, log_path
-from .dataset_format import METADATA_NAME
-from .errors import UserError
+from ..dataset_format import METADATA_NAME
+from ..errors import UserError
 from .images import TRAINING_IMAGE, write_image
 from .paths import resolve_output_dir, user_folder
 from .preferences import tensorflow_python
-from .training_curve import curve_pixels
-from .workers import Worker, addon_command
+from ..training_curve import curve_pixels
+from ..processes.workers import Worker, addon_command
 
 STOP_GRACE_SECONDS = 30.0  # after Cancel: time to finish the batch and save, before terminate
 KILL_GRACE_SECONDS = 5.0

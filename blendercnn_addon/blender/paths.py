@@ -7,7 +7,8 @@ import tempfile
 
 import bpy
 
-ADDON_PACKAGE = __package__  # "blendercnn_addon", or "bl_ext.<repo>.blendercnn_addon" when installed
+# "blendercnn_addon", or "bl_ext.<repo>.blendercnn_addon" when installed: the package above this folder
+ADDON_PACKAGE = __package__.rpartition(".")[0]
 
 
 def user_folder(*parts: str) -> str:

@@ -21,18 +21,19 @@ from typing import Callable
 
 import numpy as np
 
-from . import render_worker, renderer, scene_geometry, storage, view_lut
-from .architectures import default_resolution_problem
-from .dataset_card import DatasetCard, DatasetIdentity
-from .dataset_format import (HF_METADATA_NAME, METADATA_NAME, SCENE_TABLE_NAMES, VECTORS_NAME, WORK_FOLDER,
-                             DatasetFolder, missing_indices, write_atomically)
-from .errors import UserError
-from .png_check import DamagedImage
-from .randomization import noise_seed, sample_vector
-from .parallel import LocalRenderPool
-from .settings import GenerationSettings
-from .version import addon_version
-from .workers import addon_command, package_parent, pid_alive
+from . import render_worker, renderer
+from .. import scene_geometry, storage, view_lut
+from ..architectures import default_resolution_problem
+from ..dataset_card import DatasetCard, DatasetIdentity
+from ..dataset_format import (HF_METADATA_NAME, METADATA_NAME, SCENE_TABLE_NAMES, VECTORS_NAME, WORK_FOLDER,
+                              DatasetFolder, missing_indices, write_atomically)
+from ..errors import UserError
+from ..png_check import DamagedImage
+from ..randomization import noise_seed, sample_vector
+from ..processes.parallel import LocalRenderPool
+from ..settings import GenerationSettings
+from ..version import addon_version
+from ..processes.workers import PACKAGE_NAME, addon_command, package_parent, pid_alive
 
 TABLE_FLUSH_SECONDS = 2.0  # how stale metadata.json may get while rendering (rebuilt on resume anyway)
 
@@ -399,9 +400,8 @@ class ParallelDatasetJob(DatasetJob):
 
 def worker_command(job_path: str) -> list[str]:
     """argv of one render worker: this Blender in background mode, or in the bpy module its Python."""
-    package = os.path.basename(os.path.dirname(os.path.abspath(__file__)))
     code = (f"import sys; sys.path.insert(0, {package_parent()!r}); "
-            f"from {package}.render_worker import serve; sys.exit(serve({job_path!r}))")
+            f"from {PACKAGE_NAME}.blender.render_worker import serve; sys.exit(serve({job_path!r}))")
     return renderer.background_blender_argv(code) or addon_command(sys.executable, "render-worker", job_path)
 
 

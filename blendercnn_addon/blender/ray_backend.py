@@ -23,14 +23,13 @@ import tempfile
 
 import bpy
 
-from .dataset_format import DatasetFolder
-from .errors import UserError
+from ..dataset_format import DatasetFolder
+from ..errors import UserError
 from .generator import ParallelDatasetJob
-from .parallel import IN_FLIGHT_PER_WORKER, MAX_ATTEMPTS, PoolStats
-from .png_check import DamagedImage
-from .settings import GenerationSettings
-
-PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+from ..processes.parallel import IN_FLIGHT_PER_WORKER, MAX_ATTEMPTS, PoolStats
+from ..png_check import DamagedImage
+from ..processes.workers import PACKAGE_DIR
+from ..settings import GenerationSettings
 
 
 LOCAL_ONLY_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"  # "0": Ray's single-machine mode, every port on 127.0.0.1

@@ -6,10 +6,10 @@ import bpy
 from bpy.props import BoolProperty
 
 from .. import status_bar
-from ..blender_compat import is_own_timer_event
-from ..errors import UserError
+from ..compat import is_own_timer_event
+from ...errors import UserError
 from ..generator import DatasetJob, make_job
-from ..png_check import DamagedImage
+from ...png_check import DamagedImage
 from ..paths import resolve_output_dir
 from ..training_session import start_training
 

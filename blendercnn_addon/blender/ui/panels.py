@@ -5,16 +5,16 @@ from __future__ import annotations
 import bpy
 
 from .. import renderer
-from ..architectures import ARCHITECTURES, PREFERRED
+from ...architectures import ARCHITECTURES, PREFERRED
 from ..preferences import preferences
 from ..training_session import resumable_run
 from . import fit
 from .interpreter import draw_interpreter
-from ..errors import UserError
+from ...errors import UserError
 from ..images import DIFFERENCE_IMAGE, PREVIEW_IMAGE, TRAINING_IMAGE
-from ..recommendation import TOLERANCE_DB, count_note, curve_resolution, recommended_count
-from ..settings import estimate_basis, estimate_seconds
-from ..text import format_duration
+from ...recommendation import TOLERANCE_DB, count_note, curve_resolution, recommended_count
+from ...settings import estimate_basis, estimate_seconds
+from ...text import format_duration
 
 
 class _BlenderCNNPanel:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import bmesh
 import bpy
 
-from .blender_compat import enable_nodes
+from .compat import enable_nodes
 
 ROLE_KEY = "blendercnn_role"
 COLLECTION_NAME = "BlenderCNN"

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import bpy
 
-from . import background, cli, operators, preferences, preview_session, properties
+from . import background, operators, preferences, preview_session, properties
 from .ui import panels
 
 CLI_COMMAND_ID = "blendercnn"
 _cli_handle = None
 
 
-def register() -> None:
+def register(cli_command=None) -> None:
+    """Register everything; ``cli_command(argv) -> exit code`` serves ``blender -c blendercnn ...``."""
     global _cli_handle
     properties.register()
     for cls in preferences.CLASSES + operators.CLASSES + panels.CLASSES:
@@ -19,8 +20,8 @@ def register() -> None:
     background.register()
     preview_session.register()  # Follow Scene: depsgraph and frame-change handlers
     # ``blender -c blendercnn generate ...``; register_cli_command exists since Blender 4.2.
-    if hasattr(bpy.utils, "register_cli_command"):
-        _cli_handle = bpy.utils.register_cli_command(CLI_COMMAND_ID, cli.blender_command)
+    if cli_command is not None and hasattr(bpy.utils, "register_cli_command"):
+        _cli_handle = bpy.utils.register_cli_command(CLI_COMMAND_ID, cli_command)
 
 
 def unregister() -> None:

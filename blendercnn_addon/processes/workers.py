@@ -41,6 +41,11 @@ def wait_for_messages(timeout: float) -> bool:
     return arrived
 
 
+# The package's own folder (blendercnn_addon/, wherever Blender installed it), and its name there.
+PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PACKAGE_NAME = os.path.basename(PACKAGE_DIR)
+
+
 def package_parent() -> str:
     """The folder that holds the ``blendercnn_addon`` package (wherever Blender installed it).
 
@@ -49,12 +54,12 @@ def package_parent() -> str:
     as ``bl_ext.user_default.blendercnn_addon`` inside Blender and as
     ``blendercnn_addon`` outside it.
     """
-    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return os.path.dirname(PACKAGE_DIR)
 
 
 def addon_command(python: str, *args: str) -> list[str]:
     """argv that runs ``python -m blendercnn_addon ARGS`` with the interpreter ``python``."""
-    return [python, "-m", os.path.basename(os.path.dirname(os.path.abspath(__file__))), *args]
+    return [python, "-m", PACKAGE_NAME, *args]
 
 
 def subprocess_environment(extra: dict | None = None) -> dict:

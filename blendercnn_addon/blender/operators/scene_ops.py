@@ -5,10 +5,10 @@ from __future__ import annotations
 import bpy
 
 from .. import renderer
-from ..errors import UserError
-from ..randomization import sample_vector
+from ...errors import UserError
+from ...randomization import sample_vector
 from ..scene_setup import build_seed_scene
-from ..vector import colour_of, position_of
+from ...vector import colour_of, position_of
 
 
 VIEWPORT_SAMPLES = 16  # Cycles samples of the viewport's Rendered shading: the ball's colour, at once

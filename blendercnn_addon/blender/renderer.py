@@ -15,13 +15,13 @@ import bpy
 import numpy as np
 from mathutils import Vector
 
-from . import view_lut
-from .blender_compat import running_as_module, uses_nodes
-from .dataset_card import SceneFacts
-from .scene_geometry import FAR, ROUND_TOLERANCE, SceneGeometry
-from .errors import UserError
-from .settings import GenerationSettings, SceneTarget
-from .vector import colour_of, make_vector, position_of
+from .. import view_lut
+from .compat import running_as_module, uses_nodes
+from ..dataset_card import SceneFacts
+from ..scene_geometry import FAR, ROUND_TOLERANCE, SceneGeometry
+from ..errors import UserError
+from ..settings import GenerationSettings, SceneTarget
+from ..vector import colour_of, make_vector, position_of
 
 # Inputs that carry an emission colour: the Emission node's, then Principled BSDF's.
 COLOUR_INPUT_NAMES = ("Color", "Emission Color")

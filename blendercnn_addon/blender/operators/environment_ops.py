@@ -16,10 +16,10 @@ import bpy
 
 from .. import background
 from ..background import crash_message, log_path
-from ..errors import UserError
-from ..interpreter import check_wheel_folder
+from ...errors import UserError
+from ...processes.interpreter import check_wheel_folder
 from ..preferences import check_interpreter, environment_dir, preferences, wheel_folder
-from ..workers import Worker, addon_command
+from ...processes.workers import Worker, addon_command
 
 
 def _status(context=None):

@@ -1,0 +1,184 @@
+"""``evaluate``, ``predict``, ``invert`` and ``serve``: use a trained model (TensorFlow; no Blender)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from ..errors import UserError
+from ..vector import VECTOR_FIELDS
+from .arguments import check_png_out, folder_argument, quiet_tensorflow
+
+
+def add_commands(commands) -> None:
+    """evaluate, predict, invert and serve."""
+    ev = commands.add_parser(
+        "evaluate", help="metrics and a real | generated | difference grid on the run's validation split",
+        description="Evaluate a trained run on the validation samples recorded in its config.json: MSE, mean "
+                    "per-image PSNR, SSIM, PSNR inside the ball-and-glow mask. Writes metrics.json and "
+                    "comparison.png (real | generated | difference x4).")
+    ev.add_argument("--data", required=True, metavar="DIR", help="the dataset the model was trained on")
+    ev.add_argument("--model", required=True, metavar="RUN", help="run folder (or its model.keras)")
+    ev.add_argument("--out", metavar="DIR", help="where to write metrics.json and comparison.png (default: RUN)")
+    ev.set_defaults(handler=evaluate)
+
+    pr = commands.add_parser(
+        "predict", help="render images with a trained model, from a vector or a CSV of vectors",
+        description="Generate images from vectors (r, g, b in 0..1; x, y inside the trained range).")
+    pr.add_argument("--model", required=True, metavar="RUN", help="run folder (or its model.keras)")
+    source = pr.add_mutually_exclusive_group(required=True)
+    source.add_argument("--vector", metavar=",".join(VECTOR_FIELDS).upper(), help="one vector, comma-separated")
+    source.add_argument("--vectors", metavar="CSV",
+                        help=f"CSV with columns {','.join(VECTOR_FIELDS)} (and optionally name)")
+    pr.add_argument("--out", required=True, help="PNG file for --vector, folder for --vectors")
+    pr.set_defaults(handler=predict)
+
+    inv = commands.add_parser(
+        "invert", help="estimate the vector (colour and position) a model draws as a picture",
+        description="Find the ball's emission colour r, g, b and position x, y that the trained model draws as "
+                    "the picture, by gradient descent through the model (ml/invert.py). Prints the vector and "
+                    "how well its image fits the picture; a picture without the ball, or one the best fit "
+                    "explains poorly, is refused in one line. The picture must have the model's resolution.")
+    inv.add_argument("--model", required=True, metavar="RUN", help="run folder (or its model.keras)")
+    picture = inv.add_mutually_exclusive_group(required=True)
+    picture.add_argument("--image", metavar="FILE", help="one picture (PNG, the model's resolution)")
+    picture.add_argument("--images", metavar="DIR", help="every .png in DIR")
+    inv.add_argument("--out", metavar="PATH", help="--image: a .png for the fitted image (optional); --images: "
+                     "the .csv to write (name,r,g,b,x,y,fit_psnr_db,mask_psnr_db,note; reads back with "
+                     "predict --vectors)")
+    inv.add_argument("--steps", type=int, default=None, help="descent steps (default: ml/invert.py's STEPS)")
+    inv.set_defaults(handler=invert)
+
+    sv = commands.add_parser(
+        "serve", help="keep a model loaded and answer JSON predict requests on stdin (the panel's Preview)",
+        description="Load a trained run once, then read {\"command\": \"predict\", \"id\": N, \"vector\": "
+                    f"[{', '.join(VECTOR_FIELDS)}]}} lines on stdin and answer each with one JSON line on "
+                    "stdout holding the "
+                    "image (see blendercnn_addon/ml/serve.py). Ends on {\"command\": \"stop\"} or end of input.")
+    sv.add_argument("--model", required=True, metavar="RUN", help="run folder (or its model.keras)")
+    sv.add_argument("--frame-file", metavar="PATH", help="write each image into this memory-mapped file "
+                    "(RGBA float32, bottom row first, as Blender stores pixels) instead of base64 lines: "
+                    "the panel's fast path")
+    sv.set_defaults(handler=serve)
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    data = folder_argument(args.data, "--data")
+    out = folder_argument(args.out) if args.out is not None else None
+    quiet_tensorflow()
+    from ..ml.evaluate import evaluate
+
+    metrics = evaluate(data, args.model, out)
+    for key in ("samples", "mse", "psnr_db", "ssim", "psnr_mask_db"):
+        print(f"{key}: {metrics[key]:.6g}")
+    print(f"grid: {metrics['grid']}")
+    return 0
+
+
+def _read_vector_csv(path: str) -> tuple[list[str], list[list[str]]]:
+    """(names, rows of VECTOR_SIZE strings) from a UTF-8 CSV (a byte-order mark is fine) with a header
+    naming the vector's fields (r,g,b,x,y) and maybe name."""
+    import csv
+
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            rows = list(reader)
+            columns = reader.fieldnames or []
+    except OSError as err:
+        raise UserError(f"cannot read {path} ({err.strerror})") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{path} is not UTF-8 text; save it as UTF-8 (CSV UTF-8)") from None
+    except csv.Error as err:
+        raise UserError(f"{path} is not a readable CSV ({err})") from None
+    missing = [k for k in VECTOR_FIELDS if k not in columns]
+    if missing:
+        raise UserError(f"{path} needs a header with columns {','.join(VECTOR_FIELDS)} (and optionally name); "
+                        f"it has {','.join(columns) or 'none'}")
+    if not rows:
+        raise UserError(f"{path} has a header but no rows")
+    names = [row.get("name") or f"prediction_{n}" for n, row in enumerate(rows)]
+    return names, [[row[k] for k in VECTOR_FIELDS] for row in rows]
+
+
+def check_output_names(names: list[str], source: str) -> None:
+    """UserError unless every name is a plain file name (no folder part, no '..', not absolute,
+    not hidden) and no two are the same, ignoring case: images land inside --out and nowhere else."""
+    seen: dict[str, int] = {}
+    for row, name in enumerate(names, start=1):
+        if (not name.strip() or name != name.strip() or name.startswith(".") or "/" in name or "\\" in name
+                or ":" in name or "\0" in name or os.path.isabs(name)):
+            raise UserError(f"{source} row {row}: name {name!r} is not a plain file name (no folders, '..', "
+                            "leading dot or ':'); images are written inside --out only")
+        key = name.casefold()
+        if key in seen:
+            raise UserError(f"{source} rows {seen[key]} and {row} have the same name {name!r}; names must differ")
+        seen[key] = row
+
+
+def predict(args: argparse.Namespace) -> int:
+    if args.vector is not None:
+        out = check_png_out(args.out)
+        names, raw = [None], [args.vector.split(",")]
+    else:
+        out = folder_argument(args.out)
+        if os.path.exists(out) and not os.path.isdir(out):
+            raise UserError(f"--out {out} is a file; --vectors writes one image per row into a folder")
+        names, raw = _read_vector_csv(args.vectors)
+        check_output_names(names, args.vectors)
+    quiet_tensorflow()
+    import numpy as np
+    from PIL import Image
+
+    from ..ml.inference import load_run, predict, to_uint8
+
+    trained = load_run(args.model)
+    vectors = np.stack([trained.checked_input(values) for values in raw])  # all checked before any write
+    images = to_uint8(predict(trained, vectors))
+    if args.vector is not None:
+        Image.fromarray(images[0]).save(out, format="PNG")
+        print(out)
+        return 0
+    os.makedirs(out, exist_ok=True)
+    for name, image in zip(names, images):
+        Image.fromarray(image).save(os.path.join(out, f"{name}.png"), format="PNG")
+    print(f"{len(images)} images in {out}")
+    return 0
+
+
+def invert(args: argparse.Namespace) -> int:
+    if args.images is not None:
+        if not args.out or os.path.splitext(args.out)[1].lower() != ".csv":
+            raise UserError("--images needs --out FILE.csv for the estimates")
+        folder = os.path.dirname(os.path.abspath(args.out))
+        if not os.path.isdir(folder):
+            raise UserError(f"the folder of --out does not exist: {folder}")
+        if not os.path.isdir(args.images):
+            raise UserError(f"--images {args.images} is not a folder")
+    elif args.out is not None:
+        check_png_out(args.out)
+    if args.steps is not None and args.steps < 1:
+        raise UserError(f"--steps must be at least 1, got {args.steps}")
+    quiet_tensorflow()
+    from ..ml.invert_cli import invert_folder, invert_one
+
+    steps = {"steps": args.steps} if args.steps else {}
+    if args.image is not None:
+        return invert_one(args.model, args.image, args.out, **steps)
+    return invert_folder(args.model, args.images, args.out, **steps)
+
+
+def serve(args: argparse.Namespace) -> int:
+    quiet_tensorflow()
+    from ..processes.protocol import JsonLinesWriter
+    from ..ml.serve import serve as serve_model
+    from ..processes.workers import exit_with_parent
+
+    exit_with_parent()
+    report = JsonLinesWriter()
+    try:
+        return serve_model(args.model, sys.stdin, report, frame_path=args.frame_file)
+    except UserError as err:
+        report("error", id=None, fatal=True, message=str(err))
+        raise
