@@ -1,4 +1,5 @@
-# BlenderCNN add-on. `make demo` runs the main job headless; `make test` runs the tests.
+# BlenderCNN add-on. `make demo` runs the main job headless; `make test` runs the tests; `make check`
+# runs their fast tier (tests/fast: layering, contracts, pure-Python units) in seconds.
 # Both create .venv (Python 3.13 + pinned bpy 5.2, tensorflow, numpy, pillow) on first use.
 # `make test-compat` runs a compact subset on the older Blenders the extension supports
 # (bpy 4.2 LTS, 4.5 LTS, 5.0 on Python 3.11) and the newest (bpy 5.3), each in its own .venv-bpy-*.
@@ -23,7 +24,7 @@ export PIP_RETRIES ?= 10
 export PIP_RESUME_RETRIES ?= 50
 MAKE_VENV = tools/retry.sh 3 tools/make_venv.sh
 
-.PHONY: venv build demo test test-faults test-compat bench bench-job bench-curve gui-test clean
+.PHONY: venv build demo check test test-faults test-compat bench bench-job bench-curve gui-test clean
 .DELETE_ON_ERROR:
 
 venv: $(VENV)/.installed
@@ -45,6 +46,10 @@ demo: $(ZIP)
 	$(PY) -m blendercnn_addon train --data $(DEMO_OUT)/dataset --out $(DEMO_OUT)/run --epochs 15 --batch-size 16
 	$(PY) -m blendercnn_addon evaluate --data $(DEMO_OUT)/dataset --model $(DEMO_OUT)/run
 	@echo "demo done: $(DEMO_OUT)/contact_sheet.png (dataset), $(DEMO_OUT)/run/comparison.png (real | generated | difference)"
+
+# No Blender, no TensorFlow, no renders: under a minute (tests/fast/test_layers.py and the records, vector, units).
+check: $(VENV)/.installed
+	$(PY) -m pytest -q tests/fast
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -m "not faults" tests

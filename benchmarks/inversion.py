@@ -17,7 +17,6 @@ Usage: python benchmarks/inversion.py [--work DIR] [--count 3000] [--budget 240]
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -97,11 +96,12 @@ def main() -> None:
 
     import_tensorflow_quietly()
     from blendercnn_addon.ml.inference import load_run
+    from blendercnn_addon.run_folder import read_history
 
     trained = load_run(run)
-    history = json.loads(open(os.path.join(run, "history.json")).read())
+    history = read_history(run)
     print(f"training_renders: {args.count}")
-    print(f"model_best_val_psnr_db: {max(h['val_psnr'] for h in history):.2f}")
+    print(f"model_best_val_psnr_db: {max(h.val_psnr for h in history):.2f}")
     for name in SETS:
         for key, value in measure(trained, os.path.join(work, name)).items():
             print(f"{key}_{name}: {value:.4f}" if isinstance(value, float) else f"{key}_{name}: {value}", flush=True)

@@ -75,11 +75,13 @@ def first_samples(data: str, count: int, folder: str) -> str:
 
 def train_and_score(data: str, run: str, refs, epochs: int) -> dict:
     from blendercnn_addon.ml.inference import load_run, predict
-    from blendercnn_addon.ml.train import TrainConfig, train
+    from blendercnn_addon.ml.train import train
+    from blendercnn_addon.run_config import TrainingRecipe, TrainRequest
 
     shutil.rmtree(run, ignore_errors=True)
     began = time.perf_counter()
-    result = train(TrainConfig(data=data, out=run, arch="radiance", epochs=epochs), lambda event, **fields: None)
+    result = train(TrainRequest(data, run, TrainingRecipe(arch="radiance", epochs=epochs)),
+                   lambda event, **fields: None)
     seconds = time.perf_counter() - began
     vectors, clean = refs
     generated = np.clip(predict(load_run(run), vectors, batch_size=8), 0.0, 1.0)

@@ -21,7 +21,6 @@ Usage: python benchmarks/model_quality.py [--work DIR] [--resolution 64] [--coun
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -35,6 +34,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 
 from blendercnn_addon.metrics import psnr  # noqa: E402
+from blendercnn_addon.run_folder import read_history  # noqa: E402
 
 ARCHS = ("seed", "radiance")
 
@@ -83,11 +83,12 @@ def load_set(folder: str):
     return index.vectors, cached_images(index).astype(np.float32) / 255.0
 
 
-def time_to_reach(history: list[dict], target: float) -> float | None:
-    """Training seconds until validation PSNR first reached ``target`` (None: never)."""
+def time_to_reach(history: list, target: float) -> float | None:
+    """Training seconds until validation PSNR first reached ``target`` (None: never); ``history``:
+    run_folder.EpochRecord per epoch."""
     for entry in history:
-        if entry["val_psnr"] >= target:
-            return entry["elapsed_s"]
+        if entry.val_psnr >= target:
+            return entry.elapsed_s
     return None
 
 
@@ -159,8 +160,7 @@ def main() -> None:
     histories = {}
     for arch in ARCHS:
         trained = load_run(runs[arch, "train"])
-        with open(os.path.join(runs[arch, "train"], "history.json")) as handle:
-            histories[arch] = json.load(handle)
+        histories[arch] = read_history(runs[arch, "train"])
         generated = predict(trained, clean_vectors)
         print(f"psnr_clean_{arch}: {psnr(clean, generated):.2f}")
         print(f"psnr_mask_{arch}: {psnr(clean, generated, mask):.2f}")
@@ -173,10 +173,10 @@ def main() -> None:
         print(f"params_{arch}: {trained.model.count_params()}")
         print(f"trainable_params_{arch}: {sum(int(np.prod(w.shape)) for w in trained.model.trainable_weights)}")
         print(f"epochs_{arch}: {len(histories[arch])}")
-        print(f"train_seconds_{arch}: {histories[arch][-1]['elapsed_s']:.0f}")
-        print(f"best_val_psnr_{arch}: {max(h['val_psnr'] for h in histories[arch]):.2f}", flush=True)
+        print(f"train_seconds_{arch}: {histories[arch][-1].elapsed_s:.0f}")
+        print(f"best_val_psnr_{arch}: {max(h.val_psnr for h in histories[arch]):.2f}", flush=True)
         keras.backend.clear_session()
-    seed_final = histories["seed"][-1]["val_psnr"]
+    seed_final = histories["seed"][-1].val_psnr
     seed_seconds = time_to_reach(histories["seed"], seed_final)
     new_seconds = time_to_reach(histories["radiance"], seed_final)
     ratio = "never" if new_seconds is None else f"{new_seconds / seed_seconds:.3f}"

@@ -57,8 +57,8 @@ def main() -> None:
     import bpy
 
     import blendercnn_addon
-    from blendercnn_addon.blender import background
-    from blendercnn_addon.blender import preview_session
+    from blendercnn_addon.blender import background, real_render
+    from blendercnn_addon.run_config import read_run_config
 
     with tempfile.TemporaryDirectory() as folder:
         run = make_run(folder, args.resolution)
@@ -82,11 +82,11 @@ def main() -> None:
             latencies.append((time.perf_counter() - began) * 1000.0)
         latencies = latencies[1:]  # the first one after loading is a warm-up
         shown = list(session.shown)[-args.requests:]
-        config = preview_session.read_run_config(run)
+        config = read_run_config(run)
         renders = []
         for vector in vectors[:args.renders + 1]:
             began = time.perf_counter()
-            preview_session.render_real(scene, vector, config)
+            real_render.render_real(scene, vector, config)
             renders.append((time.perf_counter() - began) * 1000.0)
         renders = renders[1:]  # the first render syncs the scene and loads kernels
         background.stop_all()

@@ -102,7 +102,8 @@ def run_job(work: str, count: int, budget: float, refs, preset: str = "default",
             batch_size: int | None = None, learning_rate: float | None = None) -> dict:
     """Generate (with ``preset``) then Train (radiance's recipe, or ``batch_size`` / ``learning_rate``)
     from an empty folder; the per-epoch scores against the references."""
-    from blendercnn_addon.ml.train import TrainConfig, train
+    from blendercnn_addon.ml.train import train
+    from blendercnn_addon.run_config import TrainingRecipe, TrainRequest
 
     job = os.path.join(work, "job")
     shutil.rmtree(job, ignore_errors=True)
@@ -113,9 +114,9 @@ def run_job(work: str, count: int, budget: float, refs, preset: str = "default",
     print(f"render_seconds: {render_seconds:.0f}", flush=True)
     curve = []
     score = scorer(refs, began, curve, "epoch")
-    config = TrainConfig(data=data, out=run, arch="radiance", epochs=100_000, early_stopping_patience=100_000,
-                         time_budget_s=max(1.0, budget - render_seconds), batch_size=batch_size,
-                         learning_rate=learning_rate)
+    config = TrainRequest(data, run, TrainingRecipe(arch="radiance", epochs=100_000, early_stopping_patience=100_000,
+                                                    time_budget_s=max(1.0, budget - render_seconds),
+                                                    batch_size=batch_size, learning_rate=learning_rate))
     train_began = time.perf_counter()
     train(config, lambda event, **fields: None, epoch_hook=score)
     return {"render_seconds": render_seconds, "train_seconds": time.perf_counter() - train_began,
@@ -125,7 +126,8 @@ def run_job(work: str, count: int, budget: float, refs, preset: str = "default",
 def run_job_following(work: str, count: int, budget: float, refs) -> dict:
     """Generate & Train: generate in its process, train --follow beside it from the start (the
     panel's Generate & Train); the per-epoch scores against the references."""
-    from blendercnn_addon.ml.train import TrainConfig, train
+    from blendercnn_addon.ml.train import train
+    from blendercnn_addon.run_config import TrainingRecipe, TrainRequest
 
     job = os.path.join(work, "job_follow")
     shutil.rmtree(job, ignore_errors=True)
@@ -144,8 +146,8 @@ def run_job_following(work: str, count: int, budget: float, refs) -> dict:
     waiter.start()
     curve = []
     score = scorer(refs, began, curve, "follow epoch")
-    config = TrainConfig(data=data, out=run, arch="radiance", epochs=100_000, early_stopping_patience=100_000,
-                         time_budget_s=budget, follow=True)
+    config = TrainRequest(data, run, TrainingRecipe(arch="radiance", epochs=100_000, early_stopping_patience=100_000,
+                                                    time_budget_s=budget), follow=True)
     train(config, lambda event, **fields: None, epoch_hook=score)
     waiter.join()
     if generate.returncode != 0:
@@ -167,7 +169,8 @@ def seed_render_seconds_per_image(work: str) -> float:
 def seed_epoch_seconds(work: str, data: str) -> float:
     """Seconds for one epoch of the seed architecture on 9,000 images at 256², from SEED_TIMED_BATCHES
     timed batches on the job's renders (their batch size is the seed's)."""
-    from blendercnn_addon.ml.train import TrainConfig, train
+    from blendercnn_addon.ml.train import train
+    from blendercnn_addon.run_config import TrainingRecipe, TrainRequest
 
     stop, stamps, intervals = threading.Event(), [], []
 
@@ -183,7 +186,7 @@ def seed_epoch_seconds(work: str, data: str) -> float:
 
     run = os.path.join(work, "seed_epoch_run")
     shutil.rmtree(run, ignore_errors=True)
-    train(TrainConfig(data=data, out=run, arch="seed", epochs=1000, early_stopping_patience=1000), report,
+    train(TrainRequest(data, run, TrainingRecipe(arch="seed", epochs=1000, early_stopping_patience=1000)), report,
           stop_requested=stop)
     per_batch = float(np.mean(intervals[2:]))  # the first two: tracing and warm-up
     batch_size = ARCHITECTURES["seed"].batch_size

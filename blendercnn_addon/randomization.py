@@ -1,4 +1,4 @@
-"""Which vector (r, g, b, x, y; see vector.py) sample *i* of a dataset gets. Blender-free.
+"""Which vector (vector.py's fields) sample *i* of a dataset gets. Blender-free.
 
 Every sample's vector and Cycles noise seed is a pure function of
 ``(dataset seed, sample index, ranges, colour scheme)``: no global random state,
@@ -12,10 +12,10 @@ promise across numpy releases).
 from __future__ import annotations
 
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 
-from .vector import DEFAULT_POSITION_RANGE, POSITION_FIELDS, check_position_range, make_vector
 from .errors import UserError
+from .vector import DEFAULT_RANGES, FIELDS, POSITION_FIELDS, RANGED_FIELDS, check_range
 
 # vibrant, uniform: training schemes; pastel, dim, near_white, unseen: evaluation sets of colours a
 # vibrant-trained model never saw ("unseen" cycles through uniform, pastel, dim, near_white by index).
@@ -26,9 +26,10 @@ MAX_NOISE_SEED = 2**31 - 1
 
 @dataclass(frozen=True)
 class VectorSpec:
-    """Ranges the random vectors are drawn from.
+    """What the random vectors are drawn from.
 
-    x_range, y_range: (min, max) in Blender units (metres) of the ball's world x, y.
+    ranges: {field name: (min, max)} of every ranged field (vector.RANGED_FIELDS; x, y in metres, the
+    ball's world position), drawn uniformly; fields left out take their default range.
     colour_scheme: "vibrant" (the seed's: one channel 1, one 0, one uniform(0, 1)),
     "uniform" (each channel uniform(0, 1)), or an evaluation scheme: "pastel" (each channel
     uniform(0.55, 1)), "dim" (a vibrant colour times uniform(0.05, 0.3)), "near_white" (each
@@ -37,28 +38,43 @@ class VectorSpec:
     so a model can be tested on positions it never saw.
     """
 
-    x_range: tuple[float, float] = DEFAULT_POSITION_RANGE
-    y_range: tuple[float, float] = DEFAULT_POSITION_RANGE
+    ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
     colour_scheme: str = "vibrant"
     exclude_quadrant: bool = False
 
+    def __post_init__(self):
+        unknown = set(self.ranges) - set(DEFAULT_RANGES)
+        if unknown:
+            raise UserError(f"no ranged vector field named {', '.join(sorted(unknown))}; "
+                            f"ranged fields: {', '.join(DEFAULT_RANGES)}")
+        ranges = {name: tuple(float(v) for v in self.ranges.get(name, default))
+                  for name, default in DEFAULT_RANGES.items()}
+        object.__setattr__(self, "ranges", ranges)
+
+    def range_of(self, name: str) -> tuple[float, float]:
+        return self.ranges[name]
+
     def validate(self) -> None:
         """Raise :class:`UserError` naming the first bad field."""
-        for axis, (low, high) in zip(POSITION_FIELDS, (self.x_range, self.y_range)):
-            check_position_range(axis, low, high)
-        if self.exclude_quadrant and self.x_range[0] >= 0 and self.y_range[0] >= 0:
+        for name, (low, high) in self.ranges.items():
+            check_range(name, low, high)
+        x, y = (self.ranges[name] for name in POSITION_FIELDS)
+        if self.exclude_quadrant and x[0] >= 0 and y[0] >= 0:
             raise UserError("the x and y ranges lie inside the excluded quadrant x > 0, y > 0: nothing is left")
         if self.colour_scheme not in COLOUR_SCHEMES:
             raise UserError(
                 f"unknown colour scheme {self.colour_scheme!r}; choose one of {', '.join(COLOUR_SCHEMES)}"
             )
 
-    def as_dict(self) -> dict:
-        """JSON-ready form, recorded in the dataset card."""
-        data = asdict(self)
-        data["x_range"] = list(self.x_range)
-        data["y_range"] = list(self.y_range)
-        return data
+    def to_dict(self) -> dict:
+        """JSON-ready form (what a render worker is given): {"<name>_range": [min, max], ..., ...}."""
+        return {**{f"{name}_range": list(value) for name, value in self.ranges.items()},
+                "colour_scheme": self.colour_scheme, "exclude_quadrant": self.exclude_quadrant}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "VectorSpec":
+        return cls({f.name: tuple(data[f"{f.name}_range"]) for f in RANGED_FIELDS if f"{f.name}_range" in data},
+                   data.get("colour_scheme", "vibrant"), bool(data.get("exclude_quadrant", False)))
 
 
 def _rng(seed: int, index: int, stream: str) -> random.Random:
@@ -91,15 +107,24 @@ def scheme_colour(rng: random.Random, scheme: str, index: int) -> tuple[float, f
     return (rng.uniform(low, 1.0), rng.uniform(low, 1.0), rng.uniform(low, 1.0))
 
 
+def _ranged_values(rng: random.Random, spec: VectorSpec) -> dict[str, float]:
+    """One draw of every ranged field, in the table's order (the order is part of the stream)."""
+    return {f.name: rng.uniform(*spec.ranges[f.name]) for f in RANGED_FIELDS}
+
+
+def _in_excluded_quadrant(values: dict[str, float]) -> bool:
+    return all(values[name] > 0 for name in POSITION_FIELDS)
+
+
 def sample_vector(seed: int, index: int, spec: VectorSpec) -> tuple[float, ...]:
-    """The vector of sample ``index``: r, g, b in [0, 1], x, y inside spec's ranges."""
+    """The vector of sample ``index`` in vector.py's order: colour channels by the scheme, ranged
+    fields inside spec's ranges."""
     rng = _rng(seed, index, "vector")
-    r, g, b = scheme_colour(rng, spec.colour_scheme, index)
-    x = rng.uniform(*spec.x_range)
-    y = rng.uniform(*spec.y_range)
-    while spec.exclude_quadrant and x > 0 and y > 0:
-        x, y = rng.uniform(*spec.x_range), rng.uniform(*spec.y_range)
-    return make_vector((r, g, b), (x, y))
+    colour = scheme_colour(rng, spec.colour_scheme, index)
+    values = _ranged_values(rng, spec)
+    while spec.exclude_quadrant and _in_excluded_quadrant(values):
+        values = _ranged_values(rng, spec)
+    return tuple(float(colour[f.index]) if not f.ranged else float(values[f.name]) for f in FIELDS)
 
 
 def noise_seed(seed: int, index: int) -> int:

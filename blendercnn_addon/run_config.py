@@ -1,68 +1,168 @@
 """The run config (config.json of a training run): what was trained, on what, how. The one reader. Blender-free.
 
-It holds everything a trained model needs to be used on its own — architecture, resolution,
-the vector's fields and the range of positions it was trained on, the dataset's identity and a
-fingerprint of the samples it saw — so train (to resume), evaluate, predict, serve, the preview
-and the panels all read it through :func:`read_run_config`, never with ``json.load`` of their
-own. Training also stores it inside ``model.keras`` (as nanoGPT keeps its config in the
-checkpoint), so a model file that travels alone still knows what it is.
+Three records, one set of defaults:
 
-Older files (format 1: the dictionary written before this module) read as they are: fields
-they lack take the defaults below.
+- :class:`TrainingRecipe` — how to train (architecture, epochs, batch size, learning rate, the
+  split, seeds, early stopping and the rate schedule, a time budget). What ``train`` is asked for
+  and what a run records are the same record: "auto" and None become concrete once the dataset is
+  known (:meth:`TrainingRecipe.for_dataset`).
+- :class:`TrainRequest` — what ``train`` is asked to do: the folders, the recipe, and how to start
+  (a new run, ``resume``, or ``follow`` a dataset still being rendered).
+- :class:`RunConfig` — the record of a run: its recipe plus everything a trained model needs to be
+  used on its own (resolution, the vector's fields and the ranges it was trained on, the dataset's
+  identity and a fingerprint of the samples it saw, the split, the model's features). train (to
+  resume), evaluate, predict, serve, the preview and the panels all read it through
+  :func:`read_run_config`. Training also stores it inside ``model.keras`` (as nanoGPT keeps its
+  config in the checkpoint), so a model file that travels alone still knows what it is.
+
+config.json stays flat (the recipe's keys beside the others), so older files read as they are:
+format 1 (the dictionary written before this module) and files from before a recipe setting
+existed read that setting as it was then (:data:`BEFORE_RECORDED`).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import zipfile
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 
+from .architectures import AUTO, architecture, choose_architecture
 from .dataset_card import DatasetIdentity
 from .dataset_format import read_json, write_atomically
 from .errors import UserError
+from .run_folder import MODEL_NAME
 from .vector import VECTOR_FIELDS, check_vector
 
 CONFIG_NAME = "config.json"
-MODEL_NAME = "model.keras"
 RUN_CONFIG_FORMAT_VERSION = 2  # 1: the plain dictionary of earlier versions (same keys, no format field)
 IN_MODEL_NAME = "blendercnn_run_config.json"  # the copy inside a .keras file (a zip)
 SPLIT_SHUFFLED = "shuffled"  # dataset.split_rows: a seeded shuffle of the samples there were
 SPLIT_BY_SAMPLE_INDEX = "sample_index"  # growing.validation_by_index: a seeded hash of each sample's index
+# A recipe setting a config.json lacks was not there when it was written: the run trained as these say.
+# train --follow on a folder that has no dataset card yet: how long to wait for a generate run to start
+# writing (generate started a moment before takes a few seconds, Blender's start and the scene's
+# tables, before it holds the folder's lock).
+FOLLOW_START_WAIT_S = 60.0
+BEFORE_RECORDED = {"min_improvement_db": 0.0,  # any gain counted as an improvement
+                   "lr_reductions": 0}  # no floor on the learning rate
 
 
 @dataclass(frozen=True)
-class RunConfig:
-    """A training run. data: the dataset folder; out: the run folder (both absolute, as trained).
+class TrainingRecipe:
+    """How to train. arch: architectures.py name, or AUTO (radiance where the dataset has its baked
+    view table, else seed); epochs: the most to run; batch_size, learning_rate (Adam's initial):
+    None takes the architecture's recipe at the dataset's resolution (architectures.recipe);
+    validation_fraction: the held-out share, in (0, 1); split_seed: the split's seed; seed: the
+    weights' and the batch order's; early_stopping_patience, lr_patience: epochs without an
+    improvement before stopping / cutting the rate tenfold; min_improvement_db: the validation
+    PSNR gain (dB) that counts as an improvement (a run whose gains have shrunk to noise stops
+    instead of creeping on); lr_reductions: how many tenfold cuts (a floor at 10^-n of the
+    initial rate: below it Adam's steps no longer change the image); time_budget_s: > 0, the
+    epoch that ends past this many seconds of training is the last (0: no budget)."""
 
-    arch: architectures.py name; resolution: image side R; epochs, batch_size, learning_rate (Adam's
-    initial), validation_fraction, split_seed, seed (weights and batch order),
-    early_stopping_patience and lr_patience (epochs), min_improvement_db (the validation PSNR gain, dB,
-    that counts as better), lr_reductions (tenfold rate cuts allowed), time_budget_s (0: none): the
-    training recipe.
-    vector_fields: the input's names; vector_min, vector_max: the inputs it accepts (colours 0..1,
-    positions the trained range, metres). train_indices, validation_indices: sample indices of the
-    split; split_rule: how it was drawn (SPLIT_SHUFFLED, or SPLIT_BY_SAMPLE_INDEX for a run that
-    trained while its dataset grew: a sample's side never changes). dataset_identity: the dataset card's identity (None for the seed's layout);
-    dataset_fingerprint: vectors_fingerprint of every sample used (None in older runs).
-    scene_light, ball_disc: whether the model uses the scene geometry's light paths / draws the ball.
-    """
-
-    arch: str
-    resolution: int
-    data: str = ""
-    out: str = ""
+    arch: str = AUTO
     epochs: int = 50
-    batch_size: int = 32
-    learning_rate: float = 1e-3
+    batch_size: int | None = None
+    learning_rate: float | None = None
     validation_fraction: float = 0.1
     split_seed: int = 0
     seed: int = 0
     early_stopping_patience: int = 5
     lr_patience: int = 3
-    min_improvement_db: float = 0.0  # 0.0: runs from before the threshold (any gain counted)
-    lr_reductions: int = 0  # 0 in such runs: no floor recorded
+    min_improvement_db: float = 0.05
+    lr_reductions: int = 3
     time_budget_s: float = 0.0
+
+    def for_dataset(self, has_view_table: bool, resolution: int) -> "TrainingRecipe":
+        """This recipe for a dataset with or without its baked view table, of images of side
+        ``resolution``: "auto" resolved, a batch size and rate left None taken from the
+        architecture's recipe at that resolution (the one place the batch size is chosen)."""
+        arch = choose_architecture(self.arch, has_view_table)
+        recommended = architecture(arch).recipe(resolution)
+        return replace(self, arch=arch,
+                       batch_size=recommended["batch_size"] if self.batch_size is None else self.batch_size,
+                       learning_rate=recommended["learning_rate"] if self.learning_rate is None else self.learning_rate)
+
+    def filled_from(self, earlier: "TrainingRecipe") -> "TrainingRecipe":
+        """This recipe with what it leaves open (an AUTO architecture, a None batch size or rate) taken
+        from ``earlier``: a resumed run goes on as it was started unless told otherwise."""
+        return replace(self, arch=earlier.arch if self.arch == AUTO else self.arch,
+                       batch_size=earlier.batch_size if self.batch_size is None else self.batch_size,
+                       learning_rate=earlier.learning_rate if self.learning_rate is None else self.learning_rate)
+
+    def validate(self) -> None:
+        """UserError for a value no training can use."""
+        if self.arch != AUTO:
+            architecture(self.arch)  # UserError naming the choices for an unknown name
+        if self.epochs < 1:
+            raise UserError(f"epochs must be at least 1, got {self.epochs}")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise UserError(f"batch size must be at least 1, got {self.batch_size}")
+        if self.learning_rate is not None and not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
+            raise UserError(f"learning rate must be a positive number, got {self.learning_rate}")
+        if not (self.time_budget_s >= 0 and math.isfinite(self.time_budget_s)):
+            raise UserError(f"time budget must be 0 (none) or a positive number of seconds, got {self.time_budget_s}")
+        if not 0 < self.validation_fraction < 1:
+            raise UserError(f"validation fraction must be between 0 and 1, got {self.validation_fraction}")
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainingRecipe":
+        """The recipe keys of a flat config.json; missing ones as the run trained (BEFORE_RECORDED) or the defaults."""
+        values = {**BEFORE_RECORDED, **{f.name: data[f.name] for f in fields(cls) if f.name in data}}
+        values["arch"] = str(values.get("arch") or "seed")
+        return cls(**values)
+
+    def to_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    """What ``train`` is asked to do. data: the dataset folder; out: the run folder; recipe: how;
+    resume: go on with the run in ``out`` from its last epoch; follow: train as generate renders
+    into ``data`` (growing.py), waiting at most follow_start_wait_s seconds for it to begin."""
+
+    data: str
+    out: str
+    recipe: TrainingRecipe = TrainingRecipe()
+    resume: bool = False
+    follow: bool = False
+    follow_start_wait_s: float = FOLLOW_START_WAIT_S
+
+    def validate(self) -> None:
+        self.recipe.validate()
+        if not (self.follow_start_wait_s >= 0 and math.isfinite(self.follow_start_wait_s)):
+            raise UserError(f"the wait for generate must be 0 or more seconds, got {self.follow_start_wait_s}")
+
+
+@dataclass(frozen=True)
+class ModelFeatures:
+    """What a built model does beyond its architecture's name, decided when it is built
+    (ml/models.model_features): scene_light, it uses the scene geometry's light paths; ball_disc, it
+    draws the ball's own pixels from geometry."""
+
+    scene_light: bool = False
+    ball_disc: bool = False
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A training run. recipe: how it trained (concrete: no AUTO, no None); resolution: image side R;
+    data: the dataset folder; out: the run folder (both absolute, as trained).
+    vector_fields: the input's names; vector_min, vector_max: the inputs it accepts (colours 0..1,
+    ranged fields the trained range). train_indices, validation_indices: sample indices of the
+    split; split_rule: how it was drawn (SPLIT_SHUFFLED, or SPLIT_BY_SAMPLE_INDEX for a run that
+    trained while its dataset grew: a sample's side never changes). dataset_identity: the dataset
+    card's identity (None for the seed's layout); dataset_fingerprint: vectors_fingerprint of every
+    sample used (None in older runs). features: what the model does (ModelFeatures).
+    """
+
+    resolution: int
+    recipe: TrainingRecipe = TrainingRecipe(arch="seed")
+    data: str = ""
+    out: str = ""
     vector_fields: tuple[str, ...] = VECTOR_FIELDS
     vector_min: tuple[float, ...] | None = None
     vector_max: tuple[float, ...] | None = None
@@ -71,11 +171,14 @@ class RunConfig:
     split_rule: str = SPLIT_SHUFFLED
     dataset_identity: DatasetIdentity | None = None
     dataset_fingerprint: str | None = None
-    scene_light: bool = False
-    ball_disc: bool = False
+    features: ModelFeatures = ModelFeatures()
     addon_version: str = ""
     created_utc: str = ""
     extra: dict = field(default_factory=dict)  # keys a newer minor version added: kept, written back
+
+    @property
+    def arch(self) -> str:
+        return self.recipe.arch
 
     @classmethod
     def from_dict(cls, data, where: str = CONFIG_NAME) -> "RunConfig":
@@ -86,11 +189,12 @@ class RunConfig:
         if not isinstance(version, int) or version > RUN_CONFIG_FORMAT_VERSION:
             raise UserError(f"{where} was written by a newer BlenderCNN (run config format {version}); "
                             "update the add-on")
-        known = {f.name for f in fields(cls)} - {"extra"}  # format_version is checked, not kept
-        values = {key: value for key, value in data.items() if key in known}
+        own = {f.name for f in fields(cls)} - {"recipe", "features", "extra"}
+        feature_keys = {f.name for f in fields(ModelFeatures)}
+        recipe_keys = {f.name for f in fields(TrainingRecipe)}
+        values = {key: value for key, value in data.items() if key in own}
         try:
             values["resolution"] = int(values["resolution"])
-            values["arch"] = str(values.get("arch") or "seed")
             for key in ("vector_fields", "train_indices", "validation_indices"):
                 if key in values:
                     values[key] = tuple(values[key])
@@ -99,19 +203,23 @@ class RunConfig:
                     values[key] = tuple(float(v) for v in values[key])
             identity = values.get("dataset_identity")
             values["dataset_identity"] = DatasetIdentity.from_dict(identity) if isinstance(identity, dict) else None
+            recipe = TrainingRecipe.from_dict(data)
+            features = ModelFeatures(**{key: bool(data[key]) for key in feature_keys if key in data})
         except (KeyError, TypeError, ValueError) as err:
             raise UserError(f"{where} is not a valid run config ({type(err).__name__}: {err})") from None
-        ignored = known | {"resume", "format_version"}
-        return cls(**values, extra={key: value for key, value in data.items() if key not in ignored})
+        ignored = own | recipe_keys | feature_keys | {"resume", "format_version"}
+        return cls(**values, recipe=recipe, features=features,
+                   extra={key: value for key, value in data.items() if key not in ignored})
 
     def to_dict(self) -> dict:
-        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("recipe", "features", "extra")}
         for key in ("vector_fields", "train_indices", "validation_indices", "vector_min", "vector_max"):
             if data[key] is not None:
                 data[key] = list(data[key])
         data["dataset_identity"] = self.dataset_identity.to_dict() if self.dataset_identity else None
         data["format_version"] = RUN_CONFIG_FORMAT_VERSION
-        return {**self.extra, **data}
+        return {**self.extra, **self.recipe.to_dict(), **data,
+                **{f.name: getattr(self.features, f.name) for f in fields(self.features)}}
 
     def checked_input(self, values) -> list[float]:
         """The vector ``values`` checked against what this model accepts (vector.check_vector)."""

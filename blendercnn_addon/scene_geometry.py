@@ -16,7 +16,7 @@ it: ``pixel_filter`` ("BLACKMAN_HARRIS", "GAUSSIAN" or "BOX") and ``filter_width
 Files baked before the last four existed read as Blender's defaults (a round ball, a 1.5-pixel
 Blackman-Harris filter). With these a model can compute, for any (x, y), how each pixel's
 surface is lit by the ball and where the ball and its mirror image are, and so draw places it
-never saw (models.SceneLight).
+never saw (ml/scene_light.SceneLight).
 """
 
 from __future__ import annotations

@@ -75,9 +75,6 @@ class SceneTarget:
     material_name: str = "Glow"
     node_name: str = "Emission"
 
-    def as_dict(self) -> dict:
-        return {"object": self.object_name, "material": self.material_name, "node": self.node_name}
-
 
 @dataclass(frozen=True)
 class GenerationSettings:
@@ -139,15 +136,14 @@ class GenerationSettings:
     def to_dict(self) -> dict:
         """JSON-ready form (what a render worker process is given)."""
         data = asdict(self)
-        data["vectors"] = self.vectors.as_dict()
+        data["vectors"] = self.vectors.to_dict()
         return data
 
     @classmethod
     def from_dict(cls, data: dict) -> "GenerationSettings":
         data = dict(data)
         vectors = data.pop("vectors")
-        vectors = VectorSpec(tuple(vectors["x_range"]), tuple(vectors["y_range"]), vectors["colour_scheme"],
-                             bool(vectors.get("exclude_quadrant", False)))
+        vectors = VectorSpec.from_dict(vectors)
         return cls(vectors=vectors, target=SceneTarget(**data.pop("target")), **data)
 
     def validate(self) -> None:

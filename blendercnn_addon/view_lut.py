@@ -15,10 +15,21 @@ import os
 
 import numpy as np
 
+from .dataset_card import ViewTableRecord
+
 LUT_SIZE = 65
 LUT_MIN = 2.0**-14  # linear; below it the table interpolates linearly to 0
 LUT_MAX = 2.0**8  # linear; Filmic and AgX are saturated well before
 LUT_FILE = "view_transform_lut.npy"
+
+
+def card_record() -> ViewTableRecord:
+    """What the dataset card says about the table."""
+    return ViewTableRecord(size=LUT_SIZE, min=LUT_MIN, max=LUT_MAX,
+                           nodes="0, then log-uniform from min to max, per channel",
+                           layout="float32 [r, g, b, 3]: display RGB in [0, 1] of linear RGB",
+                           baked_by="Blender: image.save_render with the scene's colour management, "
+                                    "16-bit PNG, no dither")
 
 
 def grid(size: int = LUT_SIZE, low: float = LUT_MIN, high: float = LUT_MAX) -> np.ndarray:

@@ -7,7 +7,9 @@ touch a real user configuration.
 
 from __future__ import annotations
 
+import json
 import os
+import select
 import subprocess
 import sys
 import tempfile
@@ -75,7 +77,8 @@ def seed_scene(scene):
     return scene
 
 
-TENSORFLOW_COMMANDS = {"train", "evaluate", "predict", "serve"}
+TENSORFLOW_COMMANDS = {"train", "evaluate", "predict", "serve", "invert"}
+IN_PROCESS_COMMANDS = {"train", "evaluate", "predict", "invert"}  # serve reads this process's stdin: never here
 
 
 def tensorflow_python() -> str:
@@ -83,14 +86,70 @@ def tensorflow_python() -> str:
     return os.environ.get(TF_PYTHON_ENV) or sys.executable
 
 
-def run_cli(*args: str, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
+def run_cli(*args: str, timeout: float = 300, env: dict | None = None,
+            in_process: bool | None = None) -> subprocess.CompletedProcess:
     """``python -m blendercnn_addon ARGS`` from the repository, as a user runs it; ``env``: extra variables.
 
-    TensorFlow's commands run in :func:`tensorflow_python`, the others (generate) in this Python."""
+    TensorFlow's commands run in :func:`tensorflow_python`, the others (generate) in this Python.
+    ``in_process`` (default: for train, evaluate, predict and invert when that Python is this one and
+    no ``env`` is given): the same ``main(ARGS)`` run by a Python that keeps TensorFlow loaded
+    (cli_host.py) instead of a new interpreter each time; what it prints and its exit code come back
+    as a finished process's."""
     python = tensorflow_python() if args and args[0] in TENSORFLOW_COMMANDS else sys.executable
+    if in_process is None:
+        in_process = bool(args) and args[0] in IN_PROCESS_COMMANDS and python == sys.executable and env is None
+    if in_process:
+        return _CLI_HOST.run(list(args), timeout)
     return subprocess.run([python, "-m", "blendercnn_addon", *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, **env} if env else None)
+
+
+class _CliHost:
+    """The cli_host.py process, started on first use, started again if a command killed it."""
+
+    def __init__(self):
+        self.process: subprocess.Popen | None = None
+        self.log = None
+
+    def _start(self) -> None:
+        self.log = tempfile.NamedTemporaryFile(prefix="blendercnn-cli-host-", suffix=".log", delete=False)
+        self.process = subprocess.Popen([sys.executable, os.path.join(ROOT, "tests", "cli_host.py")], cwd=ROOT,
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True)
+        self._reply(120)
+
+    def _reply(self, timeout: float) -> dict:
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        line = self.process.stdout.readline() if ready else ""
+        if not line:
+            self.process.kill()
+            self.process.wait()
+            raise AssertionError(f"the CLI host {'ended' if ready else 'did not answer in time'}; its log: "
+                                 f"{open(self.log.name).read()[-3000:]}")
+        return json.loads(line)
+
+    def run(self, argv: list[str], timeout: float) -> subprocess.CompletedProcess:
+        if self.process is None or self.process.poll() is not None:
+            self._start()
+        self.process.stdin.write(json.dumps({"argv": argv}) + "\n")
+        self.process.stdin.flush()
+        answer = self._reply(timeout)
+        return subprocess.CompletedProcess([sys.executable, "-m", "blendercnn_addon", *argv], answer["code"],
+                                           answer["stdout"], answer["stderr"])
+
+
+    def close(self) -> None:
+        if self.process is not None:
+            self.process.stdin.close()  # the host ends with its input
+            self.process.wait(timeout=30)
+            os.remove(self.log.name)
+
+
+_CLI_HOST = _CliHost()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    _CLI_HOST.close()
 
 
 def images(folder) -> list[str]:

@@ -433,8 +433,9 @@ PLATEAU_SCRIPT = r"""
 import json, os
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 import keras
-from blendercnn_addon.ml.train import TrainConfig, plateau_callbacks
-config = TrainConfig(data="-", out="-", arch="radiance", learning_rate=1e-3, early_stopping_patience=5, lr_patience=3)
+from blendercnn_addon.ml.callbacks import plateau_callbacks
+from blendercnn_addon.run_config import TrainingRecipe
+config = TrainingRecipe(arch="radiance", learning_rate=1e-3, early_stopping_patience=5, lr_patience=3)
 model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
 model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss="mse")
 stopping, schedule = plateau_callbacks(config)

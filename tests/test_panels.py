@@ -8,6 +8,7 @@ button calls a registered operator.
 import bpy
 import pytest
 
+from conftest import addon_module
 from test_extension import PANELS
 
 pytestmark = pytest.mark.compat  # also run on every Blender of make test-compat
@@ -114,7 +115,6 @@ def test_dataset_panel_shows_progress_and_cancel_while_running(seed_scene):
 
 
 def test_dataset_panel_offers_generate_and_train_and_the_recommended_count(seed_scene):
-    from conftest import addon_module
 
     recommendation = addon_module("recommendation")
     props = seed_scene.blendercnn
@@ -193,27 +193,28 @@ def test_dataset_panel_names_a_missing_gpu(seed_scene):
     assert not [t for t in (e[1] for e in draw("BLENDERCNN_PT_dataset") if e[0] == "label") if "GPU" in t]
 
 
-def test_choosing_an_architecture_fills_in_its_training_recipe(scene):
-    """At the dataset's resolution: radiance trains 256² in batches of 8, smaller images in 16."""
-    from blendercnn_addon.architectures import ARCHITECTURES
+def test_the_batch_size_is_the_recipes_for_the_datasets_resolution_not_the_panels(scene, tmp_path):
+    """Auto: Train passes no batch size or rate, so training takes the recipe at the *dataset's*
+    resolution (a 256² dataset trains in 8 even with the Dataset panel at 64); the panel says so."""
+    from blendercnn_addon.dataset_card import DatasetCard, DatasetIdentity
+    from blendercnn_addon.dataset_format import DatasetFolder
 
+    training_session = addon_module("blender.training_session")
+    DatasetFolder(str(tmp_path)).write_card(DatasetCard(DatasetIdentity(resolution=256), count=1))
     props = scene.blendercnn
-    resolution = props.resolution
-    try:
-        for side in (256, 64):
-            props.resolution = side
-            for arch in ("radiance", "seed", "radiance"):
-                props.architecture = arch
-                assert props.batch_size == ARCHITECTURES[arch].recipe(side)["batch_size"]
-                assert props.learning_rate == pytest.approx(ARCHITECTURES[arch].learning_rate)
-        assert props.batch_size == 16
-        props.resolution = 256  # a new resolution takes its recipe's batch size
-        assert props.batch_size == 8
-        props.batch_size = 7  # a hand edit stays, through a new resolution too, until another architecture
-        props.resolution = 64
-        assert props.batch_size == 7 and props.architecture == "radiance"
-    finally:
-        props.resolution = resolution
+    props.resolution, props.train_data_dir = 64, str(tmp_path)
+    assert props.recipe_auto
+    argv = training_session._train_argv("python", props, str(tmp_path), str(tmp_path / "run"), resume=False)
+    assert "--batch-size" not in argv and "--learning-rate" not in argv
+    labels = [e[1] for e in draw("BLENDERCNN_PT_train") if e[0] == "label"]
+    assert "Batch Size: Auto · 8 at 256²" in labels, labels
+    assert ("prop", "batch_size") not in draw("BLENDERCNN_PT_train")
+    props.architecture = "seed"
+    assert "Batch Size: Auto · 32 at 256²" in [e[1] for e in draw("BLENDERCNN_PT_train") if e[0] == "label"]
+    props.recipe_auto, props.batch_size = False, 7  # by hand: exactly what was typed
+    argv = training_session._train_argv("python", props, str(tmp_path), str(tmp_path / "run"), resume=False)
+    assert argv[argv.index("--batch-size") + 1] == "7" and "--learning-rate" in argv
+    assert ("prop", "batch_size") in draw("BLENDERCNN_PT_train")
 
 
 EXPERT_RENDER_FIELDS = {"denoiser", "denoise_quality", "denoise_prefilter", "denoise_passes", "sampling_pattern",
@@ -231,8 +232,11 @@ def test_expert_settings_sit_in_collapsed_sub_panels(seed_scene):
     assert not main & EXPERT_RENDER_FIELDS
     assert ("operator", "blendercnn.generate_dataset") in draw("BLENDERCNN_PT_dataset")
     assert EXPERT_RENDER_FIELDS <= {e[1] for e in draw("BLENDERCNN_PT_dataset_render") if e[0] == "prop"}
-    assert {"learning_rate", "patience", "train_seed"} <= {e[1] for e in draw("BLENDERCNN_PT_train_settings")
-                                                           if e[0] == "prop"}
+    settings = draw("BLENDERCNN_PT_train_settings")
+    assert {"patience", "train_seed"} <= {e[1] for e in settings if e[0] == "prop"}
+    assert ("label", "Learning Rate: Auto · 0.003") in settings  # the recipe's, until Auto is turned off
+    seed_scene.blendercnn.recipe_auto = False
+    assert ("prop", "learning_rate") in draw("BLENDERCNN_PT_train_settings")
 
 
 def test_status_lines_lead_with_their_figures(seed_scene):
@@ -248,7 +252,6 @@ def test_status_lines_lead_with_their_figures(seed_scene):
 
 def test_long_texts_wrap_into_rows_that_fit(addon):
     """fit.wrap: every row within the width, nothing lost, a path without spaces cut where it must."""
-    from conftest import addon_module
 
     fit = addon_module("blender.ui.fit")
     context = bpy.context

@@ -80,7 +80,7 @@ def test_workers_render_the_same_dataset_as_one_process(serial, tmp_path):
     metadata, card = assert_consistent(out, COUNT)
     assert metadata == json.loads(open(os.path.join(serial, "metadata.json")).read())
     assert card["render"]["workers"] == 2 and card["render"]["threads_per_worker"] >= 1
-    assert card["render"]["denoiser"] == "oidn" and card["render"]["denoise_quality"] == "FAST"
+    assert card["identity"]["denoiser"] == "oidn" and card["identity"]["denoise_quality"] == "FAST"
     assert card["render"]["device"] == "CPU"
     # 16 images, a fresh process every 5: at least 4 processes were started in all.
     assert card["render"]["worker_processes_started"] >= 4

@@ -61,7 +61,8 @@ def configure(scene, dataset, run, epochs=2, batch_size=8, patience=5):
     props = scene.blendercnn
     props.train_data_dir = dataset
     props.run_dir = str(run)
-    props.epochs, props.batch_size, props.patience = epochs, batch_size, patience
+    props.epochs, props.patience = epochs, patience
+    props.recipe_auto, props.batch_size = False, batch_size  # as typed (Auto would take 16 at 32²)
 
 
 @pytest.fixture(scope="module")

@@ -49,8 +49,8 @@ def test_generate_stores_the_table_and_records_it_in_the_card(tmp_path):
     import json
 
     card = json.loads((out / "dataset.json").read_text())
-    assert card["color_management"]["lut"]["file"] == "view_transform_lut.npy"
-    assert card["color_management"]["view_transform"] == "Filmic"
+    assert card["files"]["view_transform"] == "view_transform_lut.npy" and card["color_management"]["lut"]["size"] == 65
+    assert card["identity"]["view_transform"] == "Filmic"
     assert card["files"]["geometry"] == "scene_geometry.npz" and (out / "scene_geometry.npz").exists()
     assert not [n for n in os.listdir(out) if n.endswith(".partial")]
 

@@ -24,7 +24,7 @@ import numpy as np
 from . import render_worker, renderer
 from .. import scene_geometry, storage, view_lut
 from ..architectures import default_resolution_problem
-from ..dataset_card import DatasetCard, DatasetIdentity
+from ..dataset_card import ColourRecord, DatasetCard, DatasetIdentity, FilesRecord, RenderRecord
 from ..dataset_format import (HF_METADATA_NAME, METADATA_NAME, SCENE_TABLE_NAMES, VECTORS_NAME, WORK_FOLDER,
                               DatasetFolder, missing_indices, write_atomically)
 from ..errors import UserError
@@ -259,45 +259,39 @@ class DatasetJob:
 
     def _make_card(self, denoiser: str, device: str) -> DatasetCard:
         """The dataset card (dataset_card.py) for this run's settings, before any image."""
-        s = self.settings
+        s, now = self.settings, _now()
         colour = renderer.colour_management(self.scene)
-        with_denoiser = denoiser != "none"
-        identity = DatasetIdentity(
-            seed=s.seed, resolution=s.resolution, render_samples=s.samples, denoiser=denoiser,
-            denoise_quality=s.denoise_quality if with_denoiser else None,
-            denoise_prefilter=s.denoise_prefilter if with_denoiser else None,
-            denoise_passes=s.denoise_passes if with_denoiser else None,
-            sampling_pattern=s.sampling_pattern, engine="CYCLES", view_transform=colour["view_transform"],
-            look=colour["look"], exposure=colour["exposure"], colour_scheme=s.vectors.colour_scheme,
-            exclude_quadrant=s.vectors.exclude_quadrant, x_range=tuple(s.vectors.x_range),
-            y_range=tuple(s.vectors.y_range), object=s.target.object_name, material=s.target.material_name,
-            node=s.target.node_name)
-        now = _now()
         return DatasetCard(
-            identity=identity, count=s.count, addon_version=addon_version(),
+            identity=_identity(s, denoiser, colour), count=s.count, addon_version=addon_version(),
             blender_version=renderer.blender_version(), created_utc=now, updated_utc=now,
-            render={
-                "engine": "CYCLES", "device": device, "device_requested": s.device, "workers": s.workers,
-                "threads_per_worker": s.threads_per_worker() if s.workers > 1 else (s.threads or "auto"),
-                "recycle_every": s.recycle_every, "samples": s.samples, "adaptive_sampling": False,
-                "light_tree": False, "denoiser": denoiser, "denoiser_requested": s.denoiser,
-                "denoise_quality": s.denoise_quality, "denoise_prefilter": s.denoise_prefilter,
-                "denoise_passes": s.denoise_passes, "sampling_pattern": s.sampling_pattern,
-                "resolution": [s.resolution, s.resolution], "file_format": "PNG", "color_mode": "RGB",
-                "color_depth": 8,
-                "noise_seed": "per sample: column noise_seed of vectors.csv, a function of (seed, index)",
-            },
-            color_management={**colour, "lut": {
-                "file": view_lut.LUT_FILE, "size": view_lut.LUT_SIZE, "min": view_lut.LUT_MIN,
-                "max": view_lut.LUT_MAX, "nodes": "0, then log-uniform from min to max, per channel",
-                "layout": "float32 [r, g, b, 3]: display RGB in [0, 1] of linear RGB",
-                "baked_by": "Blender: image.save_render with the scene's colour management, 16-bit PNG, no dither"}},
-            randomization={"seed": s.seed, **s.vectors.as_dict()},
+            render=RenderRecord(
+                device=device, device_requested=s.device, denoiser_requested=s.denoiser, workers=s.workers,
+                threads_per_worker=s.threads_per_worker() if s.workers > 1 else (s.threads or "auto"),
+                recycle_every=s.recycle_every, adaptive_sampling=False, light_tree=False, file_format="PNG",
+                color_mode="RGB", color_depth=8),
+            color_management=ColourRecord(
+                display_device=colour["display_device"], gamma=colour["gamma"],
+                dither_intensity=colour["dither_intensity"], lut=view_lut.card_record()),
             scene=renderer.scene_facts(self.scene, self._target, s.blend_file),
-            files={"images": "sample_<i>.png", "metadata": METADATA_NAME, "vectors": VECTORS_NAME,
-                   "huggingface_metadata": HF_METADATA_NAME, "view_transform": view_lut.LUT_FILE,
-                   "geometry": scene_geometry.GEOMETRY_FILE},
-        )
+            files=FilesRecord(images="sample_<i>.png", metadata=METADATA_NAME, vectors=VECTORS_NAME,
+                              huggingface_metadata=HF_METADATA_NAME, view_transform=view_lut.LUT_FILE,
+                              geometry=scene_geometry.GEOMETRY_FILE,
+                              noise_seed=f"column noise_seed of {VECTORS_NAME}, a function of (seed, index)"))
+
+
+def _identity(s: GenerationSettings, denoiser: str, colour: dict) -> DatasetIdentity:
+    """What the card says makes the dataset what it is (dataset_card.DatasetIdentity): the settings,
+    the denoiser this Blender really used, and the scene's colour management (``colour``)."""
+    with_denoiser = denoiser != "none"
+    return DatasetIdentity(
+        seed=s.seed, resolution=s.resolution, render_samples=s.samples, denoiser=denoiser,
+        denoise_quality=s.denoise_quality if with_denoiser else None,
+        denoise_prefilter=s.denoise_prefilter if with_denoiser else None,
+        denoise_passes=s.denoise_passes if with_denoiser else None,
+        sampling_pattern=s.sampling_pattern, engine="CYCLES", view_transform=colour["view_transform"],
+        look=colour["look"], exposure=colour["exposure"], colour_scheme=s.vectors.colour_scheme,
+        exclude_quadrant=s.vectors.exclude_quadrant, ranges=dict(s.vectors.ranges), object=s.target.object_name,
+        material=s.target.material_name, node=s.target.node_name)
 
 
 class ParallelDatasetJob(DatasetJob):

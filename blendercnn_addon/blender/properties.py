@@ -15,7 +15,7 @@ from . import preview_session
 from ..architectures import ARCHITECTURES, PREFERRED, recipe
 from ..processes.parallel import default_workers
 from ..randomization import VectorSpec
-from ..vector import DEFAULT_POSITION_RANGE, colour_of, make_vector, position_of
+from ..vector import COLOUR_CHANNEL, FIELDS, RANGED_FIELDS, colour_of
 from ..settings import (DEFAULT_PRESET, DEFAULT_RESOLUTION, MAX_RESOLUTION, MAX_WORKERS, MIN_RESOLUTION, RENDER_PRESETS,
                         GenerationSettings, SceneTarget)
 
@@ -64,7 +64,7 @@ RENDER_DEVICE_ITEMS = (
 )
 
 ARCHITECTURE_ITEMS = tuple((a.name, a.label, a.description) for a in ARCHITECTURES.values())
-_DEFAULT_RECIPE = recipe(PREFERRED, DEFAULT_RESOLUTION)  # the Train panel's starting batch size and learning rate
+RADIANCE_SMALL = recipe(PREFERRED, MIN_RESOLUTION)  # where Batch Size and Learning Rate start when Auto is turned off
 
 
 def _preview_vector_changed(self, context):
@@ -80,21 +80,6 @@ def _preset_chosen(self, context):
     for prop, value in preset.as_settings().items():
         setattr(self, "render_samples" if prop == "samples" else prop, value)
     self["render_preset"] = list(RENDER_PRESETS).index(chosen)  # the setters above may have said Custom
-
-
-def _architecture_chosen(self, context):
-    """Fill in the chosen architecture's recommended batch size and learning rate at the dataset's
-    resolution (architectures.py)."""
-    recommended = recipe(self.architecture, self.resolution)
-    self.batch_size, self.learning_rate = recommended["batch_size"], recommended["learning_rate"]
-
-
-def _resolution_chosen(self, context):
-    """A new resolution takes its recipe's batch size, unless the batch size was edited by hand
-    (it is then no batch size the architecture's recipe has at any resolution)."""
-    record = ARCHITECTURES.get(self.architecture)
-    if record is not None and self.batch_size in (record.batch_size, record.big_image_batch_size):
-        self.batch_size = record.recipe(self.resolution)["batch_size"]
 
 
 def _quality_edited(self, context):
@@ -123,14 +108,7 @@ class BlenderCNNSceneSettings(bpy.types.PropertyGroup):
         name="Node", default="Emission",
         description="Node in that material whose Color (or Emission Color) input takes the sample's RGB")
 
-    x_min: FloatProperty(name="X min", default=DEFAULT_POSITION_RANGE[0], unit="LENGTH",
-                         description="Lowest ball X (m)")
-    x_max: FloatProperty(name="X max", default=DEFAULT_POSITION_RANGE[1], unit="LENGTH",
-                         description="Highest ball X (m)")
-    y_min: FloatProperty(name="Y min", default=DEFAULT_POSITION_RANGE[0], unit="LENGTH",
-                         description="Lowest ball Y (m)")
-    y_max: FloatProperty(name="Y max", default=DEFAULT_POSITION_RANGE[1], unit="LENGTH",
-                         description="Highest ball Y (m)")
+    # <name>_min, <name>_max of every ranged vector field (x_min .. y_max): added below, from vector.py's table.
     colour_scheme: EnumProperty(name="Colours", items=COLOUR_SCHEME_ITEMS, default="vibrant")
     randomize_seed: IntProperty(name="Seed", default=0, min=0,
                                 description="Randomize draws vector #Clicks of this seed: reproducible")
@@ -145,7 +123,7 @@ class BlenderCNNSceneSettings(bpy.types.PropertyGroup):
     count: IntProperty(name="Samples", default=10_000, min=1, soft_max=100_000,
                        description="Number of images to render")
     resolution: IntProperty(name="Resolution", default=DEFAULT_RESOLUTION, min=MIN_RESOLUTION, max=MAX_RESOLUTION,
-                            subtype="PIXEL", update=_resolution_chosen, description="Square image size in pixels")
+                            subtype="PIXEL", description="Square image size in pixels")
     render_preset: EnumProperty(name="Quality", items=PRESET_ITEMS, default=DEFAULT_PRESET, update=_preset_chosen,
                                 description="Render quality preset: samples and denoising")
     render_samples: IntProperty(name="Render Samples", default=RENDER_PRESETS[DEFAULT_PRESET].samples, min=1,
@@ -176,14 +154,18 @@ class BlenderCNNSceneSettings(bpy.types.PropertyGroup):
         description="Run folder for model, logs and history (empty: a new dated folder in the add-on's "
                     "user folder)")
     architecture: EnumProperty(name="Architecture", items=ARCHITECTURE_ITEMS, default=PREFERRED,
-                               update=_architecture_chosen,
-                               description="Network to train; choosing one fills in its recommended batch size "
-                                           "and learning rate")
+                               description="Network to train; with Auto its recipe (batch size, learning rate) "
+                                           "for the dataset's resolution")
     epochs: IntProperty(name="Epochs", default=50, min=1, soft_max=500,
                         description="Maximum epochs; early stopping may end sooner")
-    batch_size: IntProperty(name="Batch Size", default=_DEFAULT_RECIPE["batch_size"], min=1, soft_max=512)
-    learning_rate: FloatProperty(name="Learning Rate", default=_DEFAULT_RECIPE["learning_rate"], min=1e-7, max=1.0,
-                                 precision=5, step=0.01, description="Adam's initial learning rate")
+    recipe_auto: BoolProperty(
+        name="Auto", default=True,
+        description="Batch size and learning rate from the architecture's measured recipe for the dataset's "
+                    "resolution, chosen when training starts (off: the values below)")
+    batch_size: IntProperty(name="Batch Size", default=RADIANCE_SMALL["batch_size"], min=1, soft_max=512,
+                            description="Images per training step (used with Auto off)")
+    learning_rate: FloatProperty(name="Learning Rate", default=RADIANCE_SMALL["learning_rate"], min=1e-7, max=1.0,
+                                 precision=5, step=0.01, description="Adam's initial learning rate (used with Auto off)")
     train_seed: IntProperty(name="Training Seed", default=0, min=0,
                             description="Seed of the weights, the batch order and the 90/10 split")
     patience: IntProperty(name="Patience", default=5, min=1, soft_max=50,
@@ -209,7 +191,8 @@ class BlenderCNNSceneSettings(bpy.types.PropertyGroup):
         )
 
     def vector_spec(self) -> VectorSpec:
-        return VectorSpec((self.x_min, self.x_max), (self.y_min, self.y_max), self.colour_scheme)
+        return VectorSpec({f.name: (getattr(self, f"{f.name}_min"), getattr(self, f"{f.name}_max"))
+                           for f in RANGED_FIELDS}, self.colour_scheme)
 
     def quality_settings(self) -> dict:
         """The render-quality fields, named as in GenerationSettings (what a preset sets)."""
@@ -234,7 +217,6 @@ class BlenderCNNJobStatus(bpy.types.PropertyGroup):
     eta_seconds: FloatProperty(name="ETA", default=-1.0, unit="TIME_ABSOLUTE")
     seconds_per_image: FloatProperty(name="Seconds per Image", default=-1.0)
     message: StringProperty(name="Message", default="")
-    last_output: StringProperty(name="Last Output", subtype="DIR_PATH", default="")
 
     @property
     def fraction(self) -> float:
@@ -288,19 +270,19 @@ class BlenderCNNPreviewStatus(bpy.types.PropertyGroup):
     preview_colour: FloatVectorProperty(
         name="Colour", subtype="COLOR", size=3, min=0.0, max=1.0, default=(1.0, 0.2, 0.0),
         update=_preview_vector_changed, description="Emission colour (r, g, b in 0..1) given to the model")
-    preview_x: FloatProperty(name="X", default=0.0, soft_min=-1.0, soft_max=1.0, unit="LENGTH",
-                             update=_preview_vector_changed, description="Ball X given to the model (m)")
-    preview_y: FloatProperty(name="Y", default=0.0, soft_min=-1.0, soft_max=1.0, unit="LENGTH",
-                             update=_preview_vector_changed, description="Ball Y given to the model (m)")
+    # preview_<name> of every ranged vector field (preview_x, preview_y): added below, from vector.py's table.
 
     def preview_vector(self) -> list[float]:
-        """The vector (vector.py) the Preview panel shows."""
-        return list(make_vector(self.preview_colour, (self.preview_x, self.preview_y)))
+        """The vector (vector.py) the Preview panel shows: the colour channels from the swatch."""
+        return [float(self.preview_colour[f.index]) if f.kind == COLOUR_CHANNEL else float(getattr(self, f"preview_{f.name}"))
+                for f in FIELDS]
 
     def show_preview_vector(self, values) -> None:
         """Set the Preview fields to a vector without their update callbacks (Follow Scene asks itself)."""
         self["preview_colour"] = colour_of(values)
-        self["preview_x"], self["preview_y"] = position_of(values)
+        for spec, value in zip(FIELDS, values):
+            if spec.ranged:
+                self[f"preview_{spec.name}"] = float(value)
 
     state: EnumProperty(items=(("OFF", "Off", ""), ("LOADING", "Loading", ""), ("READY", "Ready", ""),
                                ("ERROR", "Error", "")), default="OFF")
@@ -329,9 +311,27 @@ class BlenderCNNEnvironmentStatus(bpy.types.PropertyGroup):
     last_line: StringProperty(default="")
     error: StringProperty(default="")
     started_at: FloatProperty(default=0.0, description="When Create Environment started (Unix time, s)")
-    created_seconds: FloatProperty(default=-1.0, description="How long the last Create Environment took (s)")
 
 
+def _unit(spec) -> str:
+    return "LENGTH" if spec.unit == "m" else "NONE"
+
+
+def _add_vector_field_properties() -> None:
+    """From vector.py's table: the Randomize panel's range of every ranged field (``x_min``, ``x_max``,
+    ...) on the scene settings, and the Preview panel's field for it (``preview_x``, ...)."""
+    for spec in RANGED_FIELDS:
+        low, high = spec.default_range
+        BlenderCNNSceneSettings.__annotations__[f"{spec.name}_min"] = FloatProperty(
+            name=f"{spec.label} min", default=low, unit=_unit(spec), description=f"Lowest: {spec.description}")
+        BlenderCNNSceneSettings.__annotations__[f"{spec.name}_max"] = FloatProperty(
+            name=f"{spec.label} max", default=high, unit=_unit(spec), description=f"Highest: {spec.description}")
+        BlenderCNNPreviewStatus.__annotations__[f"preview_{spec.name}"] = FloatProperty(
+            name=spec.label, default=(low + high) / 2, soft_min=low, soft_max=high, unit=_unit(spec),
+            update=_preview_vector_changed, description=f"Given to the model: {spec.description}")
+
+
+_add_vector_field_properties()
 CLASSES = (BlenderCNNSceneSettings, BlenderCNNJobStatus, BlenderCNNTrainingStatus, BlenderCNNPreviewStatus,
            BlenderCNNEnvironmentStatus)
 WINDOW_MANAGER_PROPERTIES = {

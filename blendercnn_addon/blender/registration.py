@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bpy
 
-from . import background, operators, preferences, preview_session, properties
+from . import background, follow_scene, operators, preferences, properties
 from .ui import panels
 
 CLI_COMMAND_ID = "blendercnn"
@@ -18,9 +18,8 @@ def register(cli_command=None) -> None:
     for cls in preferences.CLASSES + operators.CLASSES + panels.CLASSES:
         bpy.utils.register_class(cls)
     background.register()
-    preview_session.register()  # Follow Scene: depsgraph and frame-change handlers
-    # ``blender -c blendercnn generate ...``; register_cli_command exists since Blender 4.2.
-    if cli_command is not None and hasattr(bpy.utils, "register_cli_command"):
+    follow_scene.register()  # depsgraph and frame-change handlers
+    if cli_command is not None:  # ``blender -c blendercnn generate ...``
         _cli_handle = bpy.utils.register_cli_command(CLI_COMMAND_ID, cli_command)
 
 
@@ -29,7 +28,7 @@ def unregister() -> None:
     if _cli_handle is not None:
         bpy.utils.unregister_cli_command(_cli_handle)
         _cli_handle = None
-    preview_session.unregister()
+    follow_scene.unregister()
     background.unregister()  # stops every worker (training, preview, TensorBoard)
     for cls in reversed(preferences.CLASSES + operators.CLASSES + panels.CLASSES):
         bpy.utils.unregister_class(cls)

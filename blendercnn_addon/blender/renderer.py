@@ -21,7 +21,7 @@ from ..dataset_card import SceneFacts
 from ..scene_geometry import FAR, ROUND_TOLERANCE, SceneGeometry
 from ..errors import UserError
 from ..settings import GenerationSettings, SceneTarget
-from ..vector import colour_of, make_vector, position_of
+from ..vector import COLOUR_CHANNEL, FIELDS, LOCATION
 
 # Inputs that carry an emission colour: the Emission node's, then Principled BSDF's.
 COLOUR_INPUT_NAMES = ("Color", "Emission Color")
@@ -30,7 +30,8 @@ DENOISER_IDS = {"oidn": "OPENIMAGEDENOISE", "optix": "OPTIX"}
 
 @dataclass
 class Target:
-    """The resolved things a vector changes: ``obj`` moves in x, y; ``colour_input`` takes r, g, b."""
+    """The resolved things a vector changes: ``obj``'s location (vector.LOCATION fields), ``colour_input``
+    (vector.COLOUR_CHANNEL fields)."""
 
     obj: bpy.types.Object
     material: bpy.types.Material
@@ -61,10 +62,15 @@ def resolve_target(scene: bpy.types.Scene, names: SceneTarget) -> Target:
 
 
 def apply_vector(target: Target, vector) -> None:
-    """Set the emission colour to the vector's (r, g, b) and move the object to its world (x, y),
-    keeping the object's z (vector.py)."""
-    target.colour_input.default_value = (*colour_of(vector), 1.0)
-    target.obj.location.x, target.obj.location.y = position_of(vector)
+    """Set what each of the vector's fields stands for (vector.FIELDS, by kind): a colour channel of the
+    emission colour (its alpha set to 1), an axis of the object's location (the others kept)."""
+    colour = list(target.colour_input.default_value)
+    for spec, value in zip(FIELDS, vector):
+        if spec.kind == COLOUR_CHANNEL:
+            colour[spec.index] = float(value)
+        elif spec.kind == LOCATION:
+            target.obj.location[spec.index] = float(value)
+    target.colour_input.default_value = (*colour[:3], 1.0)
 
 
 STRENGTH_INPUT_NAMES = ("Strength", "Emission Strength")
@@ -108,7 +114,6 @@ def blender_version() -> str:
 def scene_facts(scene: bpy.types.Scene, target: Target, blend_file: str | None) -> SceneFacts:
     """What the dataset card records about the scene: names and the light levels models use."""
     return SceneFacts(blend_file=blend_file or bpy.data.filepath or None, scene=scene.name,
-                      object=target.obj.name, material=target.material.name, node=target.node.name,
                       emission_strength=emission_strength(target), world_radiance=world_radiance(scene),
                       camera=scene.camera.name if scene.camera else None)
 
@@ -123,8 +128,9 @@ def background_blender_argv(python_code: str) -> list[str] | None:
 
 
 def read_vector(target: Target) -> tuple[float, ...]:
-    """The target's current vector: its emission colour and its world x, y."""
-    return make_vector(tuple(target.colour_input.default_value)[:3], (target.obj.location.x, target.obj.location.y))
+    """The target's current vector (vector.FIELDS, by kind): its emission colour's channels, its location's axes."""
+    colour, location = tuple(target.colour_input.default_value), tuple(target.obj.location)
+    return tuple(float(colour[spec.index] if spec.kind == COLOUR_CHANNEL else location[spec.index]) for spec in FIELDS)
 
 
 def denoiser_available(scene: bpy.types.Scene, blender_id: str) -> bool:
@@ -225,11 +231,7 @@ def configure_render(scene: bpy.types.Scene, settings: GenerationSettings, denoi
         cycles.denoising_quality = settings.denoise_quality
         cycles.denoising_prefilter = settings.denoise_prefilter
         cycles.denoising_input_passes = settings.denoise_passes
-    try:
-        cycles.sampling_pattern = settings.sampling_pattern
-    except TypeError:  # Blender < 4.2 has no blue-noise patterns
-        notes.append(f"sampling pattern {settings.sampling_pattern} is not in this Blender: using "
-                     f"{cycles.sampling_pattern}")
+    cycles.sampling_pattern = settings.sampling_pattern  # every pattern is in Blender 4.2 and later
     if scene.camera is None:
         raise UserError(f"scene {scene.name!r} has no camera")
     return device_description, notes

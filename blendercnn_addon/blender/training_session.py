@@ -23,6 +23,7 @@ from ..architectures import ARCHITECTURES
 from .background import crash_message, log_path
 from ..dataset_format import METADATA_NAME
 from ..errors import UserError
+from ..run_folder import MODEL_NAME, resumable
 from .images import TRAINING_IMAGE, write_image
 from .paths import resolve_output_dir, user_folder
 from .preferences import tensorflow_python
@@ -115,7 +116,7 @@ class TrainingSession(background.Session):
         status.running = status.stopping = False
         status.eta_s, status.eta_to_plateau = -1.0, False
         status_bar.end("train")
-        model = os.path.join(self.run_dir, "model.keras")
+        model = os.path.join(self.run_dir, MODEL_NAME)
         if self.result is not None:
             state = ("Cancelled" if self.result.get("cancelled") else
                      "Stopped early" if self.result.get("stopped_early") else "Finished")
@@ -159,9 +160,10 @@ def _train_argv(python: str, props, data: str, run_dir: str, resume: bool, follo
     args = ["train", "--data", data, "--out", run_dir, "--progress", "json", *(["--follow"] if follow else [])]
     if resume:
         return addon_command(python, *args, "--resume", "--epochs", str(props.epochs))
+    recipe = [] if props.recipe_auto else ["--batch-size", str(props.batch_size),
+                                           "--learning-rate", repr(props.learning_rate)]
     return addon_command(
-        python, *args, "--arch", props.architecture, "--epochs", str(props.epochs),
-        "--batch-size", str(props.batch_size), "--learning-rate", repr(props.learning_rate),
+        python, *args, "--arch", props.architecture, "--epochs", str(props.epochs), *recipe,
         "--seed", str(props.train_seed), "--split-seed", str(props.train_seed), "--patience", str(props.patience))
 
 
@@ -175,7 +177,7 @@ def resumable_run(context) -> str:
     """The run folder Resume would continue: the Run field, else the last run; '' if none can resume."""
     props = context.scene.blendercnn
     run = bpy.path.abspath(props.run_dir) if props.run_dir.strip() else _status(context).run_dir
-    return run if run and os.path.isfile(os.path.join(run, "state.json")) else ""
+    return run if resumable(run) else ""
 
 
 def _free_port() -> int:

@@ -21,6 +21,7 @@ from ..settings import (DEFAULT_PRESET, DEFAULT_RESOLUTION, DENOISE_PASSES, DENO
                         DENOISERS, MAX_RESOLUTION, MIN_RESOLUTION, RENDER_DEVICES, RENDER_PRESETS, SAMPLING_PATTERNS,
                         GenerationSettings, SceneTarget)
 from ..text import format_duration
+from ..vector import RANGED_FIELDS
 from .arguments import folder_argument, number, shard
 
 EXIT_INTERRUPTED = 130
@@ -82,10 +83,11 @@ def add_commands(commands) -> None:
     gen.add_argument("--exclude-quadrant", action="store_true",
                      help="never put the ball where x > 0 and y > 0 (train there, test with --x-range 0 1 "
                           "--y-range 0 1)")
-    gen.add_argument("--x-range", type=number, nargs=2, default=(-1.0, 1.0), metavar=("MIN", "MAX"),
-                     help="ball x range in metres (default -1 1)")
-    gen.add_argument("--y-range", type=number, nargs=2, default=(-1.0, 1.0), metavar=("MIN", "MAX"),
-                     help="ball y range in metres (default -1 1)")
+    for spec in RANGED_FIELDS:  # --x-range, --y-range: vector.py's table
+        gen.add_argument(f"--{spec.name}-range", type=number, nargs=2, default=spec.default_range,
+                         metavar=("MIN", "MAX"), dest=f"{spec.name}_range",
+                         help=f"range of {spec.description[0].lower()}{spec.description[1:]} "
+                              f"(default {spec.default_range[0]:g} {spec.default_range[1]:g})")
     gen.add_argument("--blend", metavar="FILE", help="render this .blend instead of building the seed's scene")
     gen.add_argument("--scene", metavar="NAME", help="scene of the --blend file to render (default: its active one)")
     gen.add_argument("--object", default="Ball", help="object whose x, y are set (default Ball)")
@@ -117,7 +119,8 @@ def settings_from_args(args: argparse.Namespace) -> GenerationSettings:
         recycle_every=args.recycle_every,
         shard_index=args.shard[0],
         shard_count=args.shard[1],
-        vectors=VectorSpec(tuple(args.x_range), tuple(args.y_range), args.colour_scheme, args.exclude_quadrant),
+        vectors=VectorSpec({f.name: tuple(getattr(args, f"{f.name}_range")) for f in RANGED_FIELDS}, args.colour_scheme,
+                           args.exclude_quadrant),
         target=SceneTarget(args.object, args.material, args.node),
         blend_file=os.path.abspath(args.blend) if args.blend else None,
     )

@@ -67,12 +67,12 @@ def evaluate(args: argparse.Namespace) -> int:
     data = folder_argument(args.data, "--data")
     out = folder_argument(args.out) if args.out is not None else None
     quiet_tensorflow()
-    from ..ml.evaluate import evaluate
+    from ..ml.evaluate import evaluate as evaluate_model
 
-    metrics = evaluate(data, args.model, out)
+    metrics = evaluate_model(data, args.model, out)
     for key in ("samples", "mse", "psnr_db", "ssim", "psnr_mask_db"):
-        print(f"{key}: {metrics[key]:.6g}")
-    print(f"grid: {metrics['grid']}")
+        print(f"{key}: {getattr(metrics, key):.6g}")
+    print(f"grid: {metrics.grid}")
     return 0
 
 

@@ -6,10 +6,14 @@ import argparse
 import signal
 import sys
 import threading
+import time
 
 from ..architectures import ARCHITECTURES, AUTO, PREFERRED
 from ..errors import UserError
+from ..run_config import FOLLOW_START_WAIT_S, TrainingRecipe, TrainRequest
 from .arguments import folder_argument, quiet_tensorflow
+
+DEFAULTS = TrainingRecipe()  # one set of defaults: the recipe's
 
 
 def add_commands(commands) -> None:
@@ -25,16 +29,20 @@ def add_commands(commands) -> None:
                     help="architecture: " + "; ".join(f"{a.name}: {a.description}" for a in ARCHITECTURES.values())
                          + f"; {AUTO}: {PREFERRED} when the dataset has its baked view transform, as every dataset "
                          "this tool makes has, else seed (default %(default)s)")
-    tr.add_argument("--epochs", type=int, default=50, help="maximum epochs (default 50; early stopping may end sooner)")
+    tr.add_argument("--epochs", type=int, default=DEFAULTS.epochs,
+                    help="maximum epochs (default %(default)s; early stopping may end sooner)")
     tr.add_argument("--batch-size", type=int, help="default: the architecture's recipe ("
                     + ", ".join(f"{a.name} {a.batch_size_text()}" for a in ARCHITECTURES.values()) + ")")
     tr.add_argument("--learning-rate", type=float, help="Adam's initial rate (default: the architecture's recipe, "
                     + ", ".join(f"{a.name} {a.learning_rate:g}" for a in ARCHITECTURES.values()) + ")")
-    tr.add_argument("--validation-fraction", type=float, default=0.1, help="held-out share (default 0.1)")
-    tr.add_argument("--split-seed", type=int, default=0, help="seed of the train/validation shuffle (default 0)")
-    tr.add_argument("--seed", type=int, default=0, help="seed of weights and batch order (default 0)")
-    tr.add_argument("--patience", type=int, default=5, help="early-stopping patience in epochs (default 5)")
-    tr.add_argument("--time-budget", type=float, default=0.0, metavar="SECONDS",
+    tr.add_argument("--validation-fraction", type=float, default=DEFAULTS.validation_fraction,
+                    help="held-out share (default %(default)s)")
+    tr.add_argument("--split-seed", type=int, default=DEFAULTS.split_seed,
+                    help="seed of the train/validation shuffle (default %(default)s)")
+    tr.add_argument("--seed", type=int, default=DEFAULTS.seed, help="seed of weights and batch order (default %(default)s)")
+    tr.add_argument("--patience", type=int, default=DEFAULTS.early_stopping_patience,
+                    help="early-stopping patience in epochs (default %(default)s)")
+    tr.add_argument("--time-budget", type=float, default=DEFAULTS.time_budget_s, metavar="SECONDS",
                     help="stop after the first epoch that ends past this much training time (default 0: no limit)")
     tr.add_argument("--resume", action="store_true", help="continue the run in RUN from its last epoch")
     tr.add_argument("--follow", action="store_true",
@@ -42,24 +50,28 @@ def add_commands(commands) -> None:
                          "32 images exist), each epoch on the images finished so far, the "
                          "validation split by a fixed rule on the sample index; once generate has ended, "
                          "go on over all of them with early stopping as usual")
-    tr.add_argument("--follow-wait", type=float, default=60.0, metavar="SECONDS",
+    tr.add_argument("--follow-wait", type=float, default=FOLLOW_START_WAIT_S, metavar="SECONDS",
                     help="--follow on a folder where generate has not begun yet: how long to wait for it to "
-                         "start writing (default 60)")
+                         "start writing (default %(default)s)")
     tr.add_argument("--progress", choices=("bar", "json"), default="bar",
                     help="bar: a terminal progress bar; json: protocol lines on stdout, stop via stdin")
     tr.set_defaults(handler=train)
 
 
-def train(args: argparse.Namespace) -> int:
-    data, out = folder_argument(args.data, "--data"), folder_argument(args.out)
-    quiet_tensorflow()
-    from ..ml.train import TerminalReport, TrainConfig, train
+def request_from_args(args: argparse.Namespace) -> TrainRequest:
+    recipe = TrainingRecipe(arch=args.arch, epochs=args.epochs, batch_size=args.batch_size,
+                            learning_rate=args.learning_rate, validation_fraction=args.validation_fraction,
+                            split_seed=args.split_seed, seed=args.seed, early_stopping_patience=args.patience,
+                            time_budget_s=args.time_budget)
+    return TrainRequest(data=folder_argument(args.data, "--data"), out=folder_argument(args.out), recipe=recipe,
+                        resume=args.resume, follow=args.follow, follow_start_wait_s=args.follow_wait)
 
-    config = TrainConfig(data=data, out=out, arch=args.arch, epochs=args.epochs, batch_size=args.batch_size,
-                         learning_rate=args.learning_rate, validation_fraction=args.validation_fraction,
-                         split_seed=args.split_seed,
-                         seed=args.seed, early_stopping_patience=args.patience, time_budget_s=args.time_budget,
-                         resume=args.resume, follow=args.follow, follow_start_wait_s=args.follow_wait)
+
+def train(args: argparse.Namespace) -> int:
+    request = request_from_args(args)
+    quiet_tensorflow()
+    from ..ml.train import train as train_model
+
     stop = threading.Event()
     if args.progress == "json":
         from ..processes.protocol import JsonLinesWriter, watch_for_stop
@@ -76,16 +88,43 @@ def train(args: argparse.Namespace) -> int:
         stop.set()
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
-    signal.signal(signal.SIGINT, first_interrupt)
+    previous = signal.signal(signal.SIGINT, first_interrupt)
     try:
-        result = train(config, report, stop)
+        result = train_model(request, report, stop)
     except UserError as err:
         if args.progress == "json":
             report("error", message=str(err))
         raise
+    finally:
+        signal.signal(signal.SIGINT, previous)
     if args.progress == "bar":
         state = "cancelled" if result["cancelled"] else "stopped early" if result["stopped_early"] else "finished"
         psnr = result["best_val_psnr"]
         print(f"training {state}: best model {result['model']} "
               f"(val PSNR {psnr:.2f} dB)" if psnr is not None else f"training {state}: no epoch completed")
     return 0
+
+
+class TerminalReport:
+    """Progress bar on stderr for ``python -m blendercnn_addon train``."""
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stderr
+        self.interactive = self.stream.isatty()
+        self._last = 0.0
+
+    def __call__(self, event: str, **f) -> None:
+        if event == "start":
+            self.stream.write(f"training on {f['device']}: {f['train_samples']} train / "
+                              f"{f['validation_samples']} validation samples, {f['batches']} batches per epoch\n")
+        elif event == "batch" and self.interactive and time.monotonic() - self._last > 0.2:
+            self._last = time.monotonic()
+            filled = int(20 * f["batch"] / f["batches"])
+            self.stream.write(f"\r\033[Kepoch {f['epoch']} [{'#' * filled}{'.' * (20 - filled)}] "
+                              f"{f['batch']}/{f['batches']} loss {f['loss']:.5f}")
+        elif event == "epoch":
+            self.stream.write(("\r\033[K" if self.interactive else "") +
+                              f"epoch {f['epoch']}/{f['epochs']}  loss {f['loss']:.5f}  val_loss "
+                              f"{f['val_loss']:.5f}  val_psnr {f['val_psnr']:.2f} dB  lr {f['lr']:.2g}  "
+                              f"ETA {f['eta_s']:.0f} s{' (plateau)' if f.get('until_plateau') else ''}\n")
+        self.stream.flush()

@@ -10,15 +10,14 @@ Metrics (pixels in [0, 1], over the validation split recorded in the run's confi
 
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
 from PIL import Image
 
-from ..dataset_format import write_atomically
 from ..errors import UserError
 from ..metrics import per_image_psnr
+from ..run_folder import COMPARISON_NAME, Metrics, write_metrics
 from .dataset import cached_images, check_same_dataset, read_index
 from .inference import load_run, predict, to_uint8
 
@@ -44,7 +43,7 @@ def comparison_grid(real: np.ndarray, generated: np.ndarray, out_path: str) -> N
     Image.fromarray(to_uint8(np.concatenate(rows, axis=0))).save(out_path)
 
 
-def evaluate(data: str, run: str, out_dir: str | None = None) -> dict:
+def evaluate(data: str, run: str, out_dir: str | None = None) -> Metrics:
     """Metrics on the run's validation split of ``data``; writes metrics.json and comparison.png to out_dir."""
     trained = load_run(run)
     index = read_index(data)
@@ -66,17 +65,14 @@ def evaluate(data: str, run: str, out_dir: str | None = None) -> dict:
     import tensorflow as tf
 
     mask = glow_mask(real)
-    metrics = {
-        "samples": int(len(rows)),
-        "mse": float(((real - generated) ** 2).mean()),
-        "psnr_db": float(per_image_psnr(real, generated).mean()),
-        "ssim": float(tf.reduce_mean(tf.image.ssim(real, generated, max_val=1.0))),
-        "psnr_mask_db": float(np.nanmean(per_image_psnr(real, generated, mask))),
-        "mask_fraction": float(mask.mean()),
-    }
     out_dir = out_dir or (run if os.path.isdir(run) else os.path.dirname(run))
+    metrics = Metrics(
+        samples=int(len(rows)), mse=float(((real - generated) ** 2).mean()),
+        psnr_db=float(per_image_psnr(real, generated).mean()),
+        ssim=float(tf.reduce_mean(tf.image.ssim(real, generated, max_val=1.0))),
+        psnr_mask_db=float(np.nanmean(per_image_psnr(real, generated, mask))), mask_fraction=float(mask.mean()),
+        grid=os.path.join(out_dir, COMPARISON_NAME))
     os.makedirs(out_dir, exist_ok=True)
-    metrics["grid"] = os.path.join(out_dir, "comparison.png")
-    comparison_grid(real[:GRID_ROWS], generated[:GRID_ROWS], metrics["grid"])
-    write_atomically(os.path.join(out_dir, "metrics.json"), (json.dumps(metrics, indent=2) + "\n").encode())
+    comparison_grid(real[:GRID_ROWS], generated[:GRID_ROWS], metrics.grid)
+    write_metrics(out_dir, metrics)
     return metrics

@@ -24,14 +24,11 @@ import numpy as np
 from ..dataset_card import CARD_NAME
 from ..dataset_format import METADATA_NAME, DatasetFolder, read_metadata
 from ..errors import UserError
+from ..run_config import FOLLOW_START_WAIT_S
 from .dataset import DatasetIndex, index_of_vectors, load_image
 
 MIN_SAMPLES = 32  # images before the first epoch (enough to place the ball and hold some validation)
 POLL_SECONDS = 1.0  # how often to look for the first images while waiting
-# How long to wait for a generate run to start writing into a folder that has no dataset card yet:
-# generate started a moment before train --follow takes a few seconds (Blender's start, the
-# scene's tables) before it holds the folder's lock.
-START_WAIT_SECONDS = 60.0
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
@@ -112,7 +109,7 @@ class GrowingDataset:
                             self._card)
 
     def wait_for_start(self, seed: int, fraction: float, stop_requested, report,
-                       start_wait_s: float = START_WAIT_SECONDS) -> None:
+                       start_wait_s: float = FOLLOW_START_WAIT_S) -> None:
         """Until at least MIN_SAMPLES images, with one on each side of the split, are loaded.
 
         A folder without a dataset card gets ``start_wait_s`` seconds for a generate run to begin.

@@ -9,7 +9,8 @@ descent through it on the mean squared error against the picture:
    position whose core lies nearest the picture's is the first guess (within ≈ 8 cm). Any
    architecture works the same way: only images are asked of it.
 2. Descent. Adam moves the colour itself, put back into [0, 1] after every step (projected
-   descent), and the position as ``middle + half · tanh(p)`` (always inside the trained range),
+   descent), and every ranged field (the position) as ``middle + half · tanh(p)`` (always inside
+   the trained range; fields other than x, y start at the middle of theirs),
    from a light grey. Not ``sigmoid(a)`` for the colour: it never reaches the 0 and 1 every
    vibrant colour holds, and near them its steps shrink (measured on 30 clean vibrant pictures at
    64²: median colour error 0.077 with a sigmoid, 0.013 projected; the sigmoid's answers had a
@@ -33,7 +34,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..metrics import psnr
-from ..vector import COLOUR, POSITION, VECTOR_SIZE
+from ..vector import COLOUR_CHANNEL, FIELDS, POSITION, VECTOR_SIZE
 from .ball_geometry import core_centres, pixel_grid
 from .evaluate import glow_mask
 from .inference import TrainedModel
@@ -46,6 +47,10 @@ ATLAS_GREY = 0.2  # the atlas ball's colour: dim, so that (as with a saturated c
 ATLAS_BATCH = 32  # images per forward pass while drawing the atlas (32 × 256² × 3 floats = 25 MB)
 MIN_CORE_BRIGHTNESS = 0.6  # display value the ball's core reaches in any render of it (it is white-hot)
 MIN_MASK_PSNR_DB = 18.0  # below this inside the ball-and-glow mask, the estimate explains little
+COLOURS = [i for i, f in enumerate(FIELDS) if f.kind == COLOUR_CHANNEL]  # the vector's colour channels
+RANGED = [i for i, f in enumerate(FIELDS) if f.ranged]  # its ranged fields (x, y, ...)
+# POSITION's place among the ranged fields: where the atlas's x, y go
+POSITION_IN_RANGED = [RANGED.index(i) for i in range(VECTOR_SIZE)[POSITION]]
 
 
 @dataclass
@@ -87,12 +92,12 @@ def invert(trained: TrainedModel, picture: np.ndarray, steps: int = STEPS) -> Es
     if target.max() < MIN_CORE_BRIGHTNESS:
         raise UserError(f"no ball in the picture: its brightest pixel is {target.max():.2f}, the ball's core is "
                         f"at least {MIN_CORE_BRIGHTNESS} in any render of it")
-    low, high = _position_range(trained)
-    position = _first_position(trained, target, low, high)
-    vector, error = _descend(trained, target, position, low, high, steps)
+    low, high = _ranged_range(trained)
+    start = _first_guess(trained, target, low, high)
+    vector, error = _descend(trained, target, start, low, high, steps)
     image = np.asarray(trained.model(vector[None], training=False))[0]
     mask = glow_mask(target[None])[0]
-    position_share = (vector[POSITION] - low) / np.maximum(high - low, 1e-9)
+    position_share = (vector[RANGED] - low) / np.maximum(high - low, 1e-9)
     return Estimate(vector=vector, image=np.clip(np.rint(image * 255), 0, 255).astype(np.uint8),
                     psnr_db=psnr(target, image), mask_psnr_db=psnr(target, image, mask) if mask.any() else 0.0,
                     seconds=time.perf_counter() - began,
@@ -108,12 +113,14 @@ def judge(estimate: Estimate) -> str | None:
     return None
 
 
-def _position_range(trained: TrainedModel) -> tuple[np.ndarray, np.ndarray]:
-    """(low, high) of the positions the model was trained on, metres, each (2,)."""
+def _ranged_range(trained: TrainedModel) -> tuple[np.ndarray, np.ndarray]:
+    """(low, high) of the ranged fields the model was trained on (x, y in metres), each (len(RANGED),);
+    a model that records none: the fields' default ranges."""
     low, high = trained.config.vector_min, trained.config.vector_max
     if not low or not high:
-        return np.array([-1.0, -1.0]), np.array([1.0, 1.0])
-    return np.array(low[POSITION], np.float64), np.array(high[POSITION], np.float64)
+        return (np.array([FIELDS[i].default_range[0] for i in RANGED], np.float64),
+                np.array([FIELDS[i].default_range[1] for i in RANGED], np.float64))
+    return np.array(low, np.float64)[RANGED], np.array(high, np.float64)[RANGED]
 
 
 def _grid(low: np.ndarray, high: np.ndarray, side: int) -> np.ndarray:
@@ -123,25 +130,30 @@ def _grid(low: np.ndarray, high: np.ndarray, side: int) -> np.ndarray:
     return np.stack(np.meshgrid(xs, ys, indexing="xy"), axis=-1).reshape(-1, 2)
 
 
-def _first_position(trained: TrainedModel, target: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
-    """(2,) metres, where to start: the grid position whose image (by the model) has its ball's core
-    nearest the picture's core, both found by the same rule (ball_geometry.core_centres)."""
+def _first_guess(trained: TrainedModel, target: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """(len(RANGED),): where to start. x, y: the grid position whose image (by the model) has its
+    ball's core nearest the picture's core, both found by the same rule (ball_geometry.core_centres);
+    any other ranged field: the middle of its range."""
     grid, centres = _core_atlas(trained, low, high)
     seen = core_centres(target[None], pixel_grid(*target.shape[:2]))[0]
-    return grid[int(np.argmin(((centres - seen) ** 2).sum(axis=1)))]
+    start = (low + high) / 2.0
+    start[POSITION_IN_RANGED] = grid[int(np.argmin(((centres - seen) ** 2).sum(axis=1)))]
+    return start
 
 
 _ATLASES: dict = {}  # (id(model), range) -> (grid, centres): drawn once per model, reused for every picture
 
 
 def _core_atlas(trained: TrainedModel, low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(GRID_SIDE², 2) positions over the trained range and (GRID_SIDE², 2) the (u, v) of the ball's
-    core in the model's image of a grey ball at each. Any architecture: it only asks for images."""
+    """(GRID_SIDE², 2) x, y over the trained range and (GRID_SIDE², 2) the (u, v) of the ball's core in
+    the model's image of a grey ball at each (other ranged fields at the middle of theirs). Any
+    architecture: it only asks for images. ``low``, ``high``: the ranged fields' range."""
     key = (id(trained.model), tuple(low), tuple(high))
     if key not in _ATLASES:
         _ATLASES.clear()  # one model at a time (the preview worker, the CLI)
-        grid = _grid(low, high, GRID_SIDE)
+        grid = _grid(low[POSITION_IN_RANGED], high[POSITION_IN_RANGED], GRID_SIDE)
         vectors = np.full((len(grid), VECTOR_SIZE), ATLAS_GREY, np.float32)
+        vectors[:, RANGED] = (low + high) / 2.0
         vectors[:, POSITION] = grid
         pixels = pixel_grid(trained.resolution, trained.resolution)
         centres = np.concatenate([
@@ -151,12 +163,12 @@ def _core_atlas(trained: TrainedModel, low: np.ndarray, high: np.ndarray) -> tup
     return _ATLASES[key]
 
 
-def _descend(trained: TrainedModel, target: np.ndarray, position: np.ndarray, low: np.ndarray,
+def _descend(trained: TrainedModel, target: np.ndarray, start: np.ndarray, low: np.ndarray,
              high: np.ndarray, steps: int) -> tuple[np.ndarray, float]:
-    """Projected Adam on (colour, position) from ``position`` and each START_COLOURS; the best start's
-    vector (VECTOR_SIZE,) float32 and its mean squared error."""
+    """Projected Adam on (colour, ranged fields) from ``start`` (the ranged fields) and each START_COLOURS;
+    the best start's vector (VECTOR_SIZE,) float32 and its mean squared error."""
     descent = _descent_for(trained, low, high)
-    descent.reset(target, position)
+    descent.reset(target, start)
     errors = descent.run(np.int32(steps)).numpy()
     return descent.best(int(np.argmin(errors))), float(errors.min())
 
@@ -175,16 +187,18 @@ def _descent_for(trained: TrainedModel, low: np.ndarray, high: np.ndarray) -> "_
 class _Descent:
     """Adam (β 0.9, 0.999) on a batch of starts, one per START_COLOURS, traced once.
 
-    Variables: colour (starts, 3), linear RGB kept in [0, 1], and position before tanh (starts, 2);
-    the picture is a variable too, so a new picture needs no new trace."""
+    Variables: colour (starts, 3), linear RGB kept in [0, 1], and the ranged fields before tanh
+    (starts, len(RANGED)); the picture is a variable too, so a new picture needs no new trace."""
 
     def __init__(self, model, low: np.ndarray, high: np.ndarray, resolution: int):
         import tensorflow as tf
 
         starts = len(START_COLOURS)
         self.middle, self.half = (low + high) / 2.0, np.maximum((high - low) / 2.0, 1e-6)
-        self.colour = tf.Variable(tf.zeros((starts, COLOUR.stop - COLOUR.start), tf.float32))
-        self.where = tf.Variable(tf.zeros((starts, 2), tf.float32))
+        self.colour = tf.Variable(tf.zeros((starts, len(COLOURS)), tf.float32))
+        self.where = tf.Variable(tf.zeros((starts, len(RANGED)), tf.float32))
+        # vector.py's order from (colour channels, then ranged fields)
+        order = tf.constant([(COLOURS + RANGED).index(i) for i in range(VECTOR_SIZE)], tf.int32)
         self.goal = tf.Variable(tf.zeros((1, resolution, resolution, 3), tf.float32))
         variables = [self.colour, self.where]
         moments = [(tf.Variable(tf.zeros_like(v)), tf.Variable(tf.zeros_like(v))) for v in variables]
@@ -193,8 +207,8 @@ class _Descent:
 
         def step(number):
             with tf.GradientTape() as tape:
-                position = middle + half * tf.tanh(self.where)
-                vectors = tf.concat([self.colour, position], axis=1)  # vector.py's layout: COLOUR, then POSITION
+                ranged = middle + half * tf.tanh(self.where)
+                vectors = tf.gather(tf.concat([self.colour, ranged], axis=1), order, axis=1)
                 errors = tf.reduce_mean(tf.square(model(vectors, training=False) - self.goal), axis=[1, 2, 3])
                 loss = tf.reduce_sum(errors)  # inside the tape, or it records nothing to differentiate
             gradients = tape.gradient(loss, variables)
@@ -218,9 +232,9 @@ class _Descent:
 
         self.run = run
 
-    def reset(self, target: np.ndarray, position: np.ndarray) -> None:
-        """Start over for ``target`` (R, R, 3) from ``position`` (2,), metres."""
-        inner = np.clip((position - self.middle) / self.half, -0.999, 0.999)
+    def reset(self, target: np.ndarray, start: np.ndarray) -> None:
+        """Start over for ``target`` (R, R, 3) from ``start`` (len(RANGED),): the ranged fields."""
+        inner = np.clip((start - self.middle) / self.half, -0.999, 0.999)
         self.colour.assign(np.array(START_COLOURS, np.float32))
         self.where.assign(np.tile(np.arctanh(inner), (len(START_COLOURS), 1)).astype(np.float32))
         self.goal.assign(target[None].astype(np.float32))
@@ -231,10 +245,6 @@ class _Descent:
     def best(self, start: int) -> np.ndarray:
         """(VECTOR_SIZE,) float32: the vector of start ``start`` now."""
         vector = np.zeros(VECTOR_SIZE, np.float32)
-        vector[COLOUR] = self.colour.numpy()[start]
-        vector[POSITION] = self.middle + self.half * np.tanh(self.where.numpy()[start])
+        vector[COLOURS] = self.colour.numpy()[start]
+        vector[RANGED] = self.middle + self.half * np.tanh(self.where.numpy()[start])
         return vector
-
-
-assert COLOUR.start == 0 and COLOUR.stop == POSITION.start and POSITION.stop == VECTOR_SIZE, \
-    "_Descent builds vectors as colour, then position"

@@ -38,6 +38,7 @@ from .ball_disc import BallCoverage
 from .ball_geometry import fit_ball_projection, pixel_grid
 from ..architectures import architecture
 from .scene_light import SceneLight, downsampled, pixel_angle
+from ..run_config import ModelFeatures
 from ..scene_geometry import SceneGeometry
 from ..vector import COLOUR, POSITION, VECTOR_SIZE
 
@@ -328,6 +329,15 @@ def _per_pixel_light(x, ball_uv, position, resolution: int, at_full_resolution: 
     x = BallChannels(name="coords_out")([ball_uv, position, x])
     x = layers.Conv2D(4, 1, name="log_light_half", bias_initializer=keras.initializers.Constant(-4.0))(x)
     return layers.UpSampling2D(2, interpolation="bilinear", name="log_light")(x)
+
+
+def model_features(arch: str, geometry: SceneGeometry | None, ceiling: float | None) -> ModelFeatures:
+    """What the model build_model makes of ``arch`` with this geometry and emission strength does
+    (recorded in the run config): radiance uses the geometry's light paths when there is one, and
+    draws the ball's pixels when draws_ball says so; seed does neither."""
+    if not architecture(arch).uses_geometry:
+        return ModelFeatures()
+    return ModelFeatures(scene_light=geometry is not None, ball_disc=draws_ball(geometry, ceiling))
 
 
 def draws_ball(geometry: SceneGeometry | None, ceiling: float | None) -> bool:

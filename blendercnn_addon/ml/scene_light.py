@@ -22,7 +22,6 @@ from keras import layers, ops
 
 from ..scene_geometry import SceneGeometry
 
-LIGHT_CHANNELS = 5
 GEOMETRY_CHANNELS = 12  # ray origin, ray direction, surface position, surface normal: 3 each
 
 

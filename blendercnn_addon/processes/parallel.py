@@ -83,10 +83,6 @@ class LocalRenderPool:
     def done(self) -> bool:
         return not self._queue and not any(w.assigned for w in self._workers)
 
-    @property
-    def pids(self) -> list[int]:
-        return [w.process.process.pid for w in self._workers]
-
     def poll(self, timeout: float = 0.0) -> list[int]:
         """Indices finished since the last call. Waits up to ``timeout`` seconds for the first one."""
         deadline = time.monotonic() + timeout

@@ -250,10 +250,17 @@ def status(name: str):
 
 
 def journey(d: Driver):
-    """The product card's journey, step by step."""
-    prefs = bpy.context.preferences
+    """The product card's journey, step by step: each step a generator the window's timer advances."""
     add_probe_key()
-    # 1. Install the zip through the Preferences install operator; open the sidebar; click the tab.
+    for step in (install_and_open_the_tab, set_up_and_randomize, generate_a_tiny_dataset, cancel_and_resume,
+                 train_in_a_new_environment, preview_and_type_a_vector, render_real_beside_it, estimate_from_image,
+                 preview_latency_at_256, follow_a_dragged_ball, an_error_and_blender_goes_on):
+        yield from step(d)
+
+
+def install_and_open_the_tab(d: Driver):
+    """1. Install the zip through the Preferences install operator; open the sidebar; click the tab."""
+    prefs = bpy.context.preferences
     result = bpy.ops.extensions.package_install_files(filepath=ZIP, repo="user_default", enable_on_install=True)
     d.check("extension installs from its zip", result == {"FINISHED"} and ADDON in prefs.addons, result)
     # No TensorFlow Python is set or on PATH: a new user's first run (Create Environment, step 4).
@@ -275,7 +282,9 @@ def journey(d: Driver):
             d.sidebar().active_panel_category)
     d.shot("tab")
 
-    # 2. Set Up Scene, then Randomize twice: the ball moves, the colour changes.
+
+def set_up_and_randomize(d: Driver):
+    """2. Set Up Scene, then Randomize twice: the ball moves, the colour changes."""
     yield from d.press("blendercnn.setup_scene(")
     scene = bpy.context.scene
     d.check("Set Up Scene built the ball", "Ball" in scene.objects and "Glow" in bpy.data.materials)
@@ -298,7 +307,10 @@ def journey(d: Driver):
     d.figures["viewport_shows_ball_colour"] = colour_seen["match"]
     d.check("the viewport shows the ball in the colour Randomize picked", colour_seen["match"], colour_seen)
 
-    # 3. A tiny dataset: progress across screenshots while the viewport still responds.
+
+def generate_a_tiny_dataset(d: Driver):
+    """3. A tiny dataset: progress across screenshots while the viewport still responds."""
+    scene = bpy.context.scene
     yield from d.enter_value("blendercnn.output_dir", DATASET)
     yield from d.enter_value("blendercnn.count", "60")
     yield from d.enter_value("blendercnn.resolution", "32")
@@ -338,7 +350,10 @@ def journey(d: Driver):
             card_render)
     d.shot("dataset-done", message=job.message)
 
-    # ... then Cancel a second, larger run half-way, and resume it.
+
+def cancel_and_resume(d: Driver):
+    """... then Cancel a second, larger run half-way, and resume it."""
+    job = status("blendercnn_status")
     yield from d.enter_value("blendercnn.count", "400")
     yield from d.press("blendercnn.generate_dataset(")
     generate_at = d.found
@@ -359,11 +374,12 @@ def journey(d: Driver):
     d.check("resume finished the dataset", len(files) == 400 and job.done == 400, (len(files), job.message))
     d.shot("resumed", message=job.message)
 
-    # 4. Train, tiny: a new user has no TensorFlow Python; Create Environment makes one (from the
-    # root's wheel folder, $BLENDERCNN_WHEEL_FOLDER); then epoch, loss and progress live, then done.
+
+def train_in_a_new_environment(d: Driver):
+    """4. Train, tiny: a new user has no TensorFlow Python; Create Environment makes one (from the
+    root's wheel folder, $BLENDERCNN_WHEEL_FOLDER); then epoch, loss and progress live, then done."""
     yield from d.enter_value("blendercnn.run_dir", RUN)
     yield from d.enter_value("blendercnn.epochs", "2")
-    yield from d.enter_value("blendercnn.batch_size", "8")
     yield from create_environment(d)
     yield from d.press("blendercnn.train(")
     training = status("blendercnn_training")
@@ -381,9 +397,15 @@ def journey(d: Driver):
     d.figures["training_curve_epochs"] = int(curve["epochs"]) if curve is not None else 0
     d.check("the training curve has a point per epoch", d.figures["training_curve_epochs"] >= 2,
             d.figures["training_curve_epochs"])
+    recipe = sys.modules[ADDON + ".run_config"].read_run_config(RUN).recipe
+    d.check("Batch Size Auto trained with the recipe for the dataset's 32² images",
+            recipe.batch_size == sys.modules[ADDON + ".architectures"].recipe(recipe.arch, 32)["batch_size"],
+            (recipe.arch, recipe.batch_size))
     d.shot("trained", message=training.message, val_psnr=training.val_psnr)
 
-    # 5. Preview: an Image Editor beside the viewport, Load Model, type R, G, B and X, Y.
+
+def preview_and_type_a_vector(d: Driver):
+    """5. Preview: an Image Editor beside the viewport, Load Model, type R, G, B and X, Y."""
     d.move(*d.to_screen(d.view3d().regions[-1], 400, 300))
     d.key("ctrl+space")  # back to the normal layout
     yield 0.8
@@ -397,7 +419,6 @@ def journey(d: Driver):
     preview = status("blendercnn_preview")
     yield from d.wait_for(lambda: preview.state in {"READY", "ERROR"}, 120, "the model to load")
     d.check("the preview worker loaded the model", preview.state == "READY", preview.message)
-    props = bpy.context.scene.blendercnn
     yield from d.find("blendercnn_preview.preview_x", x_fraction=0.25)
     x_field = d.found
     yield from d.type_into(*x_field, "0.6")
@@ -429,7 +450,10 @@ def journey(d: Driver):
     d.shot("preview", image_rect=d.image_rect(editor, image), spot=bright_spot(image),
            latency_ms=preview.latency_ms)
 
-    # ... and Render Real beside it, in a second Image Editor.
+
+def render_real_beside_it(d: Driver):
+    """... and Render Real beside it, in a second Image Editor; Difference and the training curve."""
+    preview, image = status("blendercnn_preview"), bpy.data.images["BlenderCNN Preview"]
     d.move(*d.area_centre("OUTLINER"))
     d.key("shift+F10")
     yield 0.8
@@ -466,7 +490,10 @@ def journey(d: Driver):
     d.shot("training-curve")
     real_editor.spaces.active.image = real  # as a user picks Real again from the editor's image menu
 
-    # ... then the reverse: Estimate from Image on the real render moves the ball where it was rendered.
+
+def estimate_from_image(d: Driver):
+    """... then the reverse: Estimate from Image on the real render moves the ball where it was rendered."""
+    preview = status("blendercnn_preview")
     ball = bpy.context.scene.objects["Ball"]
     yield from d.press("blendercnn.estimate_from_image(")
     yield from d.wait_for(lambda: bool(preview.estimate), 60, "the estimate")
@@ -478,9 +505,11 @@ def journey(d: Driver):
             glow)
     d.figures["estimate_position_error_m"] = round(((found[0] - 0.6) ** 2 + (found[1] + 0.4) ** 2) ** 0.5, 4)
     d.shot("estimated", estimate=preview.estimate)
-    yield from preview_latency_and_follow(d)
 
-    # 6. An error a user meets: Train on an empty folder. A readable report; Blender goes on.
+
+def an_error_and_blender_goes_on(d: Driver):
+    """6. An error a user meets: Train on an empty folder. A readable report; Blender goes on."""
+    training = status("blendercnn_training")
     os.makedirs(EMPTY_DATASET, exist_ok=True)
     run_files = sorted(os.listdir(RUN))
     yield from d.enter_value("blendercnn.train_data_dir", EMPTY_DATASET)
@@ -677,10 +706,9 @@ def preview_idle(session) -> bool:
     return session.ready and session.in_flight is None and session.waiting is None
 
 
-def preview_latency_and_follow(d: Driver):
+def preview_latency_at_256(d: Driver):
     """At the user's resolution (256², a model prepare_models.py trained): how long a change takes
-    to reach the preview's pixels in this window — typed values and property changes — and how
-    often the preview follows while the ball is dragged with G."""
+    to reach the preview's pixels in this window — typed values and property changes."""
     background = sys.modules[ADDON + ".blender.background"]
     preview = status("blendercnn_preview")
     # Timed with the viewport in Solid shading, as a user picks it from the header: on this 2-core,
@@ -733,7 +761,11 @@ def preview_latency_and_follow(d: Driver):
     print(f"[journey] preview figures {d.figures}", flush=True)
     d.shot("preview-256", latency_ms=preview.latency_ms)
 
-    # Follow Scene: Set Up Scene puts the ball back in the middle of the room; click it, G, drag.
+
+def follow_a_dragged_ball(d: Driver):
+    """Follow Scene: how often the preview follows while the ball is dragged with G. Set Up Scene puts
+    the ball back in the middle of the room; click it, G, drag."""
+    session = sys.modules[ADDON + ".blender.background"].get("preview")
     yield from d.press("blendercnn.setup_scene(")
     yield from d.wait_for(lambda: preview_idle(session), 10, "the image of the ball's new place", every=0.01)
     from bpy_extras.view3d_utils import location_3d_to_region_2d

@@ -91,7 +91,6 @@ class BLENDERCNN_OT_generate_dataset(bpy.types.Operator):
                 return None
         for note in job.notes:
             self.report({"WARNING"}, note)
-        status.last_output = job.folder.path
         status.cancel_requested = False
         _publish(status, job, f"Rendering into {job.folder.path}")
         return job

@@ -52,7 +52,6 @@ class EnvironmentSession(background.Session):
             status.error, _tail = crash_message("Creating the environment", self.worker, exit_code)
             return
         status.error = status.last_line = ""
-        status.created_seconds = time.time() - status.started_at
         check_interpreter(bpy.context)
 
 

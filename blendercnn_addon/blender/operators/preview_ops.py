@@ -1,4 +1,5 @@
-"""Load Model, Unload, Render Real, Evaluate: the Preview panel's buttons. The work is in preview_session.py."""
+"""Load Model, Unload, Render Real, Estimate from Image, Evaluate: the Preview panel's buttons. The work is
+in preview_session.py, real_render.py and evaluation_session.py."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import bpy.props
 from .. import background
 from ...errors import UserError
 from ..images import OWN_IMAGES, show_in_an_image_editor
-from ..preview_session import estimate_from_image, load_preview, show_real_render, start_evaluation
+from ..evaluation_session import start_evaluation
+from ..preview_session import load_preview
+from ..real_render import estimate_from_image, show_real_render
 
 
 class BLENDERCNN_OT_load_preview(bpy.types.Operator):

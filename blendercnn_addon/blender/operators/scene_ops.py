@@ -8,7 +8,7 @@ from .. import renderer
 from ...errors import UserError
 from ...randomization import sample_vector
 from ..scene_setup import build_seed_scene
-from ...vector import colour_of, position_of
+from ...vector import describe
 
 
 VIEWPORT_SAMPLES = 16  # Cycles samples of the viewport's Rendered shading: the ball's colour, at once
@@ -78,9 +78,7 @@ class BLENDERCNN_OT_randomize(bpy.types.Operator):
         vector = sample_vector(props.randomize_seed, props.randomize_clicks, spec)
         renderer.apply_vector(target, vector)
         props.randomize_clicks += 1
-        colour, position = colour_of(vector), position_of(vector)
-        self.report({"INFO"}, f"Colour ({', '.join(f'{c:.2f}' for c in colour)}), "
-                              f"position ({', '.join(f'{p:.2f}' for p in position)})")
+        self.report({"INFO"}, f"Randomized: {describe(vector)}")
         return {"FINISHED"}
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import bpy
 
 from ...processes.interpreter import wheel_folder
+from ...text import format_duration
 from ..paths import environment_dir
 from . import fit
 
@@ -18,8 +21,9 @@ def draw_interpreter(layout, context, prefs, in_preferences: bool = False) -> No
     the extension system. Reads ``window_manager.blendercnn_env``, which preferences.py fills."""
     env = context.window_manager.blendercnn_env
     if env.creating:
+        elapsed = format_duration(time.time() - env.started_at)
         layout.progress(factor=max(0, env.step - 1) / max(1, env.steps), type="BAR",
-                        text=f"Step {env.step}/{env.steps}")
+                        text=f"Step {env.step}/{env.steps} · {elapsed}")
         fit.lines(layout, context, "Train", env.step_title, icon="TIME")
         if env.last_line:
             fit.lines(layout, context, "Train", env.last_line)

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import os
+
 import bpy
 
 from .. import renderer
 from ...architectures import ARCHITECTURES, PREFERRED
 from ..preferences import preferences
-from ..training_session import resumable_run
+from ..training_session import resumable_run, training_data_dir
 from . import fit
 from .interpreter import draw_interpreter
+from ...dataset_card import CARD_NAME
+from ...dataset_format import DatasetFolder
 from ...errors import UserError
 from ..images import DIFFERENCE_IMAGE, PREVIEW_IMAGE, TRAINING_IMAGE
 from ...recommendation import TOLERANCE_DB, count_note, curve_resolution, recommended_count
 from ...settings import estimate_basis, estimate_seconds
 from ...text import format_duration
+from ...vector import FIELDS, LOCATION, RANGED_FIELDS
 
 
 class _BlenderCNNPanel:
@@ -52,12 +57,10 @@ class BLENDERCNN_PT_randomize(_BlenderCNNPanel, bpy.types.Panel):
     def draw(self, context):
         layout = self.layout
         props = context.scene.blendercnn
-        row = layout.row(align=True)
-        row.prop(props, "x_min")
-        row.prop(props, "x_max")
-        row = layout.row(align=True)
-        row.prop(props, "y_min")
-        row.prop(props, "y_max")
+        for spec in RANGED_FIELDS:  # one row per ranged vector field: its min and max
+            row = layout.row(align=True)
+            row.prop(props, f"{spec.name}_min")
+            row.prop(props, f"{spec.name}_max")
         col = fit.split_column(layout)
         fit.field(col, context, self.bl_label, props, "colour_scheme")
         fit.field(col, context, self.bl_label, props, "randomize_seed")
@@ -66,11 +69,12 @@ class BLENDERCNN_PT_randomize(_BlenderCNNPanel, bpy.types.Panel):
             target = renderer.resolve_target(context.scene, props.target_names())
         except UserError:
             return
-        col = layout.column(align=True)
+        col = layout.column(align=True)  # the scene's vector now, editable
         col.prop(target.colour_input, "default_value", text="")
         row = col.row(align=True)
-        row.prop(target.obj, "location", index=0, text="X")
-        row.prop(target.obj, "location", index=1, text="Y")
+        for spec in FIELDS:
+            if spec.kind == LOCATION:
+                row.prop(target.obj, "location", index=spec.index, text=spec.label)
 
 
 class BLENDERCNN_PT_dataset(_BlenderCNNPanel, bpy.types.Panel):
@@ -176,6 +180,41 @@ def _draw_training_progress(layout, context, status) -> None:
         layout.operator("blendercnn.cancel_training", icon="CANCEL")
 
 
+def _draw_batch_size(layout, context, props) -> None:
+    """Batch Size: Auto (the recipe's for the dataset's resolution, which training picks) or a number."""
+    row = layout.row(align=True)
+    row.prop(props, "recipe_auto", text="")  # the checkbox before the line: Auto on or off
+    if not props.recipe_auto:
+        row.prop(props, "batch_size", text="Batch Size")
+        return
+    resolution = dataset_resolution(training_data_dir(props))
+    record = ARCHITECTURES[props.architecture]
+    chosen = (f"{record.recipe(resolution)['batch_size']} at {resolution}²" if resolution
+              else record.batch_size_text())
+    row.label(text=f"Batch Size: Auto · {chosen}")
+
+
+_CARD_RESOLUTIONS: dict[str, tuple[float, int | None]] = {}
+
+
+def dataset_resolution(folder: str) -> int | None:
+    """The resolution the dataset card in ``folder`` records, or None (no card yet, or unreadable).
+    Read again only when the card changed (the panel draws often)."""
+    path = os.path.join(folder, CARD_NAME)
+    try:
+        changed = os.stat(path).st_mtime
+    except OSError:
+        return None
+    cached = _CARD_RESOLUTIONS.get(path)
+    if cached is None or cached[0] != changed:
+        try:
+            card = DatasetFolder(folder).read_card()
+        except UserError:
+            card = None
+        _CARD_RESOLUTIONS[path] = (changed, card.identity.resolution if card else None)
+    return _CARD_RESOLUTIONS[path][1]
+
+
 class BLENDERCNN_PT_train(_BlenderCNNPanel, bpy.types.Panel):
     bl_label = "Train"
     bl_idname = "BLENDERCNN_PT_train"
@@ -188,8 +227,9 @@ class BLENDERCNN_PT_train(_BlenderCNNPanel, bpy.types.Panel):
         col = fit.split_column(layout)
         col.enabled = not status.running
         for name, text in (("train_data_dir", "Data"), ("run_dir", "Run"), ("architecture", "Architecture"),
-                           ("epochs", "Epochs"), ("batch_size", "Batch Size")):
+                           ("epochs", "Epochs")):
             fit.field(col, context, self.bl_label, props, name, text=text)
+        _draw_batch_size(col, context, props)
         if status.running:
             _draw_training_progress(layout, context, status)
         else:
@@ -229,7 +269,12 @@ class BLENDERCNN_PT_train_settings(_BlenderCNNPanel, bpy.types.Panel):
         props = context.scene.blendercnn
         col = fit.split_column(self.layout)
         col.enabled = not context.window_manager.blendercnn_training.running
-        for name, text in (("learning_rate", "Learning Rate"), ("patience", "Patience"), ("train_seed", "Seed")):
+        if props.recipe_auto:
+            rate = ARCHITECTURES[props.architecture].learning_rate
+            fit.lines(col, context, self.bl_label, f"Learning Rate: Auto · {rate:g}")
+        else:
+            fit.field(col, context, self.bl_label, props, "learning_rate", text="Learning Rate")
+        for name, text in (("patience", "Patience"), ("train_seed", "Seed")):
             fit.field(col, context, self.bl_label, props, name, text=text)
 
 
@@ -261,8 +306,8 @@ class BLENDERCNN_PT_preview(_BlenderCNNPanel, bpy.types.Panel):
         for index, channel in enumerate("RGB"):  # typed values, beside the picker
             row.prop(status, "preview_colour", index=index, text=channel)
         row = col.row(align=True)
-        row.prop(status, "preview_x")
-        row.prop(status, "preview_y")
+        for spec in RANGED_FIELDS:
+            row.prop(status, f"preview_{spec.name}")
         layout.operator("blendercnn.render_real", icon="RENDER_STILL")
         if status.real_psnr >= 0:
             fit.lines(layout, context, self.bl_label, f"{status.real_psnr:.2f} dB real vs model", icon="INFO")
@@ -275,7 +320,9 @@ class BLENDERCNN_PT_preview(_BlenderCNNPanel, bpy.types.Panel):
         layout.operator("blendercnn.estimate_from_image", icon="EYEDROPPER")
         if status.estimate:
             fit.lines(layout, context, self.bl_label, status.estimate)
-        layout.operator("blendercnn.evaluate", icon="VIEWZOOM")
+        row = layout.row()
+        row.enabled = not status.evaluating  # one evaluation at a time; its line says when it is done
+        row.operator("blendercnn.evaluate", icon="VIEWZOOM")
         if status.evaluation:
             fit.lines(layout, context, self.bl_label, status.evaluation)
 
