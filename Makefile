@@ -24,7 +24,7 @@ export PIP_RETRIES ?= 10
 export PIP_RESUME_RETRIES ?= 50
 MAKE_VENV = tools/retry.sh 3 tools/make_venv.sh
 
-.PHONY: venv build demo check test test-faults test-compat bench bench-job bench-curve gui-test clean
+.PHONY: venv build repo demo check test test-faults test-compat bench bench-job bench-curve gui-test clean
 .DELETE_ON_ERROR:
 
 venv: $(VENV)/.installed
@@ -39,6 +39,11 @@ build: $(ZIP)
 
 $(ZIP): $(VENV)/.installed $(SOURCES) tools/build_extension.py
 	$(PY) tools/build_extension.py --out-dir dist
+
+# A static extensions repository in repo/ (the zip + index.json, index.html by Blender's own tool): add
+# file://$(CURDIR)/repo/index.json in Preferences > Get Extensions > Repositories, or serve the folder.
+repo: $(ZIP)
+	$(PY) tools/build_repository.py --zip $(ZIP) --out repo
 
 demo: $(ZIP)
 	rm -rf $(DEMO_OUT)
@@ -96,4 +101,4 @@ bench-curve: $(VENV)/.installed
 	$(PY) benchmarks/learning_curve.py $(BENCH_CURVE_ARGS)
 
 clean:
-	rm -rf build dist $(DEMO_OUT) gui_output .pytest_cache
+	rm -rf build dist repo $(DEMO_OUT) gui_output .pytest_cache

@@ -3,8 +3,9 @@
 ``benchmarks/learning_curve.py`` trains the default (radiance) model, with the panel's recipe and
 early stopping, on the first N renders of one Default-preset dataset and scores each against
 clean references of held-out vectors. Beyond some N more renders stop paying: the model is
-the same within TOLERANCE_DB while the rendering grows with N. The panel and ``generate`` show
-that count beside the one asked for; 10,000 (the seed's) stays available.
+the same within TOLERANCE_DB while the rendering grows with N. The panel and ``generate`` start
+from that count (default_count) and say so beside a larger one; 10,000 (the seed's) stays one click
+away.
 
 The curve depends on the resolution (a 256² model keeps gaining from renders a 64² model no longer
 needs), so each resolution uses the curve measured nearest to it, and says which. A curve whose
@@ -21,7 +22,7 @@ TOLERANCE_DB = 0.5  # a model this close (PSNR against clean references) is "the
 # PSNR (dB) against 40 clean references, by resolution, then by renders trained on:
 # benchmarks/learning_curve.py --resolution R (make bench-curve), radiance with its recipe (batches
 # of 16 at 64², 8 at 256²) and early stopping (at most 60 epochs at 64², 40 at 256²), Default
-# preset, 2 CPU cores, 2026-11-30 (README, Benchmarks, "How many renders").
+# preset, 2 CPU cores, 2026-11-30 (docs/benchmarks.md, "How many renders").
 LEARNING_CURVES_DB: dict[int, dict[int, float]] = {
     64: {250: 33.67, 500: 34.21, 1000: 34.15, 2000: 34.24, 4000: 34.42},
     256: {250: 38.03, 500: 38.40, 1000: 39.70, 2000: 39.67},
@@ -46,6 +47,14 @@ def recommended_count(resolution: int) -> int | None:
     curve = LEARNING_CURVES_DB[curve_resolution(resolution)]
     recommended = smallest_within(curve)
     return recommended if recommended < max(curve) else None
+
+
+SEED_COUNT = 10_000  # what the seed project rendered: one click away in the panel, --count 10000
+
+
+def default_count(resolution: int) -> int:
+    """The number of images to start with at ``resolution``: the recommendation, else the seed's."""
+    return recommended_count(resolution) or SEED_COUNT
 
 
 def count_note(count: int, resolution: int) -> str | None:

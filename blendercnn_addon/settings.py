@@ -49,7 +49,7 @@ class RenderPreset:
 
 
 # Chosen by measurement (256 x 256, 2-core CPU, one 2-thread process, 8 vectors, PSNR against
-# 1024-sample denoised references; see README "Benchmarks"): blue-noise sampling and albedo-only
+# 1024-sample denoised references; see docs/benchmarks.md): blue-noise sampling and albedo-only
 # denoising beat the alternatives at 2-4 samples. Seed (32 samples): 1.75 s, 33.7 dB; 3 samples +
 # OIDN fast: 0.25 s, 36.5 dB; 3 samples + OIDN balanced: 0.29 s, 37.6 dB; 2 + balanced: 0.26 s, 35.9 dB.
 RENDER_PRESETS = {

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.compat  # also run on every Blender of make test-compat
 
 OPERATORS = {"setup_scene", "randomize", "generate_dataset", "cancel_generation", "train", "cancel_training",
              "open_tensorboard", "stop_tensorboard", "load_preview", "unload_preview", "render_real", "evaluate",
-             "estimate_from_image",
+             "estimate_from_image", "use_seed_count",
              "check_interpreter", "create_environment", "show_image"}
 PANELS = {"BLENDERCNN_PT_scene", "BLENDERCNN_PT_randomize", "BLENDERCNN_PT_dataset", "BLENDERCNN_PT_dataset_render",
           "BLENDERCNN_PT_train", "BLENDERCNN_PT_train_settings", "BLENDERCNN_PT_preview"}

@@ -131,6 +131,25 @@ def test_dataset_panel_offers_generate_and_train_and_the_recommended_count(seed_
     assert shown == ([("label", f"{at_256:,} images: the same model (±0.5 dB at 256²)")] if at_256 else [])
 
 
+def test_the_number_of_images_starts_at_the_recommendation_and_follows_the_resolution_until_typed(scene):
+    """A new scene: the measured recommendation for its resolution (1,000 at 256²), the seed's 10,000 one
+    click away; a new resolution takes its own until a number is typed."""
+    recommendation = addon_module("recommendation")
+    props = scene.blendercnn
+    assert (props.resolution, props.count) == (256, recommendation.recommended_count(256))
+    log = draw("BLENDERCNN_PT_dataset")
+    assert any(e[0] == "label" and e[1].startswith(f"≈ ") and f"{props.count:,} images" in e[1] for e in log), log
+    assert ("label", f"{props.count:,}: the measured recommendation (±0.5 dB at 256²)") in log
+    assert ("operator", "blendercnn.use_seed_count") in log
+    props.resolution = 64
+    assert props.count == recommendation.recommended_count(64) and not props.count_typed
+    assert bpy.ops.blendercnn.use_seed_count() == {"FINISHED"}
+    assert props.count == 10_000 and props.count_typed
+    props.resolution = 256  # typed (here: the seed's, by its button): a new resolution keeps it
+    assert props.count == 10_000
+    assert ("operator", "blendercnn.use_seed_count") not in draw("BLENDERCNN_PT_dataset")
+
+
 def test_train_panel_shows_epoch_batch_figures_and_cancel_while_training(scene):
     status = bpy.context.window_manager.blendercnn_training
     assert ("operator", "blendercnn.train") in draw("BLENDERCNN_PT_train")
@@ -178,7 +197,7 @@ def test_quality_presets_fill_the_fields_and_hand_edits_make_custom(seed_scene):
     settings = props.generation_settings("/tmp/x")
     assert (settings.samples, settings.denoiser, settings.sampling_pattern) == (32, "none", "TABULATED_SOBOL")
     labels = [entry[1] for entry in draw("BLENDERCNN_PT_dataset") if entry[0] == "label"]
-    assert any(text.startswith("≈ ") and "10,000 images" in text for text in labels), labels
+    assert any(text.startswith("≈ ") and f"{props.count:,} images" in text for text in labels), labels
     props.render_preset = "default"
 
 

@@ -214,7 +214,7 @@ def _wait_for_port(port: int, process: subprocess.Popen, timeout: float = 180.0)
 
 @pytest.fixture(scope="module")
 def ray_cluster(tmp_path_factory):
-    """A real local Ray cluster with token authentication, made as the README's Ray section says.
+    """A real local Ray cluster with token authentication, made as the guide's Ray section says (docs/guide.md).
 
     Yields (address, environment a driver needs). Hermetic: HOME is a temporary folder, so the
     token Ray generates (~/.ray/auth_token) lands there, never in the user's home; the cluster
@@ -225,7 +225,7 @@ def ray_cluster(tmp_path_factory):
     ray_cli = os.path.join(os.path.dirname(sys.executable), "ray")
     home = tmp_path_factory.mktemp("ray-home")
     session_dir = tempfile.mkdtemp(prefix="bcnn-ray-", dir="/tmp")  # short: Ray's sockets live in it
-    # As the README's steps: token mode, and Ray's single-machine mode (every process on 127.0.0.1).
+    # As the guide's steps: token mode, and Ray's single-machine mode (every process on 127.0.0.1).
     env = {"HOME": str(home), "RAY_AUTH_MODE": "token", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
            "RAY_USAGE_STATS_ENABLED": "0"}
     full_env = {**os.environ, **env}

@@ -17,9 +17,10 @@ def manifest() -> dict:
         return tomllib.load(handle)
 
 
-def zip_name() -> str:
+def zip_name(version: str | None = None) -> str:
+    """The extension zip's name: ``<id>-<version>.zip`` (the manifest's version unless one is given)."""
     data = manifest()
-    return f"{data['id']}-{data['version']}.zip"
+    return f"{data['id']}-{version or data['version']}.zip"
 
 
 def blender_ext_script() -> str:

@@ -13,6 +13,7 @@ from bpy.props import (BoolProperty, EnumProperty, FloatProperty, FloatVectorPro
 
 from . import preview_session
 from ..architectures import ARCHITECTURES, PREFERRED, recipe
+from ..recommendation import default_count
 from ..processes.parallel import default_workers
 from ..randomization import VectorSpec
 from ..vector import COLOUR_CHANNEL, FIELDS, RANGED_FIELDS, colour_of
@@ -82,6 +83,16 @@ def _preset_chosen(self, context):
     self["render_preset"] = list(RENDER_PRESETS).index(chosen)  # the setters above may have said Custom
 
 
+def _count_typed(self, context):
+    self["count_typed"] = True
+
+
+def _resolution_chosen(self, context):
+    """The number of images follows the recommendation for the new resolution, until one was typed."""
+    if not self.count_typed:
+        self["count"] = default_count(self.resolution)  # not through count's update: nothing was typed
+
+
 def _quality_edited(self, context):
     """A field a preset stands for was edited by hand: the preset becomes Custom unless it still matches."""
     for index, preset in enumerate(RENDER_PRESETS.values()):
@@ -120,10 +131,14 @@ class BlenderCNNSceneSettings(bpy.types.PropertyGroup):
     output_dir: StringProperty(
         name="Output", subtype="DIR_PATH", default="",
         description="Dataset folder (empty: 'datasets/dataset' in the add-on's user folder)")
-    count: IntProperty(name="Samples", default=10_000, min=1, soft_max=100_000,
-                       description="Number of images to render")
+    count: IntProperty(name="Samples", default=default_count(DEFAULT_RESOLUTION), min=1, soft_max=100_000,
+                       update=_count_typed,
+                       description="Number of images to render (starts at the measured recommendation for the "
+                                   "resolution, and follows it until you type a number)")
+    count_typed: BoolProperty(name="Count Typed", default=False, options={"HIDDEN"},
+                              description="The number of images was typed: a new resolution keeps it")
     resolution: IntProperty(name="Resolution", default=DEFAULT_RESOLUTION, min=MIN_RESOLUTION, max=MAX_RESOLUTION,
-                            subtype="PIXEL", description="Square image size in pixels")
+                            subtype="PIXEL", update=_resolution_chosen, description="Square image size in pixels")
     render_preset: EnumProperty(name="Quality", items=PRESET_ITEMS, default=DEFAULT_PRESET, update=_preset_chosen,
                                 description="Render quality preset: samples and denoising")
     render_samples: IntProperty(name="Render Samples", default=RENDER_PRESETS[DEFAULT_PRESET].samples, min=1,

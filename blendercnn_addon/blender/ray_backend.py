@@ -226,7 +226,7 @@ class RayDatasetJob(ParallelDatasetJob):
             first = text.splitlines()[0].split(". ")[0].rstrip(".") if text else type(err).__name__
             if "auth" in f"{type(err).__name__} {first}".lower():
                 raise UserError(f"the Ray cluster at {where} refused this command's token ({first}); run it "
-                                "with RAY_AUTH_MODE=token and the cluster's token (README: Ray)") from None
+                                "with RAY_AUTH_MODE=token and the cluster's token (docs/guide.md: Ray)") from None
             raise UserError(f"cannot reach the Ray cluster at {where}: {first}") from None
 
     def _make_pool(self, blend_copy: str) -> RayRenderPool:

@@ -16,7 +16,7 @@ from ..architectures import default_resolution_problem
 from ..errors import UserError
 from ..processes.parallel import default_workers
 from ..randomization import COLOUR_SCHEMES, VectorSpec
-from ..recommendation import TOLERANCE_DB, count_note, recommendations_text
+from ..recommendation import SEED_COUNT, TOLERANCE_DB, count_note, default_count, recommendations_text
 from ..settings import (DEFAULT_PRESET, DEFAULT_RESOLUTION, DENOISE_PASSES, DENOISE_PREFILTERS, DENOISE_QUALITIES,
                         DENOISERS, MAX_RESOLUTION, MIN_RESOLUTION, RENDER_DEVICES, RENDER_PRESETS, SAMPLING_PATTERNS,
                         GenerationSettings, SceneTarget)
@@ -34,71 +34,98 @@ def add_commands(commands) -> None:
         description="Render N samples of the glowing-ball scene into DIR: sample_<i>.png, metadata.json, "
                     "vectors.csv and the dataset card dataset.json. Re-running the same command after a "
                     "crash or cancel renders only the missing samples.")
-    gen.add_argument("--out", required=True, metavar="DIR", help="output folder (created if missing; must be "
-                     "empty or hold a dataset made with the same settings)")
-    gen.add_argument("--count", type=int, default=10_000, metavar="N",
-                     help=f"number of samples (default 10000, the seed's; renders that train the same model "
-                          f"within {TOLERANCE_DB} dB, by the measured learning curves: {recommendations_text()})")
-    gen.add_argument("--resolution", type=int, default=DEFAULT_RESOLUTION, metavar="R",
-                     help=f"square image size in pixels, {MIN_RESOLUTION}..{MAX_RESOLUTION} "
-                          f"(default {DEFAULT_RESOLUTION})")
-    gen.add_argument("--preset", choices=tuple(RENDER_PRESETS), default=DEFAULT_PRESET,
-                     help="render quality: " + "; ".join(f"{name}: {p.description}" for name, p in RENDER_PRESETS.items())
-                     .replace("%", "%%") + " (default %(default)s)")
-    gen.add_argument("--samples", type=int, metavar="S", help="Cycles samples per pixel (default: the preset's)")
-    gen.add_argument("--seed", type=int, default=0, metavar="K",
-                     help="dataset seed: sample i's vector and noise depend on (K, i) only (default 0)")
-    gen.add_argument("--denoiser", choices=DENOISERS,
-                     help="Cycles denoiser; falls back to none with a note if this Blender lacks it "
-                          "(default: the preset's)")
-    gen.add_argument("--denoise-quality", choices=DENOISE_QUALITIES, help="OpenImageDenoise quality "
-                     "(default: the preset's)")
-    gen.add_argument("--denoise-prefilter", choices=DENOISE_PREFILTERS, help="OpenImageDenoise prefilter "
-                     "(default: the preset's)")
-    gen.add_argument("--denoise-passes", choices=DENOISE_PASSES, help="what the denoiser sees besides colour "
-                     "(default: the preset's)")
-    gen.add_argument("--sampling-pattern", choices=SAMPLING_PATTERNS, help="Cycles' sample sequence "
-                     "(default: the preset's)")
-    gen.add_argument("--device", choices=RENDER_DEVICES, default="CPU",
-                     help="CPU, PREFERENCES (Blender's Cycles device preference) or a GPU backend; no GPU "
-                          "found means the CPU, with a note (default CPU)")
-    gen.add_argument("--workers", type=int, metavar="W", help="local render processes (default: one per two "
-                     "CPU cores; 1 renders in this process); with --backend ray: actors (default: one per "
-                     "cluster CPU)")
-    gen.add_argument("--threads", type=int, default=0, metavar="T",
-                     help="Cycles threads per process (default 0: the cores shared out among the workers)")
-    gen.add_argument("--recycle-every", type=int, default=500, metavar="K",
-                     help="a worker process is replaced by a fresh one after K images (default 500)")
-    gen.add_argument("--shard", type=shard, default=(0, 1), metavar="I/N",
-                     help="render only samples i with i %% N == I, for array jobs; every shard writes "
-                          "the whole folder's tables (default 0/1: all)")
-    gen.add_argument("--backend", choices=("local", "ray"), default="local",
-                     help="local: worker processes on this machine; ray: actors on a Ray cluster "
-                          "(pip install ray) (default local)")
-    gen.add_argument("--ray-address", metavar="ADDR", default=None,
-                     help="Ray cluster to join, e.g. 10.0.0.5:6379 or auto (default: start one here)")
-    gen.add_argument("--colour-scheme", choices=COLOUR_SCHEMES, default="vibrant",
-                     help="vibrant: one channel 1, one 0, one random (the seed's); uniform: any RGB; for "
-                          "evaluation sets: pastel, dim, near_white, or unseen (those four in turn)")
-    gen.add_argument("--exclude-quadrant", action="store_true",
-                     help="never put the ball where x > 0 and y > 0 (train there, test with --x-range 0 1 "
-                          "--y-range 0 1)")
-    for spec in RANGED_FIELDS:  # --x-range, --y-range: vector.py's table
-        gen.add_argument(f"--{spec.name}-range", type=number, nargs=2, default=spec.default_range,
-                         metavar=("MIN", "MAX"), dest=f"{spec.name}_range",
-                         help=f"range of {spec.description[0].lower()}{spec.description[1:]} "
-                              f"(default {spec.default_range[0]:g} {spec.default_range[1]:g})")
-    gen.add_argument("--blend", metavar="FILE", help="render this .blend instead of building the seed's scene")
-    gen.add_argument("--scene", metavar="NAME", help="scene of the --blend file to render (default: its active one)")
-    gen.add_argument("--object", default="Ball", help="object whose x, y are set (default Ball)")
-    gen.add_argument("--material", default="Glow", help="material holding the emission node (default Glow)")
-    gen.add_argument("--node", default="Emission", help="node whose colour is set (default Emission)")
-    gen.add_argument("--quiet", action="store_true", help="print only errors and the final summary")
+    _add_dataset_arguments(gen)
+    _add_render_arguments(gen.add_argument_group("render quality (the --preset's, unless given)"))
+    _add_process_arguments(gen.add_argument_group("processes"))
+    _add_vector_arguments(gen.add_argument_group("the vectors (vector.py's fields)"))
+    _add_scene_arguments(gen.add_argument_group("the scene"))
     gen.set_defaults(handler=generate)
 
     worker = commands.add_parser("render-worker", help="(internal) one render process of generate --workers")
     worker.add_argument("job", metavar="JOB.json")
     worker.set_defaults(handler=render_worker)
+
+
+def _add_dataset_arguments(group) -> None:
+    """Where, how many, how big, which seed."""
+    group.add_argument("--out", required=True, metavar="DIR", help="output folder (created if missing; must be "
+                       "empty or hold a dataset made with the same settings)")
+    group.add_argument("--count", type=int, default=None, metavar="N",
+                       help=f"number of samples (default: the renders that train the same model as the most "
+                            f"measured, within {TOLERANCE_DB} dB, by the learning curve nearest the resolution: "
+                            f"{recommendations_text()}; else {SEED_COUNT}, the seed's)")
+    group.add_argument("--resolution", type=int, default=DEFAULT_RESOLUTION, metavar="R",
+                       help=f"square image size in pixels, {MIN_RESOLUTION}..{MAX_RESOLUTION} "
+                            f"(default {DEFAULT_RESOLUTION})")
+
+
+def _add_render_arguments(group) -> None:
+    """How Cycles renders."""
+    group.add_argument("--preset", choices=tuple(RENDER_PRESETS), default=DEFAULT_PRESET,
+                       help="render quality: " + "; ".join(f"{name}: {p.description}" for name, p in RENDER_PRESETS.items())
+                       .replace("%", "%%") + " (default %(default)s)")
+    group.add_argument("--samples", type=int, metavar="S", help="Cycles samples per pixel (default: the preset's)")
+    group.add_argument("--seed", type=int, default=0, metavar="K",
+                       help="dataset seed: sample i's vector and noise depend on (K, i) only (default 0)")
+    group.add_argument("--denoiser", choices=DENOISERS,
+                       help="Cycles denoiser; falls back to none with a note if this Blender lacks it "
+                            "(default: the preset's)")
+    group.add_argument("--denoise-quality", choices=DENOISE_QUALITIES, help="OpenImageDenoise quality "
+                       "(default: the preset's)")
+    group.add_argument("--denoise-prefilter", choices=DENOISE_PREFILTERS, help="OpenImageDenoise prefilter "
+                       "(default: the preset's)")
+    group.add_argument("--denoise-passes", choices=DENOISE_PASSES, help="what the denoiser sees besides colour "
+                       "(default: the preset's)")
+    group.add_argument("--sampling-pattern", choices=SAMPLING_PATTERNS, help="Cycles' sample sequence "
+                       "(default: the preset's)")
+    group.add_argument("--device", choices=RENDER_DEVICES, default="CPU",
+                       help="CPU, PREFERENCES (Blender's Cycles device preference) or a GPU backend; no GPU "
+                            "found means the CPU, with a note (default CPU)")
+
+
+def _add_process_arguments(group) -> None:
+    """Which processes render: local workers, shards, Ray."""
+    group.add_argument("--workers", type=int, metavar="W", help="local render processes (default: one per two "
+                       "CPU cores; 1 renders in this process); with --backend ray: actors (default: one per "
+                       "cluster CPU)")
+    group.add_argument("--threads", type=int, default=0, metavar="T",
+                       help="Cycles threads per process (default 0: the cores shared out among the workers)")
+    group.add_argument("--recycle-every", type=int, default=500, metavar="K",
+                       help="a worker process is replaced by a fresh one after K images (default 500)")
+    group.add_argument("--shard", type=shard, default=(0, 1), metavar="I/N",
+                       help="render only samples i with i %% N == I, for array jobs; every shard writes "
+                            "the whole folder's tables (default 0/1: all)")
+    group.add_argument("--backend", choices=("local", "ray"), default="local",
+                       help="local: worker processes on this machine; ray: actors on a Ray cluster "
+                            "(pip install ray) (default local)")
+    group.add_argument("--ray-address", metavar="ADDR", default=None,
+                       help="Ray cluster to join, e.g. 10.0.0.5:6379 or auto (default: start one here)")
+
+
+def _add_vector_arguments(group) -> None:
+    """What each sample's vector is drawn from."""
+    group.add_argument("--colour-scheme", choices=COLOUR_SCHEMES, default="vibrant",
+                       help="vibrant: one channel 1, one 0, one random (the seed's); uniform: any RGB; for "
+                            "evaluation sets: pastel, dim, near_white, or unseen (those four in turn)")
+    group.add_argument("--exclude-quadrant", action="store_true",
+                       help="never put the ball where x > 0 and y > 0 (train there, test with --x-range 0 1 "
+                            "--y-range 0 1)")
+    for spec in RANGED_FIELDS:  # --x-range, --y-range: vector.py's table
+        group.add_argument(f"--{spec.name}-range", type=number, nargs=2, default=spec.default_range,
+                           metavar=("MIN", "MAX"), dest=f"{spec.name}_range",
+                           help=f"range of {spec.description[0].lower()}{spec.description[1:]} "
+                                f"(default {spec.default_range[0]:g} {spec.default_range[1]:g})")
+
+
+def _add_scene_arguments(group) -> None:
+    """Which scene, and what a vector changes in it."""
+    group.add_argument("--blend", metavar="FILE", help="render this .blend instead of building the seed's scene")
+    group.add_argument("--scene", metavar="NAME", help="scene of the --blend file to render (default: its active one)")
+    group.add_argument("--object", default="Ball", help="object whose x, y are set (default Ball)")
+    group.add_argument("--material", default="Glow", help="material holding the emission node (default Glow)")
+    group.add_argument("--node", default="Emission", help="node whose colour is set (default Emission)")
+    group.add_argument("--quiet", action="store_true", help="print only errors and the final summary")
+
 
 
 def settings_from_args(args: argparse.Namespace) -> GenerationSettings:
@@ -110,7 +137,7 @@ def settings_from_args(args: argparse.Namespace) -> GenerationSettings:
         args.preset,
         **quality,
         out_dir=folder_argument(args.out),
-        count=args.count,
+        count=default_count(args.resolution) if args.count is None else args.count,
         resolution=args.resolution,
         seed=args.seed,
         device=args.device,

@@ -17,7 +17,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 
-# Versions that work together (README "Versions"); tests check these against requirements.txt.
+# Versions that work together (docs/FACTS.md, "Versions that work together"); tests check these against requirements.txt.
 # They install on Python 3.11 (Blender 4.2-5.0's) and 3.13 (Blender 5.1+'s) alike.
 TENSORFLOW_VERSION = "2.21.0"
 # TensorBoard is named on its own: training logs to it, and newer TensorFlow wheels no longer pull it in.

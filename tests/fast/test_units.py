@@ -192,3 +192,15 @@ def test_the_run_folders_records_read_back_what_was_written_and_refuse_what_is_n
     (tmp_path / "history.json").write_text('{"epoch": 1}')
     with pytest.raises(UserError, match="history.json is not a list of epochs"):
         read_history(run)
+
+
+def test_generate_starts_from_the_recommended_count_for_its_resolution(tmp_path):
+    from blendercnn_addon.cli import build_parser
+    from blendercnn_addon.cli.generate import settings_from_args
+    from blendercnn_addon.recommendation import SEED_COUNT, recommended_count
+
+    def count(*args):
+        return settings_from_args(build_parser().parse_args(["generate", "--out", str(tmp_path), *args])).count
+
+    assert count() == recommended_count(256) and count("--resolution", "64") == recommended_count(64)
+    assert count("--count", "10000") == SEED_COUNT == 10_000

@@ -311,6 +311,11 @@ def set_up_and_randomize(d: Driver):
 def generate_a_tiny_dataset(d: Driver):
     """3. A tiny dataset: progress across screenshots while the viewport still responds."""
     scene = bpy.context.scene
+    recommended = sys.modules[ADDON + ".recommendation"].recommended_count(scene.blendercnn.resolution)
+    d.figures["default_image_count"] = scene.blendercnn.count
+    d.check("the number of images starts at the measured recommendation for the resolution",
+            scene.blendercnn.count == recommended, (scene.blendercnn.count, recommended))
+    d.shot("dataset-defaults", count=scene.blendercnn.count, resolution=scene.blendercnn.resolution)
     yield from d.enter_value("blendercnn.output_dir", DATASET)
     yield from d.enter_value("blendercnn.count", "60")
     yield from d.enter_value("blendercnn.resolution", "32")
@@ -736,7 +741,7 @@ def preview_latency_at_256(d: Driver):
     after_edits = len(session.shown)
     d.figures.update(viewport_draws_per_edit=draws_per_edit, viewport_draw_ms=viewport_draw_ms(d))
     # The same edits with the viewport's anti-aliasing off (Preferences > Viewport > Quality): the
-    # README's advice for a machine without a GPU. Not part of the figures above.
+    # the guide's advice (docs/guide.md) for a machine without a GPU. Not part of the figures above.
     system = bpy.context.preferences.system
     kept_aa, system.viewport_aa = system.viewport_aa, "OFF"
     draws_without_aa = yield from scripted_edits(d, preview, session, 15)

@@ -10,6 +10,7 @@ from ..compat import is_own_timer_event
 from ...errors import UserError
 from ..generator import DatasetJob, make_job
 from ...png_check import DamagedImage
+from ...recommendation import SEED_COUNT
 from ..paths import resolve_output_dir
 from ..training_session import start_training
 
@@ -180,4 +181,16 @@ class BLENDERCNN_OT_cancel_generation(bpy.types.Operator):
         return {"FINISHED"}
 
 
-CLASSES = (BLENDERCNN_OT_generate_dataset, BLENDERCNN_OT_cancel_generation)
+class BLENDERCNN_OT_use_seed_count(bpy.types.Operator):
+    """Render as many images as the seed project did (10,000) instead of the measured recommendation"""
+
+    bl_idname = "blendercnn.use_seed_count"
+    bl_label = "Use the Seed's Count"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        context.scene.blendercnn.count = SEED_COUNT  # as typed: a new resolution keeps it
+        return {"FINISHED"}
+
+
+CLASSES = (BLENDERCNN_OT_generate_dataset, BLENDERCNN_OT_cancel_generation, BLENDERCNN_OT_use_seed_count)

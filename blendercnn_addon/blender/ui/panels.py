@@ -16,7 +16,7 @@ from ...dataset_card import CARD_NAME
 from ...dataset_format import DatasetFolder
 from ...errors import UserError
 from ..images import DIFFERENCE_IMAGE, PREVIEW_IMAGE, TRAINING_IMAGE
-from ...recommendation import TOLERANCE_DB, count_note, curve_resolution, recommended_count
+from ...recommendation import SEED_COUNT, TOLERANCE_DB, count_note, curve_resolution, recommended_count
 from ...settings import estimate_basis, estimate_seconds
 from ...text import format_duration
 from ...vector import FIELDS, LOCATION, RANGED_FIELDS
@@ -107,15 +107,25 @@ class BLENDERCNN_PT_dataset(_BlenderCNNPanel, bpy.types.Panel):
             settings = props.generation_settings("-")
             fit.lines(layout, context, self.bl_label, f"≈ {format_duration(estimate_seconds(settings))} for "
                       f"{props.count:,} images{estimate_basis(settings)}", icon="TIME")
-            if count_note(props.count, props.resolution):  # the learning curve says fewer renders make the same model
-                fit.lines(layout, context, self.bl_label, f"{recommended_count(props.resolution):,} images: the same "
-                          f"model (±{TOLERANCE_DB} dB at {curve_resolution(props.resolution)}²)", icon="INFO")
+            _draw_count_advice(layout, context, self.bl_label, props)
             col = layout.column(align=True)
             col.operator("blendercnn.generate_dataset", icon="RENDER_STILL")
             # Train as it renders: the Train panel's settings, training starting on the first images.
             col.operator("blendercnn.generate_dataset", text="Generate & Train", icon="PLAY").then_train = True
         if status.message:
             fit.lines(layout, context, self.bl_label, status.message, icon="INFO")
+
+
+def _draw_count_advice(layout, context, panel: str, props) -> None:
+    """What the measured learning curve says of the number of images: fewer would make the same model,
+    or this is its recommendation (then the seed's 10,000 is one click away)."""
+    recommended = recommended_count(props.resolution)
+    measured = f"±{TOLERANCE_DB} dB at {curve_resolution(props.resolution)}²"
+    if count_note(props.count, props.resolution):
+        fit.lines(layout, context, panel, f"{recommended:,} images: the same model ({measured})", icon="INFO")
+    elif recommended is not None and props.count == recommended:
+        fit.lines(layout, context, panel, f"{recommended:,}: the measured recommendation ({measured})", icon="INFO")
+        layout.operator("blendercnn.use_seed_count", text=f"Use the seed's {SEED_COUNT:,}")
 
 
 class BLENDERCNN_PT_dataset_render(_BlenderCNNPanel, bpy.types.Panel):
