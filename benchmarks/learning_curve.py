@@ -58,12 +58,13 @@ def references(work: str, resolution: int, count: int):
 
 
 def first_samples(data: str, count: int, folder: str) -> str:
-    """A dataset folder holding samples 0 .. count-1 of ``data`` (links to its images, its tables)."""
+    """A dataset folder holding the first ``count`` samples of ``data`` (links to its images, its tables)."""
     from blendercnn_addon.dataset_format import read_metadata
 
     shutil.rmtree(folder, ignore_errors=True)
     os.makedirs(folder)
-    vectors = {i: v for i, v in read_metadata(os.path.join(data, METADATA_NAME)).items() if i < count}
+    everything = read_metadata(os.path.join(data, METADATA_NAME))
+    vectors = {i: everything[i] for i in sorted(everything)[:count]}
     for name in (CARD_NAME, *SCENE_TABLE_NAMES):
         shutil.copy(os.path.join(data, name), folder)
     for i in vectors:

@@ -1,6 +1,6 @@
 """Dataset rendering throughput and quality: the seed's settings against the project's defaults.
 
-Renders the same K vectors (dataset seed 0, indices 0..K-1) at 256 x 256
+Renders the same K vectors (dataset seed 0, samples 1..K) at 256 x 256
 - with the seed's settings: one process, 32 samples, no denoising;
 - with the project's defaults: the "default" preset on the default local workers
   (one per two cores: on 2 cores, one 2-thread process), start-up included in the wall time;
@@ -87,7 +87,7 @@ def main() -> None:
         default_s, default_job = render(f"{tmp}/default", "default", args.count, workers=args.workers)
         per_core_s, _ = render(f"{tmp}/per-core", "default", args.count, workers=os.cpu_count() or 1, threads=1)
         _, _ = render(f"{tmp}/reference", "reference", args.reference, samples=args.reference_samples, workers=1)
-        indices = range(args.reference)
+        indices = range(1, args.reference + 1)  # the seed's numbering
         print(f"workers: {args.workers}")
         print(f"threads_per_worker: {default_job.settings.threads_per_worker()}")
         print(f"default_samples: {default_job.settings.samples}")

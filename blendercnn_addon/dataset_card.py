@@ -50,7 +50,9 @@ class DatasetIdentity:
     how Cycles rendered; view_transform, look, exposure: colour management; colour_scheme,
     exclude_quadrant and ranges ({field name: (low, high)} of vector.RANGED_FIELDS, written as
     "<name>_range", e.g. "x_range" in metres): how vectors were drawn; object, material, node: what
-    each vector changed. None: not recorded (an older card); denoise_* are None without a denoiser.
+    each vector changed; first_index: the first sample's number (1: sample_1 … sample_N, the seed's
+    numbering; None in cards from before it was recorded, whose folders count from 0, see
+    numbering()). None: not recorded (an older card); denoise_* are None without a denoiser.
     """
 
     seed: int | None = None
@@ -71,6 +73,7 @@ class DatasetIdentity:
     object: str | None = None
     material: str | None = None
     node: str | None = None
+    first_index: int | None = None
 
     @classmethod
     def from_dict(cls, data: dict) -> "DatasetIdentity":
@@ -87,6 +90,11 @@ class DatasetIdentity:
         for name in (f.name for f in RANGED_FIELDS):
             data[f"{name}_range"] = list(self.ranges[name]) if self.ranges and name in self.ranges else None
         return data
+
+    def numbering(self) -> int:
+        """The first sample's number in this dataset's folder: the recorded one, else 0 (a folder made
+        before the seed's numbering was adopted)."""
+        return 0 if self.first_index is None else self.first_index
 
     def range_of(self, name: str) -> tuple[float, float] | None:
         """The recorded (low, high) of ranged field ``name``, or None when not recorded."""

@@ -169,11 +169,12 @@ class DatasetFolder:
         except FileNotFoundError:
             pass
 
-    def check_can_hold(self, identity: DatasetIdentity, count: int) -> None:
-        """Refuse to write a dataset with ``identity`` and ``count`` samples where it would mix with another.
+    def check_can_hold(self, identity: DatasetIdentity, indices: range) -> None:
+        """Refuse to write a dataset with ``identity`` and these sample ``indices`` where it would mix with
+        another.
 
         Accepted: a missing or empty folder, or one whose card has the same identity
-        (then the run resumes, or grows the dataset to ``count``).
+        (then the run resumes, or grows the dataset to ``len(indices)`` samples).
         """
         if not os.path.isdir(self.path):
             return
@@ -197,11 +198,11 @@ class DatasetFolder:
                 "use the same settings to resume, or choose another folder"
             )
         finished = self.finished_indices()
-        beyond = [i for i in finished if i >= count]
+        beyond = [i for i in finished if i >= indices.stop]
         if beyond:
             raise UserError(
-                f"output folder {self.path} already holds {len(finished)} samples, "
-                f"more than the {count} asked for; ask for at least {max(beyond) + 1} or choose another folder"
+                f"output folder {self.path} already holds {len(finished)} samples, more than the {len(indices)} "
+                f"asked for; ask for at least {max(beyond) - indices.start + 1} or choose another folder"
             )
 
     def prepare(self, owns: Callable[[int], bool] | None = None) -> None:
@@ -335,7 +336,7 @@ def read_metadata(path: str) -> dict[int, list[float]]:
     return vectors
 
 
-def missing_indices(count: int, finished: Iterable[int]) -> list[int]:
-    """Indices 0 .. count-1 that still need rendering, ascending."""
+def missing_indices(indices: Iterable[int], finished: Iterable[int]) -> list[int]:
+    """The ``indices`` (a dataset's, GenerationSettings.indices) that still need rendering, in order."""
     done = set(finished)
-    return [i for i in range(count) if i not in done]
+    return [i for i in indices if i not in done]

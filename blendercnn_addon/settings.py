@@ -26,6 +26,10 @@ SAMPLING_PATTERNS = ("BLUE_NOISE", "TABULATED_SOBOL", "AUTOMATIC")  # Cycles' sa
 # "PREFERENCES" follows Edit > Preferences > System > Cycles Render Devices; the others ask for one backend.
 RENDER_DEVICES = ("CPU", "PREFERENCES", "CUDA", "OPTIX", "HIP", "METAL", "ONEAPI")
 MAX_WORKERS = 64
+# The seed's blender.py names its samples sample_1 … sample_N and its train.py --n_files N reads exactly
+# those: new datasets are numbered so. Folders made before count from 0 and keep their numbering.
+SEED_NUMBERING = 1
+NUMBERINGS = (0, 1)  # the first sample's number: 1 (the seed's), 0 (folders made before)
 
 
 @dataclass(frozen=True)
@@ -81,7 +85,9 @@ class GenerationSettings:
     """One dataset run.
 
     out_dir: folder that receives sample_<i>.png, metadata.json, vectors.csv, dataset.json.
-    count: number of samples N (indices 0 .. N-1), >= 1.
+    count: number of samples N, >= 1: indices first_index .. first_index + N - 1 (see indices).
+    first_index: the first sample's number, SEED_NUMBERING (sample_1 … sample_N, as the seed numbers
+    them) or 0 (sample_0 … sample_{N-1}, folders made before; resuming one keeps its numbering).
     resolution: square image side in pixels, 16 .. 4096.
     samples: Cycles path-tracing samples per pixel, >= 1.
     seed: dataset seed; vector and noise seed of sample i depend on (seed, i) only.
@@ -113,6 +119,7 @@ class GenerationSettings:
     recycle_every: int = 500
     shard_index: int = 0
     shard_count: int = 1
+    first_index: int = SEED_NUMBERING
     vectors: VectorSpec = field(default_factory=VectorSpec)
     target: SceneTarget = field(default_factory=SceneTarget)
     blend_file: str | None = None
@@ -123,6 +130,11 @@ class GenerationSettings:
         if preset not in RENDER_PRESETS:
             raise UserError(f"unknown preset {preset!r}; choose one of {', '.join(RENDER_PRESETS)}")
         return cls(**{**RENDER_PRESETS[preset].as_settings(), **overrides})
+
+    @property
+    def indices(self) -> range:
+        """The dataset's sample indices, ascending."""
+        return range(self.first_index, self.first_index + self.count)
 
     def in_shard(self, index: int) -> bool:
         return index % self.shard_count == self.shard_index
@@ -175,6 +187,8 @@ class GenerationSettings:
             raise UserError(f"threads must be 0 (automatic) or more, got {self.threads}")
         if self.recycle_every < 1:
             raise UserError(f"recycle-every must be at least 1 image, got {self.recycle_every}")
+        if self.first_index not in NUMBERINGS:
+            raise UserError(f"samples are numbered from 1 (the seed's) or 0, not {self.first_index}")
         if not 0 <= self.shard_index < self.shard_count:
             raise UserError(f"shard must be i/n with 0 <= i < n, got {self.shard_index}/{self.shard_count}")
         for label, name in (("object", self.target.object_name), ("material", self.target.material_name),

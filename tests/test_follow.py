@@ -74,7 +74,7 @@ def test_training_follows_a_dataset_while_it_is_generated(tmp_path):
     assert seen == sorted(seen), "an epoch saw fewer images than the one before"
     assert seen[-1] == 100 and not history[-1]["growing"], "training did not end on the whole dataset"
     assert [h["epoch"] for h in history] == list(range(1, len(history) + 1))
-    check_split_of(run, set(range(100)))
+    check_split_of(run, set(range(1, 101)))
     assert (run / "model.keras").is_file()
 
 
@@ -115,7 +115,7 @@ def test_follow_on_a_finished_dataset_trains_on_all_of_it(tmp_path):
     assert run_cli("generate", "--out", str(data), "--count", "40", "--resolution", "32", "--samples", "4").returncode == 0
     done = run_cli("train", "--data", str(data), "--out", str(run), "--follow", "--epochs", "2", "--batch-size", "8")
     assert done.returncode == 0, done.stderr
-    check_split_of(run, set(range(40)))
+    check_split_of(run, set(range(1, 41)))
     history = json.loads((run / "history.json").read_text())
     assert [h["growing"] for h in history] == [False, False]
     assert os.path.isfile(run / "model.keras")

@@ -36,11 +36,11 @@ def load(path):
 def test_dataset_has_images_tables_and_card(dataset):
     names = sorted(n for n in os.listdir(dataset) if not n.startswith("."))
     assert os.listdir(dataset / ".blendercnn") == ["writer.lock"]  # hidden: the folder's writer lock
-    assert names == sorted([f"sample_{i}.png" for i in range(COUNT)] +
+    assert names == sorted([f"sample_{i}.png" for i in range(1, COUNT + 1)] +
                            ["dataset.json", "metadata.json", "metadata.jsonl", "vectors.csv", "view_transform_lut.npy",
                             "scene_geometry.npz"])
     metadata = json.loads((dataset / "metadata.json").read_text())
-    assert list(metadata) == [f"sample_{i}" for i in range(COUNT)]
+    assert list(metadata) == [f"sample_{i}" for i in range(1, COUNT + 1)]
     with open(dataset / "vectors.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert [r["name"] for r in rows] == list(metadata)
@@ -48,7 +48,7 @@ def test_dataset_has_images_tables_and_card(dataset):
         assert [float(row[k]) for k in "rgbxy"] == metadata[row["name"]]
         assert 0 <= int(row["noise_seed"]) < 2**31
     assert len({row["noise_seed"] for row in rows}) == COUNT
-    for i in range(COUNT):
+    for i in range(1, COUNT + 1):
         image = Image.open(dataset / f"sample_{i}.png")
         assert image.size == (32, 32) and image.mode == "RGB"
     card = json.loads((dataset / "dataset.json").read_text())
@@ -91,12 +91,45 @@ def test_the_glow_has_the_vectors_hue(dataset):
         assert int(np.argmin(mean)) == int(np.argmin([r, g, b])), (name, mean, (r, g, b))
 
 
+def test_the_seeds_own_trainer_reads_a_new_folder(dataset):
+    """As the seed's train.py --n_files N reads a folder: all_features = metadata.json, then for each name
+    sample_1 … sample_N its five numbers and ~/data/flying_dots/{name}.png."""
+    all_features = json.loads((dataset / "metadata.json").read_text())
+    names = [f"sample_{i}" for i in range(1, COUNT + 1)]
+    for name in names:
+        features = all_features[name]
+        assert len(features) == 5 and all(isinstance(v, float) for v in features)
+        assert Image.open(dataset / f"{name}.png").size == (32, 32)
+    assert set(all_features) == set(names)
+    card = json.loads((dataset / "dataset.json").read_text())
+    assert card["identity"]["first_index"] == 1 and card["files"]["images"] == f"sample_<i>.png, i = 1 … {COUNT}"
+
+
+def test_a_folder_numbered_from_0_by_an_earlier_version_resumes_as_it_is(addon, seed_scene, tmp_path):
+    """Made before the seed's numbering (sample_0 …, a card without first_index): resuming keeps it."""
+    generator = addon_module("blender.generator")
+    settings = addon_module("settings").GenerationSettings(out_dir=str(tmp_path / "old"), count=6, resolution=32,
+                                                           samples=4, denoiser="none", first_index=0)
+    generator.DatasetJob(seed_scene, settings, quiet=True).run(should_stop=lambda: False)
+    card_path = tmp_path / "old" / "dataset.json"
+    card = json.loads(card_path.read_text())
+    del card["identity"]["first_index"]  # as the earlier version wrote it
+    card_path.write_text(json.dumps(card))
+    for i in (4, 5):
+        (tmp_path / "old" / f"sample_{i}.png").unlink()
+    done = run_cli("generate", "--out", str(tmp_path / "old"), "--count", "8", *TINY)
+    assert done.returncode == 0, done.stderr
+    assert "4 rendered now, 4 already there" in done.stdout
+    assert sorted(n for n in os.listdir(tmp_path / "old") if n.endswith(".png")) == [f"sample_{i}.png" for i in range(8)]
+    assert json.loads(card_path.read_text())["identity"]["first_index"] == 0
+
+
 def test_same_seed_same_vectors_other_seed_other_vectors(dataset, tmp_path):
     again = run_cli("generate", "--out", str(tmp_path / "a"), "--count", "3", "--seed", "7", *TINY)
     other = run_cli("generate", "--out", str(tmp_path / "b"), "--count", "3", "--seed", "8", *TINY)
     assert again.returncode == other.returncode == 0
     reference = json.loads((dataset / "metadata.json").read_text())
-    first_three = {k: reference[k] for k in ("sample_0", "sample_1", "sample_2")}
+    first_three = {k: reference[k] for k in ("sample_1", "sample_2", "sample_3")}
     assert json.loads((tmp_path / "a" / "metadata.json").read_text()) == first_three
     assert json.loads((tmp_path / "b" / "metadata.json").read_text()) != first_three
 
@@ -170,7 +203,7 @@ def test_a_blend_with_the_compositor_on_still_renders_the_scene(seed_scene, tmp_
     done = run_cli("generate", "--blend", str(blend), "--scene", seed_scene.name, "--out", str(tmp_path / "ds"),
                    "--count", "2", *TINY)
     assert done.returncode == 0, done.stderr
-    assert load(tmp_path / "ds" / "sample_0.png").std() > 20
+    assert load(tmp_path / "ds" / "sample_1.png").std() > 20
 
 
 def test_generate_names_the_recommended_count_when_asked_for_far_more(tmp_path):

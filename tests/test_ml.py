@@ -37,8 +37,8 @@ def test_training_writes_a_complete_run(trained_run, tiny_dataset):
     config = json.loads((trained_run / "config.json").read_text())
     assert config["arch"] == "radiance" and config["resolution"] == 32 and config["batch_size"] == 8
     train, val = config["train_indices"], config["validation_indices"]
-    assert sorted(train + val) == list(range(24)) and len(val) == 2
-    assert val != [22, 23], "the split must be a seeded shuffle, not the last 10 %"
+    assert sorted(train + val) == list(range(1, 25)) and len(val) == 2
+    assert val != [23, 24], "the split must be a seeded shuffle, not the last 10 %"
     assert config["vector_min"][3:] == [-1.0, -1.0] and config["vector_max"][3:] == [1.0, 1.0]
     history = json.loads((trained_run / "history.json").read_text())
     assert [h["epoch"] for h in history] == [1, 2]
@@ -115,7 +115,7 @@ def test_predict_one_vector_and_a_csv(trained_run, tiny_dataset, tmp_path):
     many = run_cli("predict", "--model", str(trained_run), "--vectors", str(tiny_dataset / "vectors.csv"),
                    "--out", str(tmp_path / "many"))
     assert many.returncode == 0, many.stderr
-    assert len(os.listdir(tmp_path / "many")) == 24 and (tmp_path / "many" / "sample_0.png").exists()
+    assert len(os.listdir(tmp_path / "many")) == 24 and (tmp_path / "many" / "sample_1.png").exists()
 
 
 @pytest.mark.parametrize("vector, message", [
@@ -371,7 +371,7 @@ def test_invert_finds_the_vector_of_the_models_own_image(trained_run, tmp_path, 
 def test_invert_a_folder_writes_a_csv_that_predict_reads_back(trained_run, tiny_dataset, tmp_path):
     pictures = tmp_path / "pictures"
     pictures.mkdir()
-    for i in (0, 1, 2):
+    for i in (1, 2, 3):
         shutil.copy(tiny_dataset / f"sample_{i}.png", pictures)
     Image.new("RGB", (32, 32)).save(pictures / "black.png")  # no ball: a note, not a failure
     out = tmp_path / "estimates.csv"
@@ -381,7 +381,7 @@ def test_invert_a_folder_writes_a_csv_that_predict_reads_back(trained_run, tiny_
     rows = {row["name"]: row for row in __import__("csv").DictReader(out.open())}
     assert "no ball in the picture" in rows["black"]["note"]
     metadata = json.loads((tiny_dataset / "metadata.json").read_text())
-    for i in (0, 1, 2):
+    for i in (1, 2, 3):
         truth, row = metadata[f"sample_{i}"], rows[f"sample_{i}"]
         assert abs(float(row["x"]) - truth[3]) < 0.25 and abs(float(row["y"]) - truth[4]) < 0.25, (row, truth)
     del rows["black"]

@@ -138,7 +138,7 @@ def test_the_number_of_images_starts_at_the_recommendation_and_follows_the_resol
     props = scene.blendercnn
     assert (props.resolution, props.count) == (256, recommendation.recommended_count(256))
     log = draw("BLENDERCNN_PT_dataset")
-    assert any(e[0] == "label" and e[1].startswith(f"≈ ") and f"{props.count:,} images" in e[1] for e in log), log
+    assert any(e[0] == "label" and e[1].startswith("≈ ") and f"{props.count:,} images" in e[1] for e in log), log
     assert ("label", f"{props.count:,}: the measured recommendation (±0.5 dB at 256²)") in log
     assert ("operator", "blendercnn.use_seed_count") in log
     props.resolution = 64

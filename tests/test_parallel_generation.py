@@ -50,11 +50,11 @@ def worker_pids(parent_pid):
 
 def assert_consistent(folder, count):
     """Every image there, decodable, tables list exactly them in order, card complete, no temporaries."""
-    assert images(folder) == sorted(f"sample_{i}.png" for i in range(count))
-    for i in range(count):
+    assert images(folder) == sorted(f"sample_{i}.png" for i in range(1, count + 1))
+    for i in range(1, count + 1):
         assert pixels(folder, i).shape == (32, 32, 3)
     metadata = json.loads(open(os.path.join(folder, "metadata.json")).read())
-    assert list(metadata) == [f"sample_{i}" for i in range(count)]
+    assert list(metadata) == [f"sample_{i}" for i in range(1, count + 1)]
     with open(os.path.join(folder, "vectors.csv")) as handle:
         assert len(handle.read().splitlines()) == count + 1
     card = json.loads(open(os.path.join(folder, "dataset.json")).read())
@@ -84,7 +84,7 @@ def test_workers_render_the_same_dataset_as_one_process(serial, tmp_path):
     assert card["render"]["device"] == "CPU"
     # 16 images, a fresh process every 5: at least 4 processes were started in all.
     assert card["render"]["worker_processes_started"] >= 4
-    for i in range(COUNT):  # same vector and noise seed: the same picture (denoiser rounding aside)
+    for i in range(1, COUNT + 1):  # same vector and noise seed: the same picture (denoiser rounding aside)
         assert np.abs(pixels(out, i) - pixels(serial, i)).max() <= 2, f"sample {i} differs"
 
 
@@ -260,7 +260,7 @@ def test_an_unreachable_ray_cluster_is_one_readable_line(tmp_path):
                    "--ray-address", f"127.0.0.1:{_free_port()}", timeout=300)
     assert done.returncode == 2
     assert "cannot reach the Ray cluster" in done.stderr.strip().splitlines()[-1], done.stderr[-500:]
-    assert not os.path.exists(tmp_path / "x" / "sample_0.png")
+    assert not os.path.exists(tmp_path / "x" / "sample_1.png")
 
 
 def test_ray_backend_completes_a_partly_rendered_dataset(serial, ray_cluster, tmp_path):
@@ -276,7 +276,7 @@ def test_ray_backend_completes_a_partly_rendered_dataset(serial, ray_cluster, tm
     metadata, card = assert_consistent(out, COUNT)
     assert card["render"]["backend"] == "ray (2 actors)"
     assert metadata == json.loads(open(os.path.join(serial, "metadata.json")).read())
-    for i in range(COUNT):
+    for i in range(1, COUNT + 1):
         assert np.abs(pixels(out, i) - pixels(serial, i)).max() <= 2, f"sample {i} differs"
 
 

@@ -247,7 +247,7 @@ def test_generate_and_train_trains_on_the_folder_as_it_renders(addon, tensorflow
     assert status.error == "" and status.message.startswith("Finished"), (status.error, status.message)
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["split_rule"] == "sample_index"
-    assert sorted(config["train_indices"] + config["validation_indices"]) == list(range(40))
+    assert sorted(config["train_indices"] + config["validation_indices"]) == list(range(1, 41))
     assert os.path.realpath(config["data"]) == os.path.realpath(tmp_path / "ds")
 
 

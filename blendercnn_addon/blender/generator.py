@@ -102,8 +102,9 @@ class DatasetJob:
     def start(self) -> None:
         """Validate everything and check the folder, the disk and the lock (UserError before anything
         is written), then write the card first — so any interrupted folder resumes — and the tables."""
-        s = self.settings
-        s.validate()
+        self.settings.validate()
+        previous = self.folder.read_card()
+        s = self.settings = _numbered_as(previous, self.settings)
         self._setup = renderer.prepare_render(self.scene, s, threads=s.threads or None)
         self._target, self._denoiser = self._setup.target, self._setup.denoiser
         self.notes.extend(self._setup.notes)
@@ -111,17 +112,16 @@ class DatasetJob:
         if problem and problem not in self.notes:
             self.notes.append(problem)
         self._card = self._make_card(self._setup.denoiser, self._setup.device)
-        self.folder.check_can_hold(self._card.identity, s.count)
+        self.folder.check_can_hold(self._card.identity, s.indices)
         owns = s.in_shard if s.shard_count > 1 else None
-        previous = self.folder.read_card()
         if previous and previous.created_utc:
             self._card = replace(self._card, created_utc=previous.created_utc)
         finished, damaged = self.folder.verified_indices(s.resolution, owns)
-        finished = {i for i in finished if i < s.count}
+        finished = {i for i in finished if i in s.indices}
         for index in sorted(finished):
             self._remember(index)
-        self.pending = [i for i in missing_indices(s.count, finished) if s.in_shard(i)]
-        self._shard_total = sum(1 for i in range(s.count) if s.in_shard(i))
+        self.pending = [i for i in missing_indices(s.indices, finished) if s.in_shard(i)]
+        self._shard_total = sum(1 for i in s.indices if s.in_shard(i))
         storage.check_space(self.folder.path, len(self.pending), s.resolution,
                             with_tables=not all(os.path.exists(self.folder.file(n)) for n in SCENE_TABLE_NAMES))
         self._lock = self.folder.lock(s.shard_index, s.shard_count)  # the first write into the folder
@@ -193,7 +193,7 @@ class DatasetJob:
         same folder) have finished: every writer writes the whole folder's tables."""
         if self.settings.shard_count > 1:
             for index in self.folder.finished_indices() - set(self._vectors):
-                if index < self.settings.count:
+                if index in self.settings.indices:
                     self._remember(index)
         self.folder.write_tables(self._vectors, self._noise_seeds)
         self._card = self._card.with_progress(len(self._vectors), _now(), self.notes)
@@ -273,10 +273,19 @@ class DatasetJob:
                 display_device=colour["display_device"], gamma=colour["gamma"],
                 dither_intensity=colour["dither_intensity"], lut=view_lut.card_record()),
             scene=renderer.scene_facts(self.scene, self._target, s.blend_file),
-            files=FilesRecord(images="sample_<i>.png", metadata=METADATA_NAME, vectors=VECTORS_NAME,
+            files=FilesRecord(images=f"sample_<i>.png, i = {s.indices.start} … {s.indices.stop - 1}",
+                              metadata=METADATA_NAME, vectors=VECTORS_NAME,
                               huggingface_metadata=HF_METADATA_NAME, view_transform=view_lut.LUT_FILE,
                               geometry=scene_geometry.GEOMETRY_FILE,
                               noise_seed=f"column noise_seed of {VECTORS_NAME}, a function of (seed, index)"))
+
+
+def _numbered_as(card: DatasetCard | None, settings: GenerationSettings) -> GenerationSettings:
+    """``settings`` numbered as the folder's dataset (its card's numbering; a folder made before the
+    seed's numbering counts from 0), so resuming or growing it never renumbers it."""
+    if card is None or not card.has_identity() or card.identity.numbering() == settings.first_index:
+        return settings
+    return replace(settings, first_index=card.identity.numbering())
 
 
 def _identity(s: GenerationSettings, denoiser: str, colour: dict) -> DatasetIdentity:
@@ -291,7 +300,7 @@ def _identity(s: GenerationSettings, denoiser: str, colour: dict) -> DatasetIden
         sampling_pattern=s.sampling_pattern, engine="CYCLES", view_transform=colour["view_transform"],
         look=colour["look"], exposure=colour["exposure"], colour_scheme=s.vectors.colour_scheme,
         exclude_quadrant=s.vectors.exclude_quadrant, ranges=dict(s.vectors.ranges), object=s.target.object_name,
-        material=s.target.material_name, node=s.target.node_name)
+        material=s.target.material_name, node=s.target.node_name, first_index=s.first_index)
 
 
 class ParallelDatasetJob(DatasetJob):

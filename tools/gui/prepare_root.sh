@@ -16,7 +16,7 @@ WHEELS=/opt/blendercnn-wheels  # inside the root: what Create Environment instal
 RETRY="$(cd "$(dirname "$0")/.." && pwd)/retry.sh 3"  # downloads: a dropped connection is tried again
 trap 'echo "prepare_root.sh: error: line $LINENO failed: $BASH_COMMAND" >&2' ERR
 
-# The cp313 wheels of the add-on's pinned packages (interpreter.VARIANT_PACKAGES, read from the
+# The cp313 wheels of the add-on's pinned packages (processes/interpreter.VARIANT_PACKAGES, read from the
 # repository), downloaded on the host into ROOT$WHEELS once: the journey's Create Environment
 # installs from them offline (BLENDERCNN_WHEEL_FOLDER), as an offline studio would.
 download_wheels() {
@@ -26,7 +26,7 @@ download_wheels() {
     platforms="$platforms --platform $p"
   done
   packages=$(cd "$(dirname "$0")/../.." && "$HOST_PYTHON" -c \
-    'from blendercnn_addon.interpreter import VARIANT_PACKAGES; print(" ".join(VARIANT_PACKAGES["cpu"]))')
+    'from blendercnn_addon.processes.interpreter import VARIANT_PACKAGES; print(" ".join(VARIANT_PACKAGES["cpu"]))')
   echo "prepare_root: wheels for Create Environment: $packages"
   rm -rf "$root$WHEELS" && mkdir -p "$root$WHEELS"
   # shellcheck disable=SC2086
