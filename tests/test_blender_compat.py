@@ -1,4 +1,4 @@
-"""The one place for Blender version differences (blender_compat.py) answers right on this Blender.
+"""The one place for Blender version differences (blender/compat.py) answers right on this Blender.
 
 `make test` runs it on bpy 5.2; `make test-compat` on 4.2, 4.5, 5.0 and 5.3.
 """

@@ -10,7 +10,11 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from conftest import ROOT
+
+pytestmark = pytest.mark.compat  # every Blender the extension supports (passed on 4.2.23, 4.5.15, 5.0.1, 5.3.0)
 
 USER = r"""
 import json, os, sys
