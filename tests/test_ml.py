@@ -512,3 +512,48 @@ def test_fused_layers_draw_and_learn_exactly_as_op_by_op(trained_run, tiny_datas
     assert np.abs(plain["images"] - fused["images"]).max() < 1e-5
     assert np.allclose(plain["gradient"], fused["gradient"], rtol=1e-3, atol=1e-7)
     assert np.abs(fused["gradient"]).max() > 0  # a gradient that could differ
+
+
+def malformed_lines(count: int, seed: int = 0) -> list[str]:
+    """``count`` request lines a confused or hostile client could send: not JSON, JSON that is not an
+    object, objects with wrong commands and fields of every wrong type (a width of 1e400 among them),
+    and one array nested 200,000 deep. None is empty; none asks to stop."""
+    import random
+    import string
+
+    rng = random.Random(seed)
+    junk = [None, True, -1, 0, 2.5, 1e400, -1e400, 10**30, "x", "", [], {}, [1, 2], {"a": [1]}, "1,0,0,0,0"]
+    lines = ["[" * 200_000 + "]" * 200_000, '{"command": "invert", "id": 16, "width": 1e400, "height": 32, '
+                                             '"pixels": ""}']
+    while len(lines) < count:
+        kind = rng.randrange(4)
+        if kind == 0:
+            lines.append("".join(rng.choice(string.ascii_letters + string.digits + string.punctuation + " ")
+                                 for _ in range(rng.randrange(1, 60))).strip() or "?")
+        elif kind == 1:
+            lines.append(json.dumps(rng.choice(junk)))
+        else:
+            message = {"command": rng.choice(["predict", "invert", "draw", None, 3]), "id": rng.choice(junk)}
+            for field in rng.sample(["vector", "width", "height", "pixels"], rng.randrange(5)):
+                message[field] = rng.choice(junk + [[rng.random()] * rng.choice((0, 1, 2, 4, 6))])  # never 5
+            text = json.dumps(message)
+            lines.append(text if kind == 2 else text[:rng.randrange(1, len(text))])  # kind 3: cut short
+    return lines
+
+
+def test_serve_answers_10000_malformed_lines_then_a_valid_request(trained_run):
+    """Every line gets exactly one answer, whatever it holds, and the worker keeps serving."""
+    from conftest import tensorflow_python
+
+    lines = malformed_lines(10_000)
+    valid = json.dumps({"command": "predict", "id": "last", "vector": [1, 0.5, 0, 0.2, -0.3]})
+    done = subprocess.run([tensorflow_python(), "-m", "blendercnn_addon", "serve", "--model", str(trained_run)],
+                          input="\n".join([*lines, valid]) + "\n", capture_output=True, text=True, cwd=ROOT,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    answers = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert answers[0]["event"] == "ready"
+    replies = answers[1:]
+    assert len(replies) == len(lines) + 1, (len(replies), len(lines) + 1)
+    assert all(r["event"] == "error" and r["fatal"] is False for r in replies[:-1])
+    assert (replies[-1]["event"], replies[-1]["id"]) == ("image", "last")

@@ -118,11 +118,21 @@ def serve(run: str, requests: IO[str] | None = None, report=None, frame_path: st
             message = decode(line)
             if message is not None and message.get("command") == "stop":
                 break
-            _answer(line, message, trained, forward, frames, report)
+            try:
+                _answer(line, message, trained, forward, frames, report)
+            except Exception as err:  # noqa: BLE001 - a request no check foresaw: its answer, and serve on
+                report("error", id=_request_id(message), fatal=False,
+                       message=f"the request failed: {type(err).__name__}: {str(err)[:200]}")
     finally:
         if frames is not None:
             frames.close()
     return 0
+
+
+def _request_id(message: dict | None):
+    """The request's id as sent (None when there is none, or it cannot be sent back as JSON)."""
+    request_id = message.get("id") if isinstance(message, dict) else None
+    return request_id if isinstance(request_id, (int, float, str, bool, type(None))) else None
 
 
 def _answer_invert(message: dict, trained, frames: FrameFile | None, report) -> None:
@@ -133,7 +143,7 @@ def _answer_invert(message: dict, trained, frames: FrameFile | None, report) -> 
     try:
         picture = decode_pixels(str(message.get("pixels", "")), int(message["width"]), int(message["height"]))
         estimate = invert(trained, picture)
-    except (KeyError, TypeError, ValueError) as err:
+    except (KeyError, TypeError, ValueError, OverflowError) as err:  # OverflowError: a width of 1e400
         report("error", id=request_id, fatal=False, message=f"not a picture: {err}")
         return
     except UserError as err:

@@ -43,7 +43,7 @@ def decode(line: str) -> dict | None:
         return None
     try:
         message = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: brackets nested deeper than Python's stack
         return None
     return message if isinstance(message, dict) else None
 
