@@ -259,3 +259,31 @@ def test_a_card_without_identity_is_refused(small_dataset):
     (small_dataset / "dataset.json").write_text(json.dumps(card))
     done = run_cli("generate", "--out", str(small_dataset), "--count", "6", *TINY)
     assert done.returncode == 2 and "records no dataset identity" in done.stderr, done.stderr
+
+
+# -- images the tools write outside Blender (predict, invert, evaluate, the contact sheet) -----------------
+@pytest.fixture
+def tiny_run(tmp_path):
+    data, run = tmp_path / "ds", tmp_path / "run"
+    assert run_cli("generate", "--out", str(data), "--count", "12", *TINY).returncode == 0
+    trained = run_cli("train", "--data", str(data), "--out", str(run), "--epochs", "1")
+    assert trained.returncode == 0, trained.stderr
+    return data, run
+
+
+def test_predict_into_a_full_disk_leaves_no_broken_image_under_its_name(tiny_run, small_disk):
+    """Before: predict --vectors left p10.png empty under its final name, --vector the same."""
+    data, run = tiny_run
+    filler = fill_disk(small_disk, 20_000)  # room for a few 32² PNGs, not for 12 (tmpfs takes 4 kB pages)
+    many = run_cli("predict", "--model", str(run), "--vectors", str(data / "vectors.csv"), "--out",
+                   str(small_disk / "many"))
+    assert many.returncode != 0 and len(many.stderr.strip().splitlines()) == 1, many.stderr
+    written = sorted(os.listdir(small_disk / "many"))
+    assert 0 < len(written) < 12 and damaged_images(small_disk / "many") == {}, written
+    assert not [n for n in os.listdir(small_disk / "many") if n.startswith(".")], "a temporary file was left"
+    with open(small_disk / "more.bin", "wb") as more:  # the rest of the disk too
+        more.write(b"\0" * os.statvfs(small_disk).f_bavail * os.statvfs(small_disk).f_frsize)
+    one = run_cli("predict", "--model", str(run), "--vector", "1,0,0,0,0", "--out", str(small_disk / "one.png"))
+    assert one.returncode != 0 and not (small_disk / "one.png").exists(), one.stderr
+    assert len(one.stderr.strip().splitlines()) == 1 and "No space left" in one.stderr, one.stderr
+    os.remove(filler)

@@ -129,20 +129,20 @@ def predict(args: argparse.Namespace) -> int:
         check_output_names(names, args.vectors)
     quiet_tensorflow()
     import numpy as np
-    from PIL import Image
 
+    from ..ml.dataset import save_png
     from ..ml.inference import load_run, predict, to_uint8
 
     trained = load_run(args.model)
     vectors = np.stack([trained.checked_input(values) for values in raw])  # all checked before any write
     images = to_uint8(predict(trained, vectors))
     if args.vector is not None:
-        Image.fromarray(images[0]).save(out, format="PNG")
+        save_png(out, images[0])
         print(out)
         return 0
     os.makedirs(out, exist_ok=True)
     for name, image in zip(names, images):
-        Image.fromarray(image).save(os.path.join(out, f"{name}.png"), format="PNG")
+        save_png(os.path.join(out, f"{name}.png"), image)
     print(f"{len(images)} images in {out}")
     return 0
 

@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw
 
 from ..errors import UserError
 from ..vector import POSITION_FIELDS, colour_of, position_of
-from .dataset import load_image, read_index
+from .dataset import load_image, read_index, save_png
 
 CAPTION_HEIGHT = 14  # pixels below each tile for "x, y" and a swatch of the emitted colour
 
@@ -34,7 +34,7 @@ def make_contact_sheet(folder: str, out_path: str, columns: int = 4, limit: int 
         draw.rectangle([left + 2, top + tile + 2, left + 12, top + tile + 12], fill=swatch)
         caption = "  ".join(f"{name} {value:+.2f}" for name, value in zip(POSITION_FIELDS, position))
         draw.text((left + 16, top + tile + 1), caption, fill=(220, 220, 220))
-    sheet.save(out_path)
+    save_png(out_path, sheet)
     return count
 
 

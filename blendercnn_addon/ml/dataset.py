@@ -7,6 +7,7 @@ dataset whose generation is still running (or was cancelled) reads consistently.
 from __future__ import annotations
 
 import hashlib
+import io
 import math
 import os
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from ..dataset_card import DatasetCard
-from ..dataset_format import METADATA_NAME, DatasetFolder, read_metadata, sample_name
+from ..dataset_format import METADATA_NAME, DatasetFolder, read_metadata, sample_name, write_atomically
 from ..errors import UserError
 from ..run_config import RunConfig
 from ..vector import VECTOR_FIELDS, VECTOR_SIZE
@@ -128,6 +129,15 @@ def load_image(path: str) -> np.ndarray:
             return np.asarray(image.convert("RGB"))
     except (OSError, ValueError) as err:
         raise UserError(f"cannot read image {path} ({err})") from None
+
+
+def save_png(path: str, image) -> None:
+    """Write ``image`` ((H, W, 3) uint8 array, or a PIL image) as a PNG at ``path``, atomically: encoded
+    in memory, then written under a temporary name and renamed, so a full disk or a kill never leaves
+    a broken or empty file under the final name (the one way every image outside Blender is written)."""
+    buffer = io.BytesIO()
+    (image if isinstance(image, Image.Image) else Image.fromarray(np.asarray(image))).save(buffer, format="PNG")
+    write_atomically(path, buffer.getvalue())
 
 
 CACHE_DIR = ".blendercnn_cache"

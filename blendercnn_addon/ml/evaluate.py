@@ -13,12 +13,11 @@ from __future__ import annotations
 import os
 
 import numpy as np
-from PIL import Image
 
 from ..errors import UserError
 from ..metrics import per_image_psnr
 from ..run_folder import COMPARISON_NAME, Metrics, write_metrics
-from .dataset import cached_images, check_same_dataset, read_index
+from .dataset import cached_images, check_same_dataset, read_index, save_png
 from .inference import load_run, predict, to_uint8
 
 MASK_THRESHOLD = 0.25  # brightest channel of the real image, on [0, 1]
@@ -40,7 +39,7 @@ def comparison_grid(real: np.ndarray, generated: np.ndarray, out_path: str) -> N
     """PNG with one row per sample: real | generated | |difference| x 4."""
     difference = np.clip(np.abs(real - generated) * 4.0, 0.0, 1.0)
     rows = [np.concatenate([r, g, d], axis=1) for r, g, d in zip(real, generated, difference)]
-    Image.fromarray(to_uint8(np.concatenate(rows, axis=0))).save(out_path)
+    save_png(out_path, to_uint8(np.concatenate(rows, axis=0)))
 
 
 def evaluate(data: str, run: str, out_dir: str | None = None) -> Metrics:

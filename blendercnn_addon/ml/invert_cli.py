@@ -15,7 +15,7 @@ import numpy as np
 from ..dataset_format import write_atomically
 from ..errors import UserError
 from ..vector import VECTOR_FIELDS
-from .dataset import load_image
+from .dataset import load_image, save_png
 from .inference import load_run
 from .invert import STEPS, Estimate, check_picture, invert, judge
 
@@ -40,9 +40,7 @@ def invert_one(run: str, picture_path: str, out: str | None, steps: int = STEPS)
     if problem:
         raise UserError(f"{picture_path}: {problem}")
     if out:
-        from PIL import Image
-
-        Image.fromarray(estimate.image).save(out, format="PNG")
+        save_png(out, estimate.image)
     print(_describe(estimate))
     return 0
 
