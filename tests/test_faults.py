@@ -287,3 +287,24 @@ def test_predict_into_a_full_disk_leaves_no_broken_image_under_its_name(tiny_run
     assert one.returncode != 0 and not (small_disk / "one.png").exists(), one.stderr
     assert len(one.stderr.strip().splitlines()) == 1 and "No space left" in one.stderr, one.stderr
     os.remove(filler)
+
+
+def test_sigterm_stops_training_after_a_batch_and_the_run_resumes(tiny_run):
+    """Before: train had no SIGTERM handler and died where it was (in a save, nothing resumable)."""
+    data, _ = tiny_run
+    run = data.parent / "terminated"
+    process = subprocess.Popen([sys.executable, "-m", "blendercnn_addon", "train", "--data", str(data), "--out",
+                                str(run), "--epochs", "1000", "--patience", "1000", "--batch-size", "2"],
+                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (run / "state.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (run / "state.json").exists(), "no epoch finished"
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0 and "training cancelled" in stdout, stderr[-2000:]
+    assert (run / "model.keras").is_file() and (run / "last.keras").is_file()
+    done = json.loads((run / "state.json").read_text())["epochs_done"]
+    resumed = run_cli("train", "--data", str(data), "--out", str(run), "--epochs", str(done + 1), "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads((run / "state.json").read_text())["epochs_done"] == done + 1

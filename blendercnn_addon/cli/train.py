@@ -83,12 +83,14 @@ def train(args: argparse.Namespace) -> int:
     else:
         report = TerminalReport()
 
-    def first_interrupt(signum, frame):  # the first Ctrl-C stops cleanly, a second one the hard way
-        sys.stderr.write("\nstopping after this batch (Ctrl-C again to abort)\n")
+    def first_interrupt(signum, frame):  # the first Ctrl-C (or SIGTERM) stops cleanly, a second Ctrl-C at once
+        if not stop.is_set():
+            sys.stderr.write("\nstopping after this batch (Ctrl-C again to abort)\n")
         stop.set()
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
-    previous = signal.signal(signal.SIGINT, first_interrupt)
+    # SIGTERM as Ctrl-C: a scheduler or kill stops after the batch, with the best model and last.keras saved
+    previous = {sig: signal.signal(sig, first_interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         result = train_model(request, report, stop)
     except UserError as err:
@@ -96,7 +98,8 @@ def train(args: argparse.Namespace) -> int:
             report("error", message=str(err))
         raise
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     if args.progress == "bar":
         state = "cancelled" if result["cancelled"] else "stopped early" if result["stopped_early"] else "finished"
         psnr = result["best_val_psnr"]
