@@ -77,8 +77,8 @@ def seed_scene(scene):
     return scene
 
 
-TENSORFLOW_COMMANDS = {"train", "evaluate", "predict", "serve", "invert"}
-IN_PROCESS_COMMANDS = {"train", "evaluate", "predict", "invert"}  # serve reads this process's stdin: never here
+TENSORFLOW_COMMANDS = {"train", "evaluate", "predict", "serve", "invert", "export"}
+IN_PROCESS_COMMANDS = {"train", "evaluate", "predict", "invert", "export"}  # serve reads this process's stdin: never here
 
 
 def tensorflow_python() -> str:

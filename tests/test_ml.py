@@ -392,13 +392,20 @@ def test_invert_a_folder_writes_a_csv_that_predict_reads_back(trained_run, tiny_
     assert again.returncode == 0, again.stderr
 
 
-def test_invert_works_for_the_seed_architecture_too(tiny_dataset, tmp_path):
-    """Inversion asks the model only for images and gradients: a seed-architecture run inverts too
-    (one epoch draws the ball vaguely, so only the fit to its own image is checked; measured 58.9 dB)."""
-    run, picture = tmp_path / "seed_run", tmp_path / "picture.png"
+@pytest.fixture(scope="module")
+def seed_run(tiny_dataset, tmp_path_factory):
+    """A seed-architecture run of one epoch on the tiny dataset."""
+    run = tmp_path_factory.mktemp("ml") / "seed_run"
     done = run_cli("train", "--data", str(tiny_dataset), "--out", str(run), "--arch", "seed", "--epochs", "1",
                    "--batch-size", "8")
     assert done.returncode == 0, done.stderr
+    return run
+
+
+def test_invert_works_for_the_seed_architecture_too(seed_run, tmp_path):
+    """Inversion asks the model only for images and gradients: a seed-architecture run inverts too
+    (one epoch draws the ball vaguely, so only the fit to its own image is checked; measured 58.9 dB)."""
+    run, picture = seed_run, tmp_path / "picture.png"
     done = run_cli("predict", "--model", str(run), "--vector", "0.9,0.35,0.1,0.3,-0.4", "--out", str(picture))
     assert done.returncode == 0, done.stderr
     done = run_cli("invert", "--model", str(run), "--image", str(picture))

@@ -1,4 +1,4 @@
-"""``evaluate``, ``predict``, ``invert`` and ``serve``: use a trained model (TensorFlow; no Blender)."""
+"""``evaluate``, ``predict``, ``invert``, ``serve`` and ``export``: use a trained model (TensorFlow; no Blender)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from .arguments import check_png_out, folder_argument, quiet_tensorflow
 
 
 def add_commands(commands) -> None:
-    """evaluate, predict, invert and serve."""
+    """evaluate, predict, invert, serve and export."""
     ev = commands.add_parser(
         "evaluate", help="metrics and a real | generated | difference grid on the run's validation split",
         description="Evaluate a trained run on the validation samples recorded in its config.json: MSE, mean "
@@ -61,6 +61,19 @@ def add_commands(commands) -> None:
                     "(RGBA float32, bottom row first, as Blender stores pixels) instead of base64 lines: "
                     "the panel's fast path")
     sv.set_defaults(handler=serve)
+
+    ex = commands.add_parser(
+        "export", help="write a trained model as ONNX or a TensorFlow SavedModel, checked against Keras",
+        description="Export a trained run for use without Keras: --format onnx (onnxruntime, in a game engine, "
+                    "a web page or a phone; needs tf2onnx and onnx) or savedmodel. Input \"vector\" (batch, "
+                    f"{len(VECTOR_FIELDS)}) float32 ({','.join(VECTOR_FIELDS)}), output \"image\" (batch, R, R, 3) "
+                    "in 0..1, top row first. The export is run on 16 vectors and must match Keras's images to "
+                    "at least 60 dB before it takes its name.")
+    ex.add_argument("--model", required=True, metavar="RUN", help="run folder (or its model.keras)")
+    ex.add_argument("--format", default="onnx", metavar="FORMAT", help="onnx (default) or savedmodel")
+    ex.add_argument("--out", metavar="PATH", help="file (onnx) or folder (savedmodel) to write "
+                    "(default: RUN/model.onnx, RUN/saved_model)")
+    ex.set_defaults(handler=export)
 
 
 def evaluate(args: argparse.Namespace) -> int:
@@ -182,3 +195,18 @@ def serve(args: argparse.Namespace) -> int:
     except UserError as err:
         report("error", id=None, fatal=True, message=str(err))
         raise
+
+
+def export(args: argparse.Namespace) -> int:
+    from ..ml import export as formats
+
+    if args.format not in formats.FORMATS:
+        raise UserError(f"unknown --format {args.format!r}; choose one of {', '.join(formats.FORMATS)}")
+    out = os.path.abspath(args.out) if args.out else formats.default_path(args.model, args.format)
+    formats.check_request(args.format, out)
+    quiet_tensorflow()
+    result = formats.export_run(args.model, args.format, out)
+    print(f"{result.format}: {result.path}")
+    print(f"size_bytes: {result.size_bytes}")
+    print(f"parity_psnr_db: {result.parity_psnr_db:.1f}")
+    return 0

@@ -90,6 +90,15 @@ class _FusedCall:
         raise NotImplementedError
 
 
+def without_compiled_calls(model: keras.Model) -> keras.Model:
+    """``model`` with every fused layer running its chain op by op (the same numbers, no XLA cluster):
+    what an export needs, since an XLA-compiled call is an op that ONNX and other runtimes lack."""
+    for layer in model.layers:
+        if isinstance(layer, _FusedCall):
+            layer._fused_call = layer.fused
+    return model
+
+
 FUSE_FROM_PIXELS = 64 * 64  # images with fewer pixels per channel run op by op (see _FusedCall)
 
 
