@@ -2,8 +2,9 @@
 
 A small chart a user reads at a glance in an Image Editor: dB grid lines labelled on the left,
 one dot per finished epoch joined by a line, the best epoch ringed, and the validation loss as
-a dimmer line on its own (log) scale. Digits come from a built-in 3×5 pixel font, so the chart
-needs no font library.
+a thinner line on its own (log) scale; a legend names both, the x axis is labelled EPOCH with
+the last epoch's number. Text comes from a built-in 3×5 pixel font, so the chart needs no font
+library.
 """
 
 from __future__ import annotations
@@ -12,35 +13,43 @@ import math
 
 import numpy as np
 
-WIDTH, HEIGHT = 360, 180  # pixels of the chart
-MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 30, 10, 10, 16
+WIDTH, HEIGHT = 400, 200  # pixels of the chart
+# Sized to be read where the Curve button shows it: framed whole in an Image Editor as narrow as
+# the default layout's (≈ 270 px), a glyph of 5 × GLYPH_SCALE pixels is ≈ 10 px high on screen.
+GLYPH_SCALE = 3
+MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 34, 10, 26, 24
 BACKGROUND = (40, 40, 40)
 GRID = (70, 70, 70)
-TEXT = (170, 170, 170)
+TEXT = (200, 200, 200)
 PSNR_COLOUR = (90, 160, 255)  # Blender's selection blue
-LOSS_COLOUR = (200, 130, 60)
+LOSS_COLOUR = (230, 140, 60)
 BEST_COLOUR = (255, 255, 255)
 GRID_STEP_DB = 5.0
-DIGIT_SCALE = 2
 
-_DIGITS = {  # 3 columns × 5 rows, row by row
+_GLYPHS = {  # 3 columns × 5 rows, row by row: digits and the letters the chart's labels use
     "0": "111101101101111", "1": "010110010010111", "2": "111001111100111", "3": "111001111001111",
     "4": "101101111001001", "5": "111100111001111", "6": "111100111101111", "7": "111001001001001",
     "8": "111101111101111", "9": "111101111001111",
+    "B": "110101110101110", "C": "111100100100111", "D": "110101101101110", "E": "111100110100111",
+    "H": "101101111101101", "L": "100100100100111", "N": "111101101101101", "O": "111101101101111",
+    "P": "111101111100100", "R": "110101110101101", "S": "111100111001111",
 }
 
 
+def text_width(text: str) -> int:
+    """Pixels ``text`` takes when drawn (a glyph and its gap per character)."""
+    return len(text) * 4 * GLYPH_SCALE
+
+
 def _draw_text(canvas: np.ndarray, text: str, left: int, top: int, colour) -> None:
-    """Digits of ``text`` (others skipped) at (left, top), DIGIT_SCALE pixels per font pixel."""
+    """``text`` (digits, the letters in _GLYPHS; anything else is a space) at (left, top),
+    GLYPH_SCALE pixels per font pixel."""
     for char in text:
-        pattern = _DIGITS.get(char)
-        if pattern is None:
-            continue
-        for index, bit in enumerate(pattern):
+        for index, bit in enumerate(_GLYPHS.get(char, "")):
             if bit == "1":
-                y, x = top + (index // 3) * DIGIT_SCALE, left + (index % 3) * DIGIT_SCALE
-                canvas[y:y + DIGIT_SCALE, x:x + DIGIT_SCALE] = colour
-        left += 4 * DIGIT_SCALE
+                y, x = top + (index // 3) * GLYPH_SCALE, left + (index % 3) * GLYPH_SCALE
+                canvas[y:y + GLYPH_SCALE, x:x + GLYPH_SCALE] = colour
+        left += 4 * GLYPH_SCALE
 
 
 def _draw_line(canvas: np.ndarray, start: tuple[float, float], end: tuple[float, float], colour,
@@ -80,13 +89,17 @@ def curve_pixels(val_psnr: list[float], val_loss: list[float] | None = None,
     while level <= high + 1e-9:  # dB grid lines with their figures
         y = int(round(to_y((level - low) / (high - low))))
         canvas[y, MARGIN_LEFT:width - MARGIN_RIGHT] = GRID
-        _draw_text(canvas, str(int(level)), 2, max(0, min(height - 10, y - 5)), TEXT)
+        glyph_h = 5 * GLYPH_SCALE
+        _draw_text(canvas, str(int(level)), 2, max(0, min(height - glyph_h, y - glyph_h // 2)), TEXT)
         level += GRID_STEP_DB
     for epoch in range(1, epochs + 1):  # a tick per epoch under the plot
         x = int(round(to_x(epoch)))
         canvas[height - MARGIN_BOTTOM:height - MARGIN_BOTTOM + 3, x] = GRID
-    _draw_text(canvas, str(len(val_psnr)), width - MARGIN_RIGHT - 4 * DIGIT_SCALE * len(str(len(val_psnr))),
-               height - MARGIN_BOTTOM + 4, TEXT)
+    label_top = height - MARGIN_BOTTOM + 6
+    _draw_text(canvas, "EPOCH", MARGIN_LEFT, label_top, TEXT)
+    _draw_text(canvas, str(len(val_psnr)), width - MARGIN_RIGHT - text_width(str(len(val_psnr))), label_top, TEXT)
+    _draw_text(canvas, "PSNR DB", MARGIN_LEFT, 4, PSNR_COLOUR)
+    _draw_text(canvas, "LOSS", MARGIN_LEFT + text_width("PSNR DB  "), 4, LOSS_COLOUR)
     losses = [(e, v) for e, v in enumerate(val_loss or [], start=1) if v is not None and math.isfinite(v) and v > 0]
     if len(losses) >= 1:
         logs = [math.log10(v) for _, v in losses]

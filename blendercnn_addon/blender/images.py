@@ -78,39 +78,78 @@ def load_png(name: str, path: str) -> bpy.types.Image:
 def show_in_image_editors(image: bpy.types.Image) -> int:
     """Show ``image`` in every open Image Editor that shows no image yet, and redraw them all.
 
-    Editors showing another image (the user's, or Real next to Preview) are left alone.
-    Returns how many editors show ``image`` now.
+    Editors showing another image (the user's, or Real next to Preview) are left alone. An editor
+    that starts showing ``image``, or whose image changed size (a 256² model after a 64² one), is
+    framed to it (frame_if_new). Returns how many editors show ``image`` now.
     """
     shown = 0
-    window_manager = bpy.context.window_manager
-    for window in window_manager.windows if window_manager else ():
-        for area in window.screen.areas:
-            if area.type != "IMAGE_EDITOR":
-                continue
-            space = area.spaces.active
-            if space.image is None or space.image == image:
-                space.image = image
-                shown += 1
-            area.tag_redraw()
+    for window, area in _image_editors():
+        space = area.spaces.active
+        if space.image is None or space.image == image:
+            space.image = image
+            frame_if_new(window, area)
+            shown += 1
+        area.tag_redraw()
     return shown
 
 
 def show_in_an_image_editor(image: bpy.types.Image) -> bool:
-    """Show ``image`` in one Image Editor: the one showing another of the add-on's images (so Model,
-    Real, Difference and the curve take turns there), else the first. False when none is open."""
-    window_manager = bpy.context.window_manager
-    editors = [area for window in (window_manager.windows if window_manager else ())
-               for area in window.screen.areas if area.type == "IMAGE_EDITOR"]
+    """Show ``image`` in one Image Editor, framed whole: the one showing another of the add-on's
+    images (so Model, Real, Difference and the curve take turns there), else the first. False when
+    none is open."""
+    editors = _image_editors()
     if not editors:
         return False
-    if any(a.spaces.active.image == image for a in editors):
-        return True
-    ours = [a for a in editors if a.spaces.active.image is not None and a.spaces.active.image.name in OWN_IMAGES
-            and a.spaces.active.image.name != PREVIEW_IMAGE]
-    area = (ours or editors)[0]
+    for window, area in editors:
+        if area.spaces.active.image == image:
+            frame_if_new(window, area)
+            return True
+    ours = [(w, a) for w, a in editors if a.spaces.active.image is not None
+            and a.spaces.active.image.name in OWN_IMAGES and a.spaces.active.image.name != PREVIEW_IMAGE]
+    window, area = (ours or editors)[0]
     area.spaces.active.image = image
+    frame_if_new(window, area)
     area.tag_redraw()
     return True
+
+
+_framed: dict[int, tuple[str, tuple[int, int]]] = {}  # area pointer → (image name, size) it was framed to
+
+
+def frame_if_new(window, area) -> bool:
+    """Frame the editor's image whole (View ▸ Frame All, fitted to the editor) when the editor shows
+    a different image, or the same one at another size, than when it was last framed; a zoom the
+    user chose for an image is kept while it stays. True when it framed now."""
+    image = area.spaces.active.image
+    if image is None:
+        return False
+    shown = (image.name, tuple(image.size))
+    if _framed.get(area.as_pointer()) == shown:
+        return False
+    if not frame_whole(window, area):
+        return False
+    _framed[area.as_pointer()] = shown
+    return True
+
+
+def frame_whole(window, area) -> bool:
+    """Fit the Image Editor ``area``'s image to its main region, as Shift+Home (Frame All, Fit) does.
+    False when the editor cannot be framed now (no drawable region yet)."""
+    region = next((r for r in area.regions if r.type == "WINDOW"), None)
+    if region is None or region.width < 2 or region.height < 2:
+        return False
+    try:
+        with bpy.context.temp_override(window=window, area=area, region=region):
+            return "FINISHED" in bpy.ops.image.view_all(fit_view=True)
+    except RuntimeError:  # the operator's poll failed: the editor is being rebuilt
+        return False
+
+
+def _image_editors() -> list:
+    """(window, area) of every open Image Editor."""
+    window_manager = bpy.context.window_manager
+    return [(window, area) for window in (window_manager.windows if window_manager else ())
+            for area in window.screen.areas if area.type == "IMAGE_EDITOR"]
 
 
 def difference_pixels(model: np.ndarray, real: np.ndarray) -> np.ndarray:

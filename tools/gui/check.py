@@ -2,8 +2,10 @@
 
 Blender's own state was checked during the run (results.json "checks"); here the pixels are:
 the sidebar is not blank in any step, the progress bar's filled part grows across the
-"generating" screenshots, and the Image Editor shows the preview's bright spot where the
-preview image has it. Writes OUT/contact_sheet.png. Exit code 0 only when all holds.
+"generating" screenshots, the Image Editor shows the preview's bright spot where the
+preview image has it, and every image an Image Editor shows is framed whole in it and is what
+the screenshot holds there (the training curve with lines and labels a person can read).
+Writes OUT/contact_sheet.png. Exit code 0 only when all holds.
 
 Usage: python tools/gui/check.py OUT
 """
@@ -18,6 +20,12 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 PROGRESS_BLUE_MIN = 140  # Blender's progress fill is a saturated blue
+FRAMED_SHARE = 0.9  # a framed image fills at least this share of its editor's width or height
+EDGE_PX = 3  # ... and lies inside the editor, give or take this many pixels
+SHOWN_MEAN_DIFF = 20.0  # mean |screen - image| (0-255 levels, the screen crop resized to the image)
+READABLE_GLYPH_PX = 9.0  # the curve's digits and letters at least this high on screen
+CURVE_LINE_PIXELS = 40  # screen pixels of the PSNR line's blue (90, 160, 255) at least
+UNSETTLED_SHOTS = {"following"}  # taken mid-drag: the image changes between screen and datablock
 # Figures measured in the window (results.json) and the targets they must meet.
 FIGURE_TARGETS = (
     ("preview_resolution", lambda v: v == 256, "the preview is timed at 256²"),
@@ -75,6 +83,36 @@ def bright_spot(pixels: np.ndarray) -> tuple[float, float]:
     return (cols.mean() + 0.5) / pixels.shape[1], (rows.mean() + 0.5) / pixels.shape[0]
 
 
+def view_failures(out: str, shot: dict, pixels: np.ndarray) -> list[str]:
+    """Each Image Editor of the shot: its image framed whole, the screen showing that image, and
+    for the curve readable labels and a visible line. Prints each view's figures."""
+    failures = []
+    for view in shot.get("views", []):
+        where = f"{shot['path']}: {view['image']}"
+        ex, ey, ew, eh = view["editor_rect"]
+        ix, iy, iw, ih = view["image_rect"]
+        inside = ix >= ex - EDGE_PX and iy >= ey - EDGE_PX and ix + iw <= ex + ew + EDGE_PX \
+            and iy + ih <= ey + eh + EDGE_PX
+        fills = max(iw / ew, ih / eh)
+        image = np.load(os.path.join(out, view["pixels"])).astype(np.float64)
+        screen = Image.fromarray(crop(pixels, view["image_rect"]).astype(np.uint8))
+        seen = np.asarray(screen.resize((image.shape[1], image.shape[0]), Image.BOX), np.float64)
+        diff = float(np.abs(seen - image).mean())
+        line = int(np.count_nonzero(np.all(np.abs(crop(pixels, view["image_rect"]) - (90, 160, 255)) <= 30, axis=2)))
+        glyph_px = view.get("glyph_height", 0) * iw / max(view["size"][0], 1)
+        print(f"view {where}: fills {fills:.2f} of the editor, inside {inside}, mean diff {diff:.1f}"
+              + (f", glyphs {glyph_px:.1f} px, line {line} px" if view.get("glyph_height") else ""))
+        if not inside or fills < FRAMED_SHARE:
+            failures.append(f"{where} is not framed whole in its editor (image {view['image_rect']}, "
+                            f"editor {view['editor_rect']})")
+        if shot["name"] not in UNSETTLED_SHOTS and diff > SHOWN_MEAN_DIFF:
+            failures.append(f"{where}: the screen differs from the image by {diff:.1f} levels on average")
+        if view.get("glyph_height") and (glyph_px < READABLE_GLYPH_PX or line < CURVE_LINE_PIXELS):
+            failures.append(f"{where}: the curve is not readable on screen (glyphs {glyph_px:.1f} px, "
+                            f"line {line} px)")
+    return failures
+
+
 def contact_sheet(out: str, shots: list[dict], path: str, columns: int = 4, width: int = 400) -> None:
     thumbs = []
     for shot in shots:
@@ -108,6 +146,12 @@ def main(out: str) -> int:
             expected = shot["spot"]
             if max(abs(seen[0] - expected[0]), abs(seen[1] - expected[1])) > 0.15:
                 failures.append(f"{shot['path']}: bright spot at {seen}, the preview has it at {expected}")
+    views = [shot for shot in shots if shot.get("views")]
+    for shot in views:
+        failures += view_failures(out, shot, load(out, shot))
+    curve_views = [v for s in views for v in s["views"] if v["image"] == "BlenderCNN Training"]
+    if not curve_views:
+        failures.append("no screenshot shows the training curve in an Image Editor")
     for key, meets, target in FIGURE_TARGETS:
         value = results.get(key)
         print(f"{key}: {value}")

@@ -21,6 +21,7 @@ import time
 import traceback
 
 import bpy
+import numpy as np
 
 OUT, ZIP, MODELS = sys.argv[sys.argv.index("--") + 1:][:3]  # MODELS: prepare_models.py's
 ADDON = "bl_ext.user_default.blendercnn_addon"
@@ -210,6 +211,25 @@ class Driver:
         left, top = self.to_screen(main, x0, main.height - y1)
         return [left, top, x1 - x0, y1 - y0]
 
+    def editor_views(self, stem: str) -> list[dict]:
+        """What each Image Editor shows, for check.py to compare with the screenshot's pixels: the
+        editor's main region and the image's rectangles on screen ([x, y, w, h]), and the image's
+        own pixels (OUT/STEM-view-N.npy, (H, W, 3) uint8, top row first)."""
+        read_image = sys.modules[ADDON + ".blender.images"].read_image
+        views = []
+        for area in self.areas("IMAGE_EDITOR"):
+            image = area.spaces.active.image
+            if image is None or image.size[0] == 0:
+                continue
+            main = next(r for r in area.regions if r.type == "WINDOW")
+            pixels = f"{stem}-view-{len(views)}.npy"
+            np.save(os.path.join(OUT, pixels), read_image(image))
+            glyph = 5 * sys.modules[ADDON + ".training_curve"].GLYPH_SCALE if image.name == "BlenderCNN Training" else 0
+            views.append({"image": image.name, "size": list(image.size), "pixels": pixels, "glyph_height": glyph,
+                          "editor_rect": [*self.to_screen(main, 0, 0), main.width, main.height],
+                          "image_rect": self.image_rect(area, image)})
+        return views
+
     # -- evidence ------------------------------------------------------------------------------
     def shot(self, name: str, **facts) -> None:
         path = os.path.join(OUT, f"{len(self.shots) + 1:02d}-{name}.png")
@@ -217,7 +237,8 @@ class Driver:
         ui = self.sidebar()
         x0, y0 = self.to_screen(ui, 0, 0)
         self.shots.append({"name": name, "path": os.path.basename(path), "time": time.time(),
-                           "sidebar": [x0, y0, ui.width, ui.height], **facts})
+                           "sidebar": [x0, y0, ui.width, ui.height],
+                           "views": self.editor_views(os.path.basename(path)[:-4]), **facts})
 
     def check(self, what: str, ok: bool, detail="") -> None:
         self.checks.append({"check": what, "ok": bool(ok), "detail": str(detail)})
@@ -449,9 +470,7 @@ def preview_and_type_a_vector(d: Driver):
     editor = d.area("IMAGE_EDITOR")
     d.check("the preview appears in the Image Editor", image is not None and editor.spaces.active.image == image,
             editor.spaces.active.image)
-    d.move(*d.area_centre("IMAGE_EDITOR"))
-    d.key("shift+Home")  # View Fit: the image fills the editor
-    yield 0.6
+    yield 0.6  # no View Fit here: the add-on frames the image it shows (check.py reads the pixels)
     d.shot("preview", image_rect=d.image_rect(editor, image), spot=bright_spot(image),
            latency_ms=preview.latency_ms)
 
@@ -471,10 +490,7 @@ def render_real_beside_it(d: Driver):
     d.check("the panel shows the PSNR between them", preview.real_psnr > 0, preview.real_psnr)
     d.check("the preview matches its real render at 28 dB or more", preview.real_psnr >= 28.0, preview.real_psnr)
     d.figures["preview_vs_real_psnr_db"] = round(preview.real_psnr, 2)
-    for area in d.areas("IMAGE_EDITOR"):
-        d.move(*d.area_centre(area))
-        d.key("shift+Home")
-        yield 0.4
+    yield 0.4
     real_editor = next(a for a in d.areas("IMAGE_EDITOR") if a.spaces.active.image == real)
     d.shot("preview-and-real", real_rect=d.image_rect(real_editor, real), real_spot=bright_spot(real),
            psnr=preview.real_psnr)
@@ -488,9 +504,6 @@ def render_real_beside_it(d: Driver):
     yield from d.press("blendercnn.show_image(", x_fraction=0.25)
     shown = [a.spaces.active.image.name for a in d.areas("IMAGE_EDITOR") if a.spaces.active.image]
     d.check("the training curve shows in the Image Editor", "BlenderCNN Training" in shown, shown)
-    d.move(*d.area_centre(next(a for a in d.areas("IMAGE_EDITOR")
-                               if a.spaces.active.image.name == "BlenderCNN Training")))
-    d.key("shift+Home")
     yield 0.4
     d.shot("training-curve")
     real_editor.spaces.active.image = real  # as a user picks Real again from the editor's image menu
