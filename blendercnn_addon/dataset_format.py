@@ -35,13 +35,9 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 from .dataset_card import CARD_NAME, DatasetCard, DatasetIdentity
 from .errors import UserError
+from .file_lock import EXCLUSIVE, SHARED, FileLock, LockHeld, is_held
 from .png_check import DamagedImage, check_png
 from .vector import VECTOR_FIELDS
-
-try:
-    import fcntl
-except ImportError:  # Windows: runs are not locked against each other there
-    fcntl = None
 
 METADATA_NAME = "metadata.json"
 VECTORS_NAME = "vectors.csv"
@@ -260,20 +256,12 @@ class DatasetFolder:
         """Whether a generate run (or a shard of one) is writing into this folder now: its lock is held.
 
         Probed with a shared lock taken and dropped at once (it conflicts only with a writer's
-        exclusive lock); False where there are no locks (Windows) or no work folder yet."""
+        exclusive lock; file_lock.is_held); False when there is no work folder yet."""
         work = self.file(WORK_FOLDER)
-        if fcntl is None or not os.path.isdir(work):
+        if not os.path.isdir(work):
             return False
         names = ["writer.lock", *(n for n in os.listdir(work) if n.startswith("shard-") and n.endswith(".lock"))]
-        for name in names:
-            try:
-                with open(os.path.join(work, name), "rb") as handle:
-                    fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return True
-            except FileNotFoundError:
-                continue
-        return False
+        return any(is_held(os.path.join(work, name)) for name in names)
 
     def write_tables(self, vectors: Mapping[int, Vector], noise_seeds: Mapping[int, int]) -> None:
         """Rewrite metadata.json, vectors.csv and metadata.jsonl (each atomically) for the finished samples."""
@@ -288,39 +276,29 @@ class DatasetFolder:
 
 
 class WriterLock:
-    """The lock of one run writing into a dataset folder; :meth:`release` (or process exit) drops it."""
+    """The lock of one run writing into a dataset folder (file_lock.py: it holds on Windows too);
+    :meth:`release` (or process exit) drops it."""
 
     def __init__(self, folder: DatasetFolder, shard_index: int, shard_count: int):
-        self._handles = []
-        if fcntl is None:
-            return
+        self._locks: list[FileLock] = []
         work = folder.file(WORK_FOLDER)
         os.makedirs(work, exist_ok=True)
         sharded = shard_count > 1
         try:
-            self._take(os.path.join(work, "writer.lock"), fcntl.LOCK_SH if sharded else fcntl.LOCK_EX)
+            self._locks.append(FileLock(os.path.join(work, "writer.lock"), SHARED if sharded else EXCLUSIVE))
             if sharded:
-                self._take(os.path.join(work, f"shard-{shard_index}-of-{shard_count}.lock"), fcntl.LOCK_EX)
-        except BlockingIOError:
+                self._locks.append(FileLock(os.path.join(work, f"shard-{shard_index}-of-{shard_count}.lock")))
+        except LockHeld:
             self.release()
             what = f"shard {shard_index}/{shard_count}" if sharded else "a run"
             raise UserError(f"another generate run is writing into {folder.path} (it holds the lock "
                             f"{WORK_FOLDER}/writer.lock against {what}); wait for it to end, or use --shard "
                             "I/N in every run to split the work") from None
 
-    def _take(self, path: str, mode: int) -> None:
-        handle = open(path, "a+b")
-        try:
-            fcntl.flock(handle.fileno(), mode | fcntl.LOCK_NB)
-        except BaseException:
-            handle.close()
-            raise
-        self._handles.append(handle)
-
     def release(self) -> None:
-        for handle in self._handles:
-            handle.close()  # closing drops the flock
-        self._handles.clear()
+        for lock in self._locks:
+            lock.release()
+        self._locks.clear()
 
 
 def read_metadata(path: str) -> dict[int, list[float]]:
@@ -336,7 +314,50 @@ def read_metadata(path: str) -> dict[int, list[float]]:
     return vectors
 
 
-def missing_indices(indices: Iterable[int], finished: Iterable[int]) -> list[int]:
-    """The ``indices`` (a dataset's, GenerationSettings.indices) that still need rendering, in order."""
-    done = set(finished)
-    return [i for i in indices if i not in done]
+class PendingIndices:
+    """The samples a run still has to render, ascending: those of ``indices`` (a dataset's,
+    GenerationSettings.indices) in the shard (i % shard_count == shard_index) and not finished.
+
+    Held as the range, the shard and the set of finished samples, never as a list: its memory grows
+    with the work done, not with the count asked for (a count of 10⁹ costs nothing until refused).
+    Iterating is lazy and sees samples discarded meanwhile (render pools iterate it while the run
+    records finished samples)."""
+
+    def __init__(self, indices: range, shard_index: int = 0, shard_count: int = 1, finished: Iterable[int] = ()):
+        first = indices.start + (shard_index - indices.start) % shard_count
+        self._shard = range(first, indices.stop, shard_count)
+        self._done = {i for i in finished if i in self._shard}
+        self._cursor = 0  # every position of _shard before it is done
+
+    @property
+    def total(self) -> int:
+        """How many samples the shard holds, finished or not."""
+        return len(self._shard)
+
+    def __len__(self) -> int:
+        return len(self._shard) - len(self._done)
+
+    def __bool__(self) -> bool:
+        return len(self) > 0
+
+    def __contains__(self, index: int) -> bool:
+        return index in self._shard and index not in self._done
+
+    def __iter__(self):
+        for position in range(self._cursor, len(self._shard)):
+            index = self._shard[position]
+            if index not in self._done:
+                yield index
+
+    def first(self) -> int | None:
+        """The lowest sample still to render, or None."""
+        return next(iter(self), None)
+
+    def discard(self, index: int) -> None:
+        """Record ``index`` as finished (no longer pending)."""
+        if index in self._shard:
+            self._done.add(index)
+            while self._cursor < len(self._shard) and self._shard[self._cursor] in self._done:
+                self._cursor += 1
+
+

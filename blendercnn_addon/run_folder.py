@@ -8,6 +8,7 @@
     metrics.json    :class:`Metrics`: evaluate's figures on the run's validation samples
     comparison.png  evaluate's real | generated | difference grid
     logs/           TensorBoard: Keras's scalars, val_psnr, and a real | generated image grid
+    .blendercnn-train.lock  held by the one train writing here (:class:`TrainerLock`)
 
 Each file is written atomically (a kill never leaves half a file) and read here only; a file that
 is not what it should be is one UserError naming it.
@@ -21,6 +22,7 @@ from dataclasses import asdict, dataclass, fields
 
 from .dataset_format import read_json, write_atomically
 from .errors import UserError
+from .file_lock import FileLock, LockHeld
 from .metrics import psnr_from_mse
 
 MODEL_NAME = "model.keras"
@@ -30,6 +32,40 @@ HISTORY_NAME = "history.json"
 METRICS_NAME = "metrics.json"
 COMPARISON_NAME = "comparison.png"
 LOGS_FOLDER = "logs"
+TRAIN_LOCK_NAME = ".blendercnn-train.lock"
+
+
+class TrainerLock:
+    """One trainer per run folder: TRAIN_LOCK_NAME held exclusively (file_lock.py, Windows too) from
+    :meth:`take` until the ``with`` block ends or the process does. Taken once the folder is known
+    to be a run (on resume) or has just been made (a new run), so bad input writes nothing."""
+
+    def __init__(self, run: str):
+        self.run = run
+        self._lock: FileLock | None = None
+
+    def take(self) -> None:
+        """UserError when another train holds this run folder."""
+        if self._lock is not None:
+            return
+        try:
+            self._lock = FileLock(os.path.join(self.run, TRAIN_LOCK_NAME))
+        except LockHeld:
+            raise UserError(f"another train is writing into {self.run} (it holds {TRAIN_LOCK_NAME}); wait "
+                            "for it to end, or choose another folder") from None
+
+    def __enter__(self) -> "TrainerLock":
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+
+def run_files(run: str) -> list[str]:
+    """The run folder's entries a user or a run made (the trainer's lock file is not one)."""
+    return [name for name in os.listdir(run) if name != TRAIN_LOCK_NAME] if os.path.isdir(run) else []
 
 
 def _from_dict(cls, data, where: str):

@@ -308,3 +308,29 @@ def test_sigterm_stops_training_after_a_batch_and_the_run_resumes(tiny_run):
     resumed = run_cli("train", "--data", str(data), "--out", str(run), "--epochs", str(done + 1), "--resume")
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads((run / "state.json").read_text())["epochs_done"] == done + 1
+
+
+def test_a_second_trainer_in_a_run_folder_is_refused_and_the_first_runs_on(tiny_run):
+    """Before: two train --resume on one folder both ran and exited 0, each overwriting the other's
+    model.keras, last.keras, state.json and history.json."""
+    data, run = tiny_run
+    first = subprocess.Popen([sys.executable, "-m", "blendercnn_addon", "train", "--data", str(data), "--out", str(run),
+                              "--epochs", "1000", "--patience", "1000", "--batch-size", "2", "--resume"],
+                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while json.loads((run / "state.json").read_text())["epochs_done"] < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)  # the first trainer holds the folder (it finished an epoch of its own)
+        for second in (run_cli("train", "--data", str(data), "--out", str(run), "--epochs", "3000", "--resume"),
+                       run_cli("train", "--data", str(data), "--out", str(run), "--epochs", "1")):
+            lines = second.stderr.strip().splitlines()
+            assert second.returncode == 2 and len(lines) == 1, second.stderr
+            assert "another train is writing into" in lines[0] or "is not empty" in lines[0], lines
+        assert first.poll() is None, "the first trainer must run on"
+    finally:
+        first.send_signal(signal.SIGINT)
+        stdout, stderr = first.communicate(timeout=60)
+    assert first.returncode == 0 and "training cancelled" in stdout, stderr[-2000:]
+    resumed = run_cli("train", "--data", str(data), "--out", str(run), "--epochs", "1000", "--resume",
+                      "--time-budget", "1")
+    assert resumed.returncode == 0, resumed.stderr  # the lock went with the first trainer

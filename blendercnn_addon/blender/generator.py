@@ -26,7 +26,7 @@ from .. import scene_geometry, storage, view_lut
 from ..architectures import default_resolution_problem
 from ..dataset_card import ColourRecord, DatasetCard, DatasetIdentity, FilesRecord, RenderRecord
 from ..dataset_format import (HF_METADATA_NAME, METADATA_NAME, SCENE_TABLE_NAMES, VECTORS_NAME, WORK_FOLDER,
-                              DatasetFolder, missing_indices, write_atomically)
+                              DatasetFolder, PendingIndices, write_atomically)
 from ..errors import UserError
 from ..png_check import DamagedImage
 from ..randomization import noise_seed, sample_vector
@@ -58,7 +58,7 @@ class DatasetJob:
         self.quiet = quiet
         self.folder = DatasetFolder(settings.out_dir)
         self.notes: list[str] = []
-        self.pending: list[int] = []
+        self.pending = PendingIndices(range(0))
         self.rendered_now = 0  # samples this job rendered (not counting earlier runs)
         self._vectors: dict[int, tuple] = {}
         self._noise_seeds: dict[int, int] = {}
@@ -120,8 +120,8 @@ class DatasetJob:
         finished = {i for i in finished if i in s.indices}
         for index in sorted(finished):
             self._remember(index)
-        self.pending = [i for i in missing_indices(s.indices, finished) if s.in_shard(i)]
-        self._shard_total = sum(1 for i in s.indices if s.in_shard(i))
+        self.pending = PendingIndices(s.indices, s.shard_index, s.shard_count, finished)
+        self._shard_total = self.pending.total
         storage.check_space(self.folder.path, len(self.pending), s.resolution,
                             with_tables=not all(os.path.exists(self.folder.file(n)) for n in SCENE_TABLE_NAMES))
         self._lock = self.folder.lock(s.shard_index, s.shard_count)  # the first write into the folder
@@ -172,7 +172,7 @@ class DatasetJob:
         """Render the lowest missing sample; returns its index, or None when none is left."""
         if not self.pending:
             return None
-        index = self.pending[0]
+        index = self.pending.first()
         vector = sample_vector(self.settings.seed, index, self.settings.vectors)
         began = time.monotonic()
         renderer.render_vector(self.scene, self._setup, vector, self.folder.temp_image_path(index),
@@ -180,7 +180,7 @@ class DatasetJob:
         self.folder.commit_image(index, self.settings.resolution)
         self._render_seconds += time.monotonic() - began
         self.rendered_now += 1
-        self.pending.pop(0)
+        self.pending.discard(index)
         self._remember(index, vector)
         if time.monotonic() - self._last_flush >= TABLE_FLUSH_SECONDS:
             self.flush()
@@ -325,7 +325,6 @@ class ParallelDatasetJob(DatasetJob):
         blend_copy = os.path.join(self._work_dir, "scene.blend")
         renderer.save_scene_copy(blend_copy)
         self.pool = self._make_pool(blend_copy)
-        self._pending_set = set(self.pending)
 
     def _make_pool(self, blend_copy: str):
         """The pool of local worker processes that render ``self.pending`` from ``blend_copy``."""
@@ -335,7 +334,7 @@ class ParallelDatasetJob(DatasetJob):
         logs = os.path.join(self.folder.path, WORK_FOLDER, "logs")
         return LocalRenderPool(
             command=lambda slot: worker_command(job_path),
-            indices=list(self.pending), workers=self.settings.workers,
+            indices=self.pending, workers=self.settings.workers,
             log_path=lambda slot: os.path.join(logs, f"worker-{socket.gethostname()}-{os.getpid()}-{slot}.log"),
             is_on_disk=lambda index: os.path.exists(self.folder.image_path(index)))
 
@@ -348,13 +347,11 @@ class ParallelDatasetJob(DatasetJob):
     def step(self, timeout: float = 0.0) -> list[int]:
         if self.pool is None:
             return []
-        finished = [i for i in self.pool.poll(timeout) if i in self._pending_set]
+        finished = [i for i in self.pool.poll(timeout) if i in self.pending]
         for index in finished:
-            self._pending_set.discard(index)
+            self.pending.discard(index)
             self._remember(index)
             self.rendered_now += 1
-        if finished:
-            self.pending = [i for i in self.pending if i in self._pending_set]
         for note in self.pool.stats.notes:
             if note not in self.notes:
                 self.notes.append(note)
@@ -365,9 +362,8 @@ class ParallelDatasetJob(DatasetJob):
     def _settle(self, index: int) -> None:
         """A sample a stopped worker held: committed after our last look (workers commit their own
         images, whole), it joins the tables and the card; otherwise its temporary image goes."""
-        if index in self._pending_set and os.path.exists(self.folder.image_path(index)):
-            self._pending_set.discard(index)
-            self.pending = [i for i in self.pending if i != index]
+        if index in self.pending and os.path.exists(self.folder.image_path(index)):
+            self.pending.discard(index)
             self._remember(index)
             self.rendered_now += 1
         else:

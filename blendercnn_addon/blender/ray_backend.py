@@ -26,7 +26,7 @@ import bpy
 from ..dataset_format import DatasetFolder
 from ..errors import UserError
 from .generator import ParallelDatasetJob
-from ..processes.parallel import IN_FLIGHT_PER_WORKER, MAX_ATTEMPTS, PoolStats
+from ..processes.parallel import IN_FLIGHT_PER_WORKER, MAX_ATTEMPTS, IndexQueue, PoolStats
 from ..png_check import DamagedImage
 from ..processes.workers import PACKAGE_DIR
 from ..settings import GenerationSettings
@@ -100,7 +100,7 @@ class RayRenderPool:
         self._blend = ray.put(blend)
         self._folder = folder
         self._recycle_every = recycle_every
-        self._queue = collections.deque(indices)
+        self._queue = IndexQueue(indices)
         self._attempts: collections.Counter = collections.Counter()
         self._in_flight: dict = {}  # object ref -> (actor slot, index)
         self._actors: dict[int, list] = {}  # slot -> [actor handle, images sent to it]
@@ -240,7 +240,7 @@ class RayDatasetJob(ParallelDatasetJob):
         job = {"settings": self.settings.to_dict(), "scene": self.scene.name, "denoiser": self._denoiser,
                "threads": threads}
         self._card = self._card.with_render(backend=f"ray ({self.actors} actors)")
-        return RayRenderPool(job, blend, list(self.pending), self.actors, threads, self.settings.recycle_every,
+        return RayRenderPool(job, blend, self.pending, self.actors, threads, self.settings.recycle_every,
                              self.folder)
 
     def worker_label(self) -> str:

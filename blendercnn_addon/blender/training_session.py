@@ -23,7 +23,7 @@ from ..architectures import ARCHITECTURES
 from .background import crash_message, log_path
 from ..dataset_format import METADATA_NAME
 from ..errors import UserError
-from ..run_folder import MODEL_NAME, resumable
+from ..run_folder import MODEL_NAME, resumable, run_files
 from .images import TRAINING_IMAGE, write_image
 from .paths import resolve_output_dir, user_folder
 from .preferences import tensorflow_python
@@ -226,7 +226,7 @@ def _check_folders(data: str, run_dir: str, arch: str, resume: bool, follow: boo
     ``follow``: generate is writing the dataset now (its first images and tables are still to come)."""
     if not follow and not os.path.isfile(os.path.join(data, METADATA_NAME)):
         raise UserError(f"no dataset in {data} ({METADATA_NAME} missing): generate one or choose its folder")
-    if not resume and os.path.isdir(run_dir) and os.listdir(run_dir):
+    if not resume and run_files(run_dir):
         raise UserError(f"run folder {run_dir} is not empty: clear the Run field for a new one, or Resume")
     record = ARCHITECTURES[arch]
     if not resume and not follow and record.needs_view_table and not view_lut.present(data):

@@ -28,6 +28,7 @@ from ..run_config import FOLLOW_START_WAIT_S
 from .dataset import DatasetIndex, index_of_vectors, load_image
 
 MIN_SAMPLES = 32  # images before the first epoch (enough to place the ball and hold some validation)
+FIRST_CAPACITY = 4096  # samples the arrays hold before they first grow (they double from there)
 POLL_SECONDS = 1.0  # how often to look for the first images while waiting
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
@@ -87,7 +88,9 @@ class GrowingDataset:
 
     def _add(self, sample: int, vector: np.ndarray, image: np.ndarray) -> None:
         if self.images is None:
-            capacity = max(self._card.count, MIN_SAMPLES)
+            # Room for what the card promises, but never more than FIRST_CAPACITY up front: a card of
+            # 10⁷ samples reserves nothing it has not loaded (the arrays double as samples arrive).
+            capacity = min(max(self._card.count, MIN_SAMPLES), FIRST_CAPACITY)
             self.images = np.empty((capacity, *image.shape), np.uint8)
             self.vectors = np.zeros((capacity, len(vector)), np.float32)
             self.indices = np.zeros(capacity, np.int64)

@@ -22,7 +22,7 @@ from ..errors import UserError
 from ..processes.workers import PACKAGE_DIR
 from ..run_config import (SPLIT_BY_SAMPLE_INDEX, SPLIT_SHUFFLED, RunConfig, TrainingRecipe, TrainRequest,
                           read_run_config, write_run_config)
-from ..run_folder import LAST_NAME, MODEL_NAME, RunState, read_state
+from ..run_folder import LAST_NAME, MODEL_NAME, RunState, TrainerLock, read_state, run_files
 from ..vector import RANGED_FIELDS, VECTOR_FIELDS, VECTOR_SIZE, vector_bounds
 from ..version import addon_version
 from .dataset import (DatasetIndex, cached_images, check_same_dataset, emission_strength, read_index, split_rows,
@@ -36,8 +36,14 @@ BALL_FIT_SAMPLES = 1000  # training images that place the radiance model's ball 
 def train(request: TrainRequest, report, stop_requested: threading.Event | None = None, epoch_hook=None) -> dict:
     """Train as ``request`` says; ``report(event, **fields)`` receives protocol events (see protocol.py).
     ``epoch_hook(model, epoch)``, if given, runs after each finished epoch (benchmarks measure there).
-    Returns the "done" event's fields. Raises UserError for bad data or run folders."""
+    Returns the "done" event's fields. Raises UserError for bad data or run folders, and while
+    another train writes into the same run folder (run_folder.TrainerLock)."""
     request.validate()
+    with TrainerLock(request.out) as trainer_lock:
+        return _train(request, report, stop_requested, epoch_hook, trainer_lock)
+
+
+def _train(request: TrainRequest, report, stop_requested, epoch_hook, trainer_lock) -> dict:
     stop_requested = stop_requested or threading.Event()
     growing = GrowingDataset(request.data) if request.follow else None
     if growing is not None:
@@ -57,7 +63,7 @@ def train(request: TrainRequest, report, stop_requested: threading.Event | None 
     keras.utils.set_random_seed(recipe.seed)
     # Built before anything is written: an unknown architecture or a missing view table writes nothing.
     model, features = (None, None) if request.resume else _new_model(recipe.arch, request.data, index, resolution)
-    run_config, state = _prepare_run(request, recipe, index, resolution, features)
+    run_config, state = _prepare_run(request, recipe, index, resolution, features, trainer_lock)
     train_rows, val_rows = _split(run_config, index)
     if request.resume:
         model = _load_for_resume(os.path.join(request.out, LAST_NAME), resolution)
@@ -273,25 +279,37 @@ def _split(run_config: RunConfig, index: DatasetIndex) -> tuple[np.ndarray, np.n
 
 
 def _prepare_run(request: TrainRequest, recipe: TrainingRecipe, index: DatasetIndex, resolution: int,
-                 features) -> tuple[RunConfig, RunState]:
-    """Write (or, on resume, read back) config.json; returns (run config, state)."""
+                 features, trainer_lock: TrainerLock) -> tuple[RunConfig, RunState]:
+    """Take the run folder's trainer lock, then write (or, on resume, read back) config.json;
+    returns (run config, state)."""
     run = request.out
     if request.resume:
-        try:
-            state = read_state(run)
-        except UserError as err:
-            raise UserError(f"cannot resume {run}: {err}") from None
-        if state is None:
-            raise UserError(f"nothing to resume in {run}: no finished epoch was saved there")
+        _resumable_state(run)  # a folder with nothing to resume is refused before a lock file is made there
+        trainer_lock.take()
+        state = _resumable_state(run)  # read again now that no other trainer writes here
         run_config = read_run_config(run)
         check_same_dataset(index, run_config, run)
         return run_config, state
-    if os.path.isdir(run) and os.listdir(run):
+    if run_files(run):
         raise UserError(f"run folder {run} is not empty; choose a new folder or pass --resume")
     run_config = _new_run_config(request, recipe, index, resolution, features)
     os.makedirs(run, exist_ok=True)
+    trainer_lock.take()
+    if run_files(run):  # another new run started here between the look above and the lock
+        raise UserError(f"run folder {run} is not empty; choose a new folder or pass --resume")
     write_run_config(run, run_config)
     return run_config, RunState()
+
+
+def _resumable_state(run: str) -> RunState:
+    """The run's state.json; UserError when it is unreadable or records no finished epoch."""
+    try:
+        state = read_state(run)
+    except UserError as err:
+        raise UserError(f"cannot resume {run}: {err}") from None
+    if state is None:
+        raise UserError(f"nothing to resume in {run}: no finished epoch was saved there")
+    return state
 
 
 def _load_for_resume(path: str, resolution: int):

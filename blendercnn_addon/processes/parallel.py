@@ -31,6 +31,31 @@ IN_FLIGHT_PER_WORKER = 2
 START_TIMEOUT_S = 300.0  # opening Blender and the scene; generous for slow disks and first-run caches
 
 
+class IndexQueue:
+    """The indices a pool hands out, drawn lazily from ``indices`` (any iterable, e.g. the run's
+    PendingIndices: no list of a large job is ever made), with indices given back (a crashed
+    worker's) handed out first. Supports the deque calls the pools use: popleft, appendleft, bool."""
+
+    def __init__(self, indices):
+        self._returned: collections.deque = collections.deque()
+        self._source = iter(indices)
+        self._next = next(self._source, None)
+
+    def __bool__(self) -> bool:
+        return bool(self._returned) or self._next is not None
+
+    def popleft(self) -> int:
+        if self._returned:
+            return self._returned.popleft()
+        if self._next is None:
+            raise IndexError("pop from an empty IndexQueue")
+        index, self._next = self._next, next(self._source, None)
+        return index
+
+    def appendleft(self, index: int) -> None:
+        self._returned.appendleft(index)
+
+
 @dataclass
 class PoolWorker:
     """A worker process and the indices it was sent but has not reported yet."""
@@ -69,7 +94,7 @@ class LocalRenderPool:
         self._command = command
         self._log_path = log_path or (lambda slot: None)
         self._is_on_disk = is_on_disk or (lambda index: False)
-        self._queue = collections.deque(indices)
+        self._queue = IndexQueue(indices)
         self._attempts: collections.Counter = collections.Counter()
         self._workers: list[PoolWorker] = []
         self._size = max(1, min(workers, len(indices)))
