@@ -305,11 +305,16 @@ def read_metadata(path: str) -> dict[int, list[float]]:
     """Read a metadata.json (ours or the seed's) into {index: [r, g, b, x, y]}."""
     with open(path, encoding="utf-8") as handle:
         raw = json.load(handle)
+    if not isinstance(raw, dict):
+        raise UserError(f"{path} is not a metadata table (a JSON object of sample_<i>: [r, g, b, x, y])")
     vectors = {}
     for key, value in raw.items():
         match = re.fullmatch(r"sample_(\d+)", key)
         if not match:
             raise UserError(f"{path}: unexpected key {key!r} (expected sample_<i>)")
+        if not isinstance(value, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                  for v in value):
+            raise UserError(f"{path}: {key} is {json.dumps(value)[:80]}, not a list of numbers")
         vectors[int(match.group(1))] = [float(v) for v in value]
     return vectors
 

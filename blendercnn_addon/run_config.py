@@ -33,7 +33,7 @@ from .dataset_card import DatasetIdentity
 from .dataset_format import read_json, write_atomically
 from .errors import UserError
 from .run_folder import MODEL_NAME
-from .vector import VECTOR_FIELDS, check_vector
+from .vector import VECTOR_FIELDS, check_range, check_vector
 
 CONFIG_NAME = "config.json"
 RUN_CONFIG_FORMAT_VERSION = 2  # 1: the plain dictionary of earlier versions (same keys, no format field)
@@ -47,6 +47,18 @@ SPLIT_BY_SAMPLE_INDEX = "sample_index"  # growing.validation_by_index: a seeded 
 FOLLOW_START_WAIT_S = 60.0
 BEFORE_RECORDED = {"min_improvement_db": 0.0,  # any gain counted as an improvement
                    "lr_reductions": 0}  # no floor on the learning rate
+
+
+def _typed(name: str, value, kind: type):
+    """``value`` as ``kind`` (int: a whole number, not a bool; float: a finite or infinite number);
+    ValueError naming ``name`` otherwise (from_dict makes it a UserError naming the file)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} is {value!r}, not a number")
+    if kind is int:
+        if not float(value).is_integer():
+            raise ValueError(f"{name} is {value!r}, not a whole number")
+        return int(value)
+    return float(value)
 
 
 @dataclass(frozen=True)
@@ -112,6 +124,9 @@ class TrainingRecipe:
         """The recipe keys of a flat config.json; missing ones as the run trained (BEFORE_RECORDED) or the defaults."""
         values = {**BEFORE_RECORDED, **{f.name: data[f.name] for f in fields(cls) if f.name in data}}
         values["arch"] = str(values.get("arch") or "seed")
+        for f in fields(cls):  # each value of the type the field holds (a hand-edited file may say "x" or 2.5)
+            if f.name != "arch" and values.get(f.name) is not None:
+                values[f.name] = _typed(f.name, values[f.name], int if "int" in str(f.type) else float)
         return cls(**values)
 
     def to_dict(self) -> dict:
@@ -201,6 +216,7 @@ class RunConfig:
             for key in ("vector_min", "vector_max"):
                 if values.get(key) is not None:
                     values[key] = tuple(float(v) for v in values[key])
+            _check_ranges(values.get("vector_min"), values.get("vector_max"))
             identity = values.get("dataset_identity")
             values["dataset_identity"] = DatasetIdentity.from_dict(identity) if isinstance(identity, dict) else None
             recipe = TrainingRecipe.from_dict(data)
@@ -224,6 +240,20 @@ class RunConfig:
     def checked_input(self, values) -> list[float]:
         """The vector ``values`` checked against what this model accepts (vector.check_vector)."""
         return check_vector(values, self.vector_min, self.vector_max)
+
+
+def _check_ranges(low, high) -> None:
+    """ValueError unless the ranges a config records (None: not recorded) are one finite, non-empty
+    range per vector field, inside what generate accepts (vector.check_range; colours 0..1)."""
+    if low is None and high is None:
+        return
+    if low is None or high is None or len(low) != len(VECTOR_FIELDS) or len(high) != len(VECTOR_FIELDS):
+        raise ValueError(f"vector_min and vector_max must hold {len(VECTOR_FIELDS)} numbers each")
+    for name, a, b in zip(VECTOR_FIELDS, low, high):
+        try:
+            check_range(name, a, b)
+        except UserError as err:
+            raise ValueError(str(err)) from None
 
 
 def model_path(run: str) -> str:

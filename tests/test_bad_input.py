@@ -140,3 +140,22 @@ def test_a_count_of_a_billion_is_refused_before_any_per_image_memory(tmp_path):
     peak_kib = int(done.stdout.strip())
     assert peak_kib < 2 * 1024 * 1024, f"peak memory {peak_kib / 1024:.0f} MiB"
     assert not (tmp_path / "ds").exists()
+
+
+def test_the_panel_refuses_a_billion_images_at_once_inside_blender(seed_scene, tmp_path):
+    """The same refusal in Blender's own process (the user's unsaved scene is there): before, the
+    index list grew by gigabytes before the disk check."""
+    import resource
+    import time
+
+    props = seed_scene.blendercnn
+    props.output_dir = str(tmp_path / "ds")
+    props.resolution = 16
+    props.count = 1_000_000_000
+    before_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    began = time.monotonic()
+    with pytest.raises(RuntimeError, match="not enough disk space"):
+        bpy.ops.blendercnn.generate_dataset()
+    assert time.monotonic() - began < 30
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before_kib < 512 * 1024, "memory grew"
+    assert os.listdir(tmp_path) == []

@@ -7,6 +7,7 @@ skipped with the reason otherwise).
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -334,3 +335,31 @@ def test_a_second_trainer_in_a_run_folder_is_refused_and_the_first_runs_on(tiny_
     resumed = run_cli("train", "--data", str(data), "--out", str(run), "--epochs", "1000", "--resume",
                       "--time-budget", "1")
     assert resumed.returncode == 0, resumed.stderr  # the lock went with the first trainer
+
+
+def test_a_model_save_on_a_full_disk_leaves_no_partial_model(tiny_run, small_disk):
+    """Before: .partial-model.keras (up to 9.6 MB) stayed beside the run after a full disk."""
+    data, _ = tiny_run
+    fill_disk(small_disk, 1_500_000)  # room for config.json and the logs, not for a 3.9 MB model
+    run = small_disk / "run"
+    done = run_cli("train", "--data", str(data), "--out", str(run), "--epochs", "1")
+    assert done.returncode != 0 and len(done.stderr.strip().splitlines()) == 1, done.stderr[-2000:]
+    assert "No space left" in done.stderr or "disk" in done.stderr, done.stderr[-2000:]
+    assert not [name for name in os.listdir(run) if "partial" in name], os.listdir(run)
+
+
+def test_generate_stops_when_its_folder_is_deleted_under_it(tmp_path):
+    """Before: generate rendered on into a folder Blender made again, and its tables listed hundreds
+    of images that were gone."""
+    out = tmp_path / "ds"
+    process = start_cli("generate", "--out", str(out), "--count", "4000", *TINY)
+    try:
+        wait_for_images(out, 2)
+        shutil.rmtree(out)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    lines = stderr.strip().splitlines()
+    assert process.returncode == 2 and "was deleted or moved while generating" in lines[-1], stderr[-2000:]
+    assert not out.exists() or len(os.listdir(out)) <= 2, "it went on rendering"

@@ -24,7 +24,7 @@ import numpy as np
 from . import render_worker, renderer
 from .. import scene_geometry, storage, view_lut
 from ..architectures import default_resolution_problem
-from ..dataset_card import ColourRecord, DatasetCard, DatasetIdentity, FilesRecord, RenderRecord
+from ..dataset_card import CARD_NAME, ColourRecord, DatasetCard, DatasetIdentity, FilesRecord, RenderRecord
 from ..dataset_format import (HF_METADATA_NAME, METADATA_NAME, SCENE_TABLE_NAMES, VECTORS_NAME, WORK_FOLDER,
                               DatasetFolder, PendingIndices, write_atomically)
 from ..errors import UserError
@@ -172,6 +172,7 @@ class DatasetJob:
         """Render the lowest missing sample; returns its index, or None when none is left."""
         if not self.pending:
             return None
+        self._check_folder()
         index = self.pending.first()
         vector = sample_vector(self.settings.seed, index, self.settings.vectors)
         began = time.monotonic()
@@ -185,6 +186,14 @@ class DatasetJob:
         if time.monotonic() - self._last_flush >= TABLE_FLUSH_SECONDS:
             self.flush()
         return index
+
+    def _check_folder(self) -> None:
+        """UserError when the dataset folder lost its card since start() wrote it: the folder was
+        deleted or moved while rendering (Blender would make it again for the next image, and the
+        tables would list images that are gone)."""
+        if not os.path.isfile(self.folder.file(CARD_NAME)):
+            raise UserError(f"the dataset folder {self.folder.path} was deleted or moved while generating "
+                            "(its dataset.json is gone); stopped, nothing more written")
 
     def flush(self) -> None:
         """Rewrite metadata.json, vectors.csv and the card for the samples finished so far.
@@ -348,6 +357,8 @@ class ParallelDatasetJob(DatasetJob):
         if self.pool is None:
             return []
         finished = [i for i in self.pool.poll(timeout) if i in self.pending]
+        if finished:
+            self._check_folder()
         for index in finished:
             self.pending.discard(index)
             self._remember(index)

@@ -114,6 +114,28 @@ def show_in_an_image_editor(image: bpy.types.Image) -> bool:
 
 
 _framed: dict[int, tuple[str, tuple[int, int]]] = {}  # area pointer → (image name, size) it was framed to
+FRAME_CHECK_SECONDS = 0.5
+
+
+def frame_changed_editors() -> float:
+    """Timer: frame every Image Editor that has started showing one of the add-on's images (or the
+    same at another size) since it was last framed — also when the user picked it from the
+    editor's own image menu. Returns the seconds until the next look."""
+    for window, area in _image_editors():
+        image = area.spaces.active.image
+        if image is not None and image.name in OWN_IMAGES and frame_if_new(window, area):
+            area.tag_redraw()
+    return FRAME_CHECK_SECONDS
+
+
+def register() -> None:
+    if not bpy.app.timers.is_registered(frame_changed_editors):
+        bpy.app.timers.register(frame_changed_editors, first_interval=FRAME_CHECK_SECONDS, persistent=True)
+
+
+def unregister() -> None:
+    if bpy.app.timers.is_registered(frame_changed_editors):
+        bpy.app.timers.unregister(frame_changed_editors)
 
 
 def frame_if_new(window, area) -> bool:

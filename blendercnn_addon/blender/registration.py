@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bpy
 
-from . import background, follow_scene, operators, preferences, properties
+from . import background, follow_scene, images, operators, preferences, properties
 from .ui import panels
 
 CLI_COMMAND_ID = "blendercnn"
@@ -19,6 +19,7 @@ def register(cli_command=None) -> None:
         bpy.utils.register_class(cls)
     background.register()
     follow_scene.register()  # depsgraph and frame-change handlers
+    images.register()  # frames the add-on's images whole in the editors that show them
     if cli_command is not None:  # ``blender -c blendercnn generate ...``
         _cli_handle = bpy.utils.register_cli_command(CLI_COMMAND_ID, cli_command)
 
@@ -28,6 +29,7 @@ def unregister() -> None:
     if _cli_handle is not None:
         bpy.utils.unregister_cli_command(_cli_handle)
         _cli_handle = None
+    images.unregister()
     follow_scene.unregister()
     background.unregister()  # stops every worker (training, preview, TensorBoard)
     for cls in reversed(preferences.CLASSES + operators.CLASSES + panels.CLASSES):

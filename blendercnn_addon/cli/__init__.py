@@ -17,6 +17,7 @@ from .arguments import OneLineParser
 
 EXIT_FAILURE = 1
 EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
 COMMAND_GROUPS = (generate, train, models, environment)
 
 
@@ -45,6 +46,9 @@ def main(argv: list[str] | None = None, prog: str = "python -m blendercnn_addon"
         return EXIT_FAILURE
     except SystemExit as done:  # --help
         return int(done.code or 0)
+    except KeyboardInterrupt:  # Ctrl-C in a command that does not stop gracefully (invert, predict, evaluate)
+        sys.stderr.write(f"{prog.split()[-1]}: interrupted; nothing more was written\n")
+        return EXIT_INTERRUPTED
 
 
 def blender_command(argv: list[str]) -> int:

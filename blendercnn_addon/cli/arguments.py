@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 
 from ..errors import UserError
 
 
+# A negative number as an option's value, scientific notation included (argparse's own pattern, in
+# Python 3.11, takes -1e-1 for an option name): -1, -0.5, -.5, -1e-1, -2.5E+3, -inf.
+NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^-inf$")
+
+
 class OneLineParser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line (not usage + message) and never calls sys.exit."""
+    """argparse, but a usage error is one line (not usage + message) and never calls sys.exit, and
+    every negative number reads as a value (NEGATIVE_NUMBER)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = NEGATIVE_NUMBER
 
     def error(self, message):
         raise UserError(f"{message} (see {self.prog} --help)")

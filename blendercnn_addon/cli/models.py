@@ -112,7 +112,16 @@ def _read_vector_csv(path: str) -> tuple[list[str], list[list[str]]]:
     if not rows:
         raise UserError(f"{path} has a header but no rows")
     names = [row.get("name") or f"prediction_{n}" for n, row in enumerate(rows)]
-    return names, [[row[k] for k in VECTOR_FIELDS] for row in rows]
+    vectors = [[row[k] for k in VECTOR_FIELDS] for row in rows]
+    # A row whose vector is all empty is a picture invert could not estimate (its note says why):
+    # the CSV invert writes reads back here, those rows left out.
+    kept = [n for n, vector in enumerate(vectors) if any((value or "").strip() for value in vector)]
+    if not kept:
+        raise UserError(f"{path} has no row with a vector (every {','.join(VECTOR_FIELDS)} is empty)")
+    return [names[n] for n in kept], [vectors[n] for n in kept]
+
+
+MAX_NAME_BYTES = 255  # a file name's limit on every common file system (ext4, APFS, NTFS in UTF-16 units)
 
 
 def check_output_names(names: list[str], source: str) -> None:
@@ -124,6 +133,9 @@ def check_output_names(names: list[str], source: str) -> None:
                 or ":" in name or "\0" in name or os.path.isabs(name)):
             raise UserError(f"{source} row {row}: name {name!r} is not a plain file name (no folders, '..', "
                             "leading dot or ':'); images are written inside --out only")
+        if len((name + ".png").encode("utf-8")) > MAX_NAME_BYTES:
+            raise UserError(f"{source} row {row}: name {name[:40]!r}… is {len(name)} characters; file names "
+                            f"hold at most {MAX_NAME_BYTES} bytes with .png")
         key = name.casefold()
         if key in seen:
             raise UserError(f"{source} rows {seen[key]} and {row} have the same name {name!r}; names must differ")
@@ -171,8 +183,10 @@ def invert(args: argparse.Namespace) -> int:
             raise UserError(f"--images {args.images} is not a folder")
     elif args.out is not None:
         check_png_out(args.out)
-    if args.steps is not None and args.steps < 1:
-        raise UserError(f"--steps must be at least 1, got {args.steps}")
+    from ..ml.invert import MAX_STEPS  # numpy only: no TensorFlow yet
+
+    if args.steps is not None and not 1 <= args.steps <= MAX_STEPS:
+        raise UserError(f"--steps must be between 1 and {MAX_STEPS:,}, got {args.steps:,}")
     quiet_tensorflow()
     from ..ml.invert_cli import invert_folder, invert_one
 

@@ -31,11 +31,14 @@ GRID_SAMPLES = 4  # fixed validation samples shown in TensorBoard each epoch
 
 @dataclass(frozen=True)
 class Divergence:
-    """Where the loss became NaN or infinite: epoch, batch (None: in validation), the learning rate then."""
+    """Where the loss became NaN or infinite: epoch, batch (None: in validation), the learning rate
+    then; in_weights: the weights were found non-finite after TensorFlow stopped on them (an index
+    computed from a NaN position) rather than the loss."""
 
     epoch: int
     batch: int | None
     learning_rate: float
+    in_weights: bool = False
 
 
 @dataclass
@@ -210,9 +213,16 @@ def drawn_exactly(model):
 def save_model(model, path: str, run_config: RunConfig) -> None:
     """model.save(path), with the run config inside the file, via a temporary file and a rename."""
     partial = os.path.join(os.path.dirname(path), ".partial-" + os.path.basename(path))  # Keras wants *.keras
-    model.save(partial)
-    embed_in_model(partial, run_config)
-    os.replace(partial, path)
+    try:
+        model.save(partial)
+        embed_in_model(partial, run_config)
+        os.replace(partial, path)
+    except BaseException:  # a full disk, a second Ctrl-C: no half-written model left beside the run's
+        try:
+            os.remove(partial)
+        except OSError:
+            pass
+        raise
 
 
 def plateau_callbacks(recipe: TrainingRecipe) -> list:

@@ -122,11 +122,21 @@ def world_radiance(index: DatasetIndex) -> float | None:
     return None if value is None else float(value)
 
 
+SIXTEEN_BIT_GREY = ("I;16", "I;16B", "I;16L", "I")  # how Pillow opens a 16-bit greyscale PNG
+
+
 def load_image(path: str) -> np.ndarray:
-    """(H, W, 3) uint8 RGB image; RGBA files (the seed's) lose their alpha."""
+    """(H, W, 3) uint8 RGB image; RGBA files (the seed's) lose their alpha; 16-bit greyscale is
+    scaled to 8 bits (Pillow's own conversion clips it: every mid grey would read as white). A
+    picture over Pillow's decompression-bomb limit (≈ 179 million pixels) is refused unread."""
     try:
         with Image.open(path) as image:
+            if image.mode in SIXTEEN_BIT_GREY:
+                grey = np.clip(np.rint(np.asarray(image, np.float64) / 257.0), 0, 255).astype(np.uint8)
+                return np.repeat(grey[..., None], 3, axis=2)
             return np.asarray(image.convert("RGB"))
+    except Image.DecompressionBombError as err:
+        raise UserError(f"cannot read image {path}: it is too large to be a picture of this scene ({err})") from None
     except (OSError, ValueError) as err:
         raise UserError(f"cannot read image {path} ({err})") from None
 

@@ -55,7 +55,8 @@ class GrowingDataset:
 
     After :meth:`refresh`, rows 0 .. count-1 of ``images`` (capacity, H, W, 3) and ``vectors``
     (capacity, VECTOR_SIZE) hold the samples ``indices[:count]``, in the order they were
-    loaded. Capacity starts at the card's planned count: untouched rows cost no memory."""
+    loaded. Capacity starts at the card's planned count, at most FIRST_CAPACITY, and doubles as
+    samples arrive: memory follows what is loaded, not what the card promises."""
 
     def __init__(self, folder: str):
         self.folder = DatasetFolder(folder)

@@ -39,6 +39,8 @@ from .ball_geometry import core_centres, pixel_grid
 from .evaluate import glow_mask
 from .inference import TrainedModel
 
+MAX_STEPS = 20_000  # invert --steps at most (≈ 100 s a picture at 64² on 2 cores; 150 suffice)
+STEPS_PER_CALL = 250  # steps run in one graph call: a Ctrl-C waits at most this many (≈ 1.3 s at 64²)
 STEPS = 150  # Adam steps (measured at 64²: 80 left bright near-white balls 6-8 cm off; 150 take ≈ 0.75 s)
 LEARNING_RATE = 0.08  # per step, in colour units and in tanh units of the position
 START_COLOURS = ((0.8, 0.8, 0.8),)  # linear RGB starts, run as one batch (3 starts: no better, 1.8× the time)
@@ -169,7 +171,8 @@ def _descend(trained: TrainedModel, target: np.ndarray, start: np.ndarray, low: 
     the best start's vector (VECTOR_SIZE,) float32 and its mean squared error."""
     descent = _descent_for(trained, low, high)
     descent.reset(target, start)
-    errors = descent.run(np.int32(steps)).numpy()
+    for first in range(1, steps + 1, STEPS_PER_CALL):  # Python between the calls: Ctrl-C stops here
+        errors = descent.run(np.int32(first), np.int32(min(STEPS_PER_CALL, steps + 1 - first))).numpy()
     return descent.best(int(np.argmin(errors))), float(errors.min())
 
 
@@ -221,12 +224,12 @@ class _Descent:
             self.colour.assign(tf.clip_by_value(self.colour, 0.0, 1.0))  # the projection
             return errors
 
-        @tf.function(input_signature=[tf.TensorSpec((), tf.int32)])
-        def run(steps):
-            """All the steps in one call (a graph loop: no Python between steps); (starts,) errors
-            of the last step."""
+        @tf.function(input_signature=[tf.TensorSpec((), tf.int32), tf.TensorSpec((), tf.int32)])
+        def run(first, steps):
+            """Steps first … first + steps - 1 (numbered from 1, for Adam's bias correction) in one
+            call (a graph loop: no Python between steps); (starts,) errors of the last step."""
             errors = tf.zeros((starts,), tf.float32)
-            for number in tf.range(1, steps + 1):
+            for number in tf.range(first, first + steps):
                 errors = step(tf.cast(number, tf.float32))
             return errors
 

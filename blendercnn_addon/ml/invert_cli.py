@@ -49,7 +49,8 @@ def invert_folder(run: str, folder: str, out: str, steps: int = STEPS) -> int:
     """Estimate every .png in ``folder``; write the CSV ``out``. Pictures of another size refuse the
     whole job (nothing written); a picture without a ball or with a poor fit gets a note instead."""
     trained = load_run(run)
-    names = sorted(name for name in os.listdir(folder) if name.lower().endswith(".png"))
+    names = sorted(name for name in os.listdir(folder) if name.lower().endswith(".png") and not name.startswith(".")
+                   and os.path.isfile(os.path.join(folder, name)))  # not a folder named x.png, not hidden files
     if not names:
         raise UserError(f"no .png pictures in {folder}")
     pictures = {name: load_image(os.path.join(folder, name)) for name in names}

@@ -214,7 +214,9 @@ class ViewTransformLUT(_FusedCall, layers.Layer):
         t = self._coordinate(linear)  # in [0, size - 1]
         i0 = ops.minimum(ops.floor(t), self.size - 2.0)  # the cell's low corner; the top node belongs to the last cell
         f = t - i0  # (..., 3) in [0, 1]: where inside its cell each value lies
-        i0 = ops.cast(i0, "int32")
+        # A NaN value (weights that diverged) casts to INT_MIN: clipped, the index stays valid and the
+        # NaN stays in f, so the loss turns NaN and training says it diverged instead of failing a gather.
+        i0 = ops.clip(ops.cast(i0, "int32"), 0, self.size - 2)
         size = self.size
         base = (i0[..., 0] * size + i0[..., 1]) * size + i0[..., 2]  # flat index of the cell's low corner
         # Eight corner gathers, then seven lerps (b, then g, then r): about half the work, forward

@@ -103,7 +103,10 @@ def serve(run: str, requests: IO[str] | None = None, report=None, frame_path: st
     trained = load_run(run)
     resolution = trained.resolution
     forward = compile_forward(trained.model, resolution, rgba_bottom_up=frame_path is not None)
-    frames = FrameFile(frame_path, resolution, resolution, create=True) if frame_path else None
+    try:
+        frames = FrameFile(frame_path, resolution, resolution, create=True) if frame_path else None
+    except OSError as err:  # a missing folder, no permission, a full disk: fatal, and said as such
+        raise UserError(f"cannot create the frame file {frame_path} ({err.strerror or err})") from None
 
     import tensorflow as tf
 

@@ -152,9 +152,9 @@ def _train_to_the_end(model, recipe: TrainingRecipe, progress, index: DatasetInd
         progress.state = replace(progress.state, best_val_loss=None)
         progress.take_split(_with_samples(progress.run_config, index, train_rows, val_rows), index.vectors, images,
                             train_rows, val_rows)
-    model.fit(_make_batches(images, index.vectors, train_rows, recipe.batch_size, seed=recipe.seed),
-              validation_data=_make_batches(images, index.vectors, val_rows, recipe.batch_size, seed=None),
-              epochs=recipe.epochs, initial_epoch=epoch, callbacks=callbacks, verbose=0)
+    _fit(model, progress, x=_make_batches(images, index.vectors, train_rows, recipe.batch_size, seed=recipe.seed),
+         validation_data=_make_batches(images, index.vectors, val_rows, recipe.batch_size, seed=None),
+         epochs=recipe.epochs, initial_epoch=epoch, callbacks=callbacks, verbose=0)
     if progress.state.best_val_loss is None and best_while_growing is not None:  # stopped before an epoch ended
         progress.state = replace(progress.state, best_val_loss=best_while_growing)
 
@@ -174,10 +174,10 @@ def _train_while_growing(model, growing: GrowingDataset, recipe: TrainingRecipe,
         progress.growing = still_generating
         write_run_config(out, progress.run_config)
         repeats = math.ceil(GROWING_MIN_BATCHES * recipe.batch_size / len(train_rows))
-        model.fit(_make_batches(growing.images, index.vectors, np.tile(train_rows, repeats), recipe.batch_size,
-                                seed=recipe.seed + epoch),
-                  validation_data=_make_batches(growing.images, index.vectors, val_rows, recipe.batch_size, seed=None),
-                  epochs=epoch + 1, initial_epoch=epoch, callbacks=callbacks, verbose=0)
+        _fit(model, progress, x=_make_batches(growing.images, index.vectors, np.tile(train_rows, repeats),
+                                              recipe.batch_size, seed=recipe.seed + epoch),
+             validation_data=_make_batches(growing.images, index.vectors, val_rows, recipe.batch_size, seed=None),
+             epochs=epoch + 1, initial_epoch=epoch, callbacks=callbacks, verbose=0)
         if progress.state.epochs_done <= epoch or progress.budget_spent or stop_requested.is_set():
             break  # stopped, diverged or out of time
         epoch += 1
@@ -187,9 +187,28 @@ def _train_while_growing(model, growing: GrowingDataset, recipe: TrainingRecipe,
     return progress.state.epochs_done
 
 
+def _fit(model, progress, **fit_args) -> None:
+    """model.fit(**fit_args). Weights gone NaN can stop TensorFlow before the loss shows it (radiance
+    gathers pixels at the ball's position: a NaN position is an index error): that error, with the
+    weights non-finite, is recorded as the divergence it is; any other error is raised."""
+    import tensorflow as tf
+
+    from .callbacks import Divergence
+
+    try:
+        model.fit(**fit_args)
+    except tf.errors.InvalidArgumentError:
+        if all(np.all(np.isfinite(weights)) for weights in model.get_weights()):
+            raise
+        if progress.diverged is None:
+            progress.diverged = Divergence(progress.state.epochs_done + 1, None,
+                                           float(model.optimizer.learning_rate.numpy()), in_weights=True)
+
+
 def _divergence_error(progress, run: str) -> UserError:
     where = progress.diverged
-    place = f"epoch {where.epoch}" + (f", batch {where.batch}" if where.batch else " (validation)")
+    place = f"epoch {where.epoch}" + (f", batch {where.batch}" if where.batch else
+                                      " (the weights)" if where.in_weights else " (validation)")
     kept = (f"the best model so far (epoch {progress.state.best_epoch}) is kept in {run}"
             if progress.state.best_epoch is not None else "no model was saved (no epoch ended with a finite loss)")
     return UserError(f"training diverged: the loss became NaN or infinite at {place} (learning rate "

@@ -204,3 +204,16 @@ def test_generate_starts_from_the_recommended_count_for_its_resolution(tmp_path)
 
     assert count() == recommended_count(256) and count("--resolution", "64") == recommended_count(64)
     assert count("--count", "10000") == SEED_COUNT == 10_000
+
+
+def test_a_16_bit_greyscale_picture_reads_as_its_grey_not_white(tmp_path):
+    """Pillow's own conversion of a 16-bit grey PNG clips every value above 255 to white."""
+    from PIL import Image
+
+    from blendercnn_addon.ml.dataset import load_image
+
+    grey = np.full((8, 8), 257 * 128, np.uint16)
+    grey[0, 0] = 65535
+    Image.fromarray(grey).save(tmp_path / "grey16.png")
+    pixels = load_image(str(tmp_path / "grey16.png"))
+    assert pixels.shape == (8, 8, 3) and pixels[1, 1].tolist() == [128] * 3 and pixels[0, 0].tolist() == [255] * 3

@@ -20,7 +20,10 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 PROGRESS_BLUE_MIN = 140  # Blender's progress fill is a saturated blue
-FRAMED_SHARE = 0.9  # a framed image fills at least this share of its editor's width or height
+# Framed as View > Frame All fits an image: Blender leaves FRAME_MARGIN image pixels on each side,
+# so a w-pixel image fills w / (w + 2 margin) of its editor (0.87 for 64², 0.96 for 256²).
+FRAME_MARGIN = 5
+FRAMED_SLACK = 0.97  # ... give or take 3 %
 EDGE_PX = 3  # ... and lies inside the editor, give or take this many pixels
 SHOWN_MEAN_DIFF = 20.0  # mean |screen - image| (0-255 levels, the screen crop resized to the image)
 READABLE_GLYPH_PX = 9.0  # the curve's digits and letters at least this high on screen
@@ -102,7 +105,8 @@ def view_failures(out: str, shot: dict, pixels: np.ndarray) -> list[str]:
         glyph_px = view.get("glyph_height", 0) * iw / max(view["size"][0], 1)
         print(f"view {where}: fills {fills:.2f} of the editor, inside {inside}, mean diff {diff:.1f}"
               + (f", glyphs {glyph_px:.1f} px, line {line} px" if view.get("glyph_height") else ""))
-        if not inside or fills < FRAMED_SHARE:
+        framed = FRAMED_SLACK * min(side / (side + 2 * FRAME_MARGIN) for side in view["size"])
+        if not inside or fills < framed:
             failures.append(f"{where} is not framed whole in its editor (image {view['image_rect']}, "
                             f"editor {view['editor_rect']})")
         if shot["name"] not in UNSETTLED_SHOTS and diff > SHOWN_MEAN_DIFF:
