@@ -59,6 +59,7 @@ class DatasetJob:
         self.folder = DatasetFolder(settings.out_dir)
         self.notes: list[str] = []
         self.pending = PendingIndices(range(0))
+        self._folder_lost = False
         self.rendered_now = 0  # samples this job rendered (not counting earlier runs)
         self._vectors: dict[int, tuple] = {}
         self._noise_seeds: dict[int, int] = {}
@@ -192,6 +193,7 @@ class DatasetJob:
         deleted or moved while rendering (Blender would make it again for the next image, and the
         tables would list images that are gone)."""
         if not os.path.isfile(self.folder.file(CARD_NAME)):
+            self._folder_lost = True  # no table or card is written from here on (flush)
             raise UserError(f"the dataset folder {self.folder.path} was deleted or moved while generating "
                             "(its dataset.json is gone); stopped, nothing more written")
 
@@ -199,7 +201,10 @@ class DatasetJob:
         """Rewrite metadata.json, vectors.csv and the card for the samples finished so far.
 
         A shard also lists what other shards (other processes or machines writing into the
-        same folder) have finished: every writer writes the whole folder's tables."""
+        same folder) have finished: every writer writes the whole folder's tables. Nothing, once
+        the folder was found deleted or moved (_check_folder): the tables would list images that are gone."""
+        if self._folder_lost:
+            return
         if self.settings.shard_count > 1:
             for index in self.folder.finished_indices() - set(self._vectors):
                 if index in self.settings.indices:
