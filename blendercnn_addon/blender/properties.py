@@ -259,7 +259,8 @@ class BlenderCNNTrainingStatus(bpy.types.PropertyGroup):
     best_val_psnr: FloatProperty(default=-1.0)
     elapsed_s: FloatProperty(default=-1.0)
     eta_s: FloatProperty(default=-1.0)
-    eta_to_plateau: BoolProperty(default=False, description="The ETA is where early stopping is expected to end the run")
+    eta_until: StringProperty(default="epochs", description="What the ETA counts to: the last epoch (epochs), "
+                              "where early stopping is expected (plateau) or the time budget (budget)")
     message: StringProperty(default="")
     error: StringProperty(default="")
     log_tail: StringProperty(default="", description="Last lines of the failed subprocess's output")

@@ -82,7 +82,7 @@ class TrainingSession(background.Session):
             status.epoch, status.epochs = message["epoch"], message["epochs"]
             for name in ("loss", "val_loss", "val_psnr", "elapsed_s", "eta_s"):
                 setattr(status, name, _number(message.get(name)))
-            status.eta_to_plateau = bool(message.get("until_plateau"))
+            status.eta_until = str(message.get("until") or ("plateau" if message.get("until_plateau") else "epochs"))
             status.best_val_psnr = max(status.best_val_psnr, status.val_psnr)
             if self.start_message and self.start_message.get("growing"):  # train as it renders
                 images = (message.get("train_samples") or 0) + (message.get("validation_samples") or 0)
@@ -114,7 +114,7 @@ class TrainingSession(background.Session):
     def on_exit(self, exit_code: int) -> None:
         status = _status()
         status.running = status.stopping = False
-        status.eta_s, status.eta_to_plateau = -1.0, False
+        status.eta_s, status.eta_until = -1.0, "epochs"
         status_bar.end("train")
         model = os.path.join(self.run_dir, MODEL_NAME)
         if self.result is not None:

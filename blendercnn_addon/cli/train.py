@@ -129,5 +129,11 @@ class TerminalReport:
             self.stream.write(("\r\033[K" if self.interactive else "") +
                               f"epoch {f['epoch']}/{f['epochs']}  loss {f['loss']:.5f}  val_loss "
                               f"{f['val_loss']:.5f}  val_psnr {f['val_psnr']:.2f} dB  lr {f['lr']:.2g}  "
-                              f"ETA {f['eta_s']:.0f} s{' (plateau)' if f.get('until_plateau') else ''}\n")
+                              f"ETA {f['eta_s']:.0f} s{eta_reason(f)}\n")
         self.stream.flush()
+
+
+def eta_reason(epoch_event: dict) -> str:
+    """' (plateau)' or ' (budget)' when that, not the last epoch, ends the run first ('' otherwise)."""
+    until = epoch_event.get("until") or ("plateau" if epoch_event.get("until_plateau") else "epochs")
+    return "" if until == "epochs" else f" ({until})"

@@ -24,7 +24,7 @@ from ..run_config import RunConfig, TrainingRecipe, embed_in_model
 from ..run_folder import LAST_NAME, LOGS_FOLDER, MODEL_NAME, EpochRecord, RunState, read_history, write_history, \
     write_state
 from .ball_disc import set_exact
-from .plateau import epochs_to_plateau
+from .plateau import ETA_PLATEAU, epochs_to_plateau, eta
 
 GRID_SAMPLES = 4  # fixed validation samples shown in TensorBoard each epoch
 
@@ -98,6 +98,9 @@ class Reporting(keras.callbacks.Callback):
         self.report("batch", epoch=self.epoch, batch=batch + 1, batches=self.params["steps"], loss=loss)
         if not math.isfinite(loss):
             self._diverged(batch + 1)
+        if self._budget_left() == 0.0:  # spent mid-epoch: Keras validates what was trained and stops
+            self.progress.budget_spent = True
+            self.model.stop_training = True
         if self.stop_requested.is_set():
             self.model.stop_training = True
 
@@ -109,7 +112,7 @@ class Reporting(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
-        if "val_loss" not in logs:  # stopped mid-epoch: Keras skipped validation
+        if "val_loss" not in logs:  # no validation ran (Keras 3 validates even an epoch stopped mid-way)
             return
         if not math.isfinite(float(logs["val_loss"])):
             self._diverged(None)
@@ -121,9 +124,15 @@ class Reporting(keras.callbacks.Callback):
         self._show_grid(epoch)
         self.progress.psnrs[record.epoch] = record.val_psnr
         self._report_epoch(record)
-        if self.recipe.time_budget_s and record.elapsed_s >= self.recipe.time_budget_s:
+        if self._budget_left() == 0.0:
             self.progress.budget_spent = True
             self.model.stop_training = True  # the budget is spent: this epoch was the last
+
+    def _budget_left(self) -> float | None:
+        """Seconds of the time budget left (0.0 once spent), None without a budget."""
+        if not self.recipe.time_budget_s or self.started is None:
+            return None
+        return max(0.0, self.recipe.time_budget_s - (time.monotonic() - self.started))
 
     def _record(self, logs: dict) -> EpochRecord:
         elapsed = time.monotonic() - self.started
@@ -149,11 +158,12 @@ class Reporting(keras.callbacks.Callback):
         plateau = None if progress.growing else epochs_to_plateau(
             [progress.psnrs[e] for e in sorted(progress.psnrs) if e > progress.plateau_from],
             self.recipe.min_improvement_db, self.recipe.early_stopping_patience)
+        eta_s, until = eta(record.seconds, left, plateau, self._budget_left())
         self.report("epoch", epoch=record.epoch, epochs=self.recipe.epochs, loss=record.loss,
                     val_loss=record.val_loss, val_psnr=record.val_psnr, lr=record.lr, elapsed_s=record.elapsed_s,
-                    eta_s=record.seconds * (left if plateau is None else min(plateau, left)),
-                    until_plateau=plateau is not None and plateau < left, train_samples=record.train_samples,
+                    eta_s=eta_s, until=until, until_plateau=until == ETA_PLATEAU, train_samples=record.train_samples,
                     validation_samples=record.validation_samples, growing=record.growing)
+
 
 
 def _image_writer(run: str):

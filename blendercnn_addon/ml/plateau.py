@@ -1,5 +1,5 @@
-"""When early stopping will end a run, told from its validation PSNR so far: the ETA's other half.
-Blender-free, no TensorFlow."""
+"""When early stopping will end a run, told from its validation PSNR so far, and the ETA that
+follows from it, the epochs left and the time budget. Blender-free, no TensorFlow."""
 
 from __future__ import annotations
 
@@ -37,3 +37,19 @@ def epochs_to_plateau(psnrs: list[float], min_gain_db: float, patience: int) -> 
     latest = recent * shrink  # the mean is centred one epoch back
     epochs = math.ceil(math.log(min_gain_db * (1.0 - shrink) / latest) / math.log(shrink))
     return epochs + patience if epochs > 0 else patience - wait
+
+
+ETA_EPOCHS, ETA_PLATEAU, ETA_BUDGET = "epochs", "plateau", "budget"
+
+
+def eta(seconds_per_epoch: float, epochs_left: int, epochs_to_plateau: int | None,
+        budget_left_s: float | None) -> tuple[float, str]:
+    """(seconds until training ends, what ends it first): the last epoch (ETA_EPOCHS), where early
+    stopping is expected (ETA_PLATEAU), or the time budget (ETA_BUDGET) — never beyond the budget."""
+    until, epochs = ETA_EPOCHS, epochs_left
+    if epochs_to_plateau is not None and epochs_to_plateau < epochs_left:
+        until, epochs = ETA_PLATEAU, epochs_to_plateau
+    seconds = seconds_per_epoch * epochs
+    if budget_left_s is not None and budget_left_s < seconds:
+        return budget_left_s, ETA_BUDGET
+    return seconds, until

@@ -10,9 +10,10 @@ Training worker → Blender, one object per stdout line, always with an ``event`
     {"event": "waiting", "images": n, "needed": m, "waited_s": f}   (train --follow: before the
      first epoch, while generate has finished fewer than m images)
     {"event": "epoch", "epoch": e, "epochs": E, "loss": f, "val_loss": f, "val_psnr": f, "lr": f,
-     "elapsed_s": f, "eta_s": f, "until_plateau": bool, "train_samples": n, "validation_samples": m,
-     "growing": bool}
-     (eta_s: to the last epoch, or, until_plateau, to where early stopping is expected to end the run)
+     "elapsed_s": f, "eta_s": f, "until": "epochs"|"plateau"|"budget", "until_plateau": bool,
+     "train_samples": n, "validation_samples": m, "growing": bool}
+     (eta_s: seconds until what ends the run first — the last epoch, where early stopping is expected
+     (until_plateau), or the time budget; never beyond the budget)
      (growing: generate was still writing the dataset when the epoch began)
     {"event": "done", "stopped_early": bool, "cancelled": bool, "best_val_loss": f, "model": PATH}
     {"event": "error", "message": str}

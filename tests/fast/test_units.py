@@ -217,3 +217,15 @@ def test_a_16_bit_greyscale_picture_reads_as_its_grey_not_white(tmp_path):
     Image.fromarray(grey).save(tmp_path / "grey16.png")
     pixels = load_image(str(tmp_path / "grey16.png"))
     assert pixels.shape == (8, 8, 3) and pixels[1, 1].tolist() == [128] * 3 and pixels[0, 0].tolist() == [255] * 3
+
+
+def test_the_eta_never_goes_beyond_the_time_budget_and_says_what_it_counts_to():
+    """Before: the terminal said "ETA 99768 s" under a 1,800 s budget (the budget was ignored)."""
+    from blendercnn_addon.ml.plateau import ETA_BUDGET, ETA_EPOCHS, ETA_PLATEAU, eta
+
+    assert eta(85.0, 1000, None, None) == (85_000.0, ETA_EPOCHS)
+    assert eta(85.0, 1000, 6, None) == (510.0, ETA_PLATEAU)
+    assert eta(85.0, 1000, None, 1715.0) == (1715.0, ETA_BUDGET)
+    assert eta(85.0, 1000, 6, 1715.0) == (510.0, ETA_PLATEAU)
+    assert eta(85.0, 2, None, 1715.0) == (170.0, ETA_EPOCHS)
+    assert eta(85.0, 50, None, 0.0) == (0.0, ETA_BUDGET)

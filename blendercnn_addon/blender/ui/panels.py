@@ -182,7 +182,7 @@ def _draw_training_progress(layout, context, status) -> None:
     fit.lines(layout, context, "Train", f"{_figure(status.val_psnr, '.2f')} dB val PSNR · "
               f"val loss {_figure(status.val_loss, '.5f')}", icon="GRAPH")
     fit.lines(layout, context, "Train", f"{format_duration(status.elapsed_s)} elapsed · "
-              f"ETA {format_duration(status.eta_s)}{' (plateau)' if status.eta_to_plateau else ''} · "
+              f"ETA {format_duration(status.eta_s)}{f' ({status.eta_until})' if status.eta_until != 'epochs' else ''} · "
               f"{status.device or 'starting…'}", icon="TIME")
     if status.stopping:
         fit.lines(layout, context, "Train", "Stopping after this batch…", icon="TIME")
