@@ -98,9 +98,6 @@ class Reporting(keras.callbacks.Callback):
         self.report("batch", epoch=self.epoch, batch=batch + 1, batches=self.params["steps"], loss=loss)
         if not math.isfinite(loss):
             self._diverged(batch + 1)
-        if self._budget_left() == 0.0:  # spent mid-epoch: Keras validates what was trained and stops
-            self.progress.budget_spent = True
-            self.model.stop_training = True
         if self.stop_requested.is_set():
             self.model.stop_training = True
 
