@@ -180,7 +180,8 @@ class LocalRenderPool:
         finished = self._drain(worker)  # the last lines it wrote before exiting
         crashed = code != 0
         for index in reversed(worker.assigned):  # what it held and did not finish goes back, in order
-            if self._is_on_disk(index):
+            if self._is_on_disk(index):  # committed (whole: workers rename finished images) but not reported
+                finished.append(index)
                 continue
             if crashed:
                 self._attempts[index] += 1
