@@ -280,3 +280,19 @@ def test_long_texts_wrap_into_rows_that_fit(addon):
         assert all(fit.text_width(context, row) <= width for row in rows), rows
         assert "".join(rows).replace(" ", "") == text.replace(" ", "")
     assert fit.wrap(context, "short", 240) == ["short"]
+
+
+def test_the_training_curve_survives_blender_freeing_image_buffers(addon):
+    """A generated image comes back black when Blender frees its buffers (seen in the window: the
+    curve drawn during training showed black later); the add-on's images are packed and come back."""
+    draw = addon_module("blender.training_session").draw_training_curve
+    images = addon_module("blender.images")
+    draw({1: (20.0, 0.1), 2: (23.5, 0.05)})
+    curve = bpy.data.images[images.TRAINING_IMAGE]
+    drawn = images.read_image(curve)
+    assert drawn.max() > 0
+    curve.buffers_free()
+    assert (images.read_image(curve) == drawn).all()
+    draw({1: (20.0, 0.1), 2: (23.5, 0.05), 3: (25.0, 0.04)})  # the next epoch redraws the packed image
+    assert bpy.data.images[images.TRAINING_IMAGE] == curve and (images.read_image(curve) != drawn).any()
+    bpy.data.images.remove(curve)

@@ -20,11 +20,15 @@ OWN_IMAGES = (PREVIEW_IMAGE, REAL_IMAGE, DIFFERENCE_IMAGE, EVALUATION_IMAGE, TRA
 DIFFERENCE_GAIN = 4  # small errors made visible: 16 levels of 255 show as 64
 
 
-def write_image(name: str, rgb: np.ndarray) -> bpy.types.Image:
-    """Put (H, W, 3) uint8 pixels into the image datablock ``name``, reusing it (resized if needed)."""
+def write_image(name: str, rgb: np.ndarray, keep: bool = True) -> bpy.types.Image:
+    """Put (H, W, 3) uint8 pixels into the image datablock ``name``, reusing it (resized if needed).
+    ``keep``: pack the pixels into the .blend as a PNG (lossless for 8-bit pixels), so the image
+    survives Blender freeing its buffers — a generated image comes back black then (seen in the
+    window: the training curve, written once per epoch, shown black later) — and is saved with the
+    file. The preview, rewritten many times a second, passes False."""
     height, width = rgb.shape[:2]
     image = bpy.data.images.get(name)
-    if image is not None and image.source != "GENERATED":
+    if image is not None and image.source != "GENERATED" and image.packed_file is None:
         bpy.data.images.remove(image)  # a loaded file of that name; replace it with our own buffer
         image = None
     if image is None:
@@ -35,6 +39,8 @@ def write_image(name: str, rgb: np.ndarray) -> bpy.types.Image:
     rgba[..., :3] = rgb[::-1] / np.float32(255.0)
     image.pixels.foreach_set(rgba.ravel())
     image.update()
+    if keep:
+        image.pack()
     return image
 
 

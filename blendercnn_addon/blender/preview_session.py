@@ -160,7 +160,7 @@ class PreviewSession(background.Session):
         if message.get("encoding") == FRAME_ENCODING and self.frames is not None:
             image = write_rgba(PREVIEW_IMAGE, self.frames.pixels, width, height)
         elif message.get("encoding") == IMAGE_ENCODING:
-            image = write_image(PREVIEW_IMAGE, decode_pixels(message["pixels"], width, height))
+            image = write_image(PREVIEW_IMAGE, decode_pixels(message["pixels"], width, height), keep=False)
         else:
             preview_status().message = f"the preview worker sent pixels as {message.get('encoding')!r}"
             self._send_waiting()

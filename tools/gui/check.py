@@ -111,7 +111,7 @@ def view_failures(out: str, shot: dict, pixels: np.ndarray) -> list[str]:
                             f"editor {view['editor_rect']})")
         if shot["name"] not in UNSETTLED_SHOTS and diff > SHOWN_MEAN_DIFF:
             failures.append(f"{where}: the screen differs from the image by {diff:.1f} levels on average")
-        if view.get("glyph_height") and glyph_px < READABLE_GLYPH_PX:  # the line's pixels: printed, see note
+        if view.get("glyph_height") and (glyph_px < READABLE_GLYPH_PX or line < CURVE_LINE_PIXELS):
             failures.append(f"{where}: the curve is not readable on screen (glyphs {glyph_px:.1f} px, "
                             f"line {line} px)")
     return failures

@@ -625,25 +625,40 @@ def drag_ball(d: Driver, ball, centre: tuple[int, int], result: dict, before_rel
     def count_step(*_args):
         steps.append(time.perf_counter())
 
+    d.move(*centre)
+    yield 0.2
+    presses = yield from start_grab(d)
     bpy.app.handlers.depsgraph_update_post.append(count_step)
-    d.key("g")
-    yield 0.3
     began = time.perf_counter()
+    moved = False
     for step in range(200):  # round and round, for at least 3 s
         angle = step * 0.2
         d.move(centre[0] + int(40 * math.cos(angle)), centre[1] + int(40 * math.sin(angle)))
         yield 0.005
+        moved = moved or tuple(ball.location) != start
         if time.perf_counter() - began > 3.5:
             break
     dragged = time.perf_counter() - began
     bpy.app.handlers.depsgraph_update_post.remove(count_step)
     result.update(began=began, seconds=dragged, steps=len([t for t in steps if began <= t <= began + dragged]),
-                  moved=tuple(ball.location) != start)
+                  moved=moved, g_presses=presses)
     if before_release:
         before_release()
     d.key("Escape")  # cancel the grab: the ball goes back
     yield 0.5
     result["back"] = tuple(ball.location) == start
+
+
+def start_grab(d: Driver, tries: int = 3):
+    """Press G until Blender runs its Move (a key that arrives while Blender is busy can be lost, and
+    a user presses again): the number of presses; the drag goes on either way and its check says."""
+    for press in range(1, tries + 1):
+        d.key("g")
+        for _ in range(15):
+            yield 0.1
+            if any(op.bl_idname == "TRANSFORM_OT_translate" for op in d.window().modal_operators):
+                return press
+    return tries
 
 
 def preview_draws():
