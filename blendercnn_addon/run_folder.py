@@ -102,7 +102,8 @@ class EpochRecord:
     """One finished epoch in history.json. loss, val_loss: MSE on [0, 1] pixels; val_psnr: dB; lr: the
     learning rate; seconds: mean wall time per epoch of this process so far; elapsed_s: since it
     started training; train_samples, validation_samples: the split's sizes then; growing: generate
-    was still writing the dataset (train --follow)."""
+    was still writing the dataset (train --follow); batches: the batches trained in it, and of how
+    many (fewer when the time budget or a stop ended it mid-way; None in older histories)."""
 
     epoch: int
     loss: float
@@ -114,6 +115,8 @@ class EpochRecord:
     train_samples: int | None = None
     validation_samples: int | None = None
     growing: bool = False
+    batches: int | None = None
+    batches_per_epoch: int | None = None
 
 
 @dataclass(frozen=True)

@@ -84,21 +84,26 @@ class Reporting(keras.callbacks.Callback):
         self.started: float | None = None
         self.first_epoch: int | None = None
         self.epoch = 0
+        self.batches = 0
 
     def on_train_begin(self, logs=None):  # once: a growing dataset trains with one fit per epoch
         if self.started is None:
             self.started = time.monotonic()
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch + 1
+        self.epoch, self.batches = epoch + 1, 0
         self.first_epoch = self.first_epoch or self.epoch
 
     def on_train_batch_end(self, batch, logs=None):
         loss = float((logs or {}).get("loss", float("nan")))
+        self.batches = batch + 1
         self.report("batch", epoch=self.epoch, batch=batch + 1, batches=self.params["steps"], loss=loss)
         if not math.isfinite(loss):
             self._diverged(batch + 1)
         if self.stop_requested.is_set():
+            self.model.stop_training = True
+        if self._budget_left() == 0.0:  # spent mid-epoch: Keras validates what was trained, then stops
+            self.progress.budget_spent = True
             self.model.stop_training = True
 
     def _diverged(self, batch: int | None) -> None:
@@ -138,7 +143,8 @@ class Reporting(keras.callbacks.Callback):
                            val_psnr=logs["val_psnr"], lr=float(self.model.optimizer.learning_rate.numpy()),
                            seconds=elapsed / (self.epoch - self.first_epoch + 1), elapsed_s=elapsed,
                            train_samples=train_samples, validation_samples=validation_samples,
-                           growing=self.progress.growing)
+                           growing=self.progress.growing, batches=self.batches,
+                           batches_per_epoch=self.params.get("steps"))
 
     def _show_grid(self, epoch: int) -> None:
         """TensorBoard's "real | generated" images of the fixed validation samples."""
