@@ -87,6 +87,7 @@ bench: $(VENV)/.installed
 	$(PY) benchmarks/render_throughput.py
 	$(PY) benchmarks/train_speed.py
 	$(PY) benchmarks/fused_layers.py
+	$(PY) benchmarks/epoch_cost.py
 	$(PY) benchmarks/preview_latency.py
 
 # The user's whole job at 256² (Generate, then Train) against a 30-minute budget, and the seed

@@ -17,11 +17,16 @@ MALLOC_TRIM_THRESHOLD_, MALLOC_TOP_PAD_, MALLOC_MMAP_THRESHOLD_ at its 32 MiB ce
 set explicitly, so the project's own choice (ml/tensorflow_import.py) does not mask the others.
 
 Prints one ``name: value`` line per figure: <setting>_step_s, <setting>_epoch_s,
-<setting>_epoch_over_steps, <setting>_user_s, <setting>_sys_s, <setting>_images_per_s, and
+<setting>_epoch_over_steps, <setting>_user_s, <setting>_sys_s, <setting>_images_per_s, <setting>_page_faults_k (thousands of
+minor page faults, whole process), and
 bfc_over_default_epoch (the default's epoch time ÷ bfc's).
 
-Usage: python benchmarks/epoch_cost.py --data DATASET [--batch-size 8] [--settings default,bfc,glibc]
-       (DATASET: e.g. `python -m blendercnn_addon generate --out DATASET --count 200 --resolution 256`)
+With oneDNN off (``--onednn off``, figures prefixed ``onednn_off_``) TensorFlow runs as it does on
+CPUs without AVX-512 VNNI/BF16/AMX, where it does not pool memory itself: the case the project's
+allocator setting is for.
+
+Usage: python benchmarks/epoch_cost.py [--data DATASET | --count 240] [--batch-size 8]
+       [--settings default,bfc,glibc] [--onednn auto,off]
 """
 
 from __future__ import annotations
@@ -55,7 +60,7 @@ def timed_training(data: str, batch_size: int, environment: dict[str, str]) -> d
     batches, epochs = [], []
     try:
         with subprocess.Popen(command, cwd=ROOT, env={**os.environ, **environment}, stdout=subprocess.PIPE,
-                              stdin=subprocess.DEVNULL, text=True) as process:
+                              stdin=subprocess.PIPE, text=True) as process:  # --progress json: EOF on stdin = stop
             for line in process.stdout:
                 if not line.startswith("{"):
                     continue
@@ -74,22 +79,42 @@ def timed_training(data: str, batch_size: int, environment: dict[str, str]) -> d
     epoch = epochs[1] - epochs[0]
     return {"step_s": step, "epoch_s": epoch, "epoch_over_steps": epoch / (step * steps),
             "user_s": after.ru_utime - before.ru_utime, "sys_s": after.ru_stime - before.ru_stime,
-            "images_per_s": batch_size / step}
+            "images_per_s": batch_size / step, "page_faults_k": (after.ru_minflt - before.ru_minflt) / 1000}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", required=True)
+    parser.add_argument("--data", help="a 256² dataset (default: --count Default renders made in a temporary folder)")
+    parser.add_argument("--count", type=int, default=240)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--settings", default="default,bfc,glibc")
+    parser.add_argument("--onednn", default="auto,off",
+                        help="auto: TensorFlow as it starts on this CPU; off: as on CPUs without AVX-512 VNNI/BF16/AMX, "
+                             "where it does not turn on oneDNN and its pooled allocator (AVX2 laptops, many AMD servers)")
     args = parser.parse_args()
-    results = {}
-    for name in args.settings.split(","):
-        results[name] = timed_training(os.path.abspath(args.data), args.batch_size, SETTINGS[name])
-        for figure, value in results[name].items():
-            print(f"{name}_{figure}: {value:.3f}", flush=True)
-    if "default" in results and "bfc" in results:
-        print(f"bfc_over_default_epoch: {results['default']['epoch_s'] / results['bfc']['epoch_s']:.2f}")
+    work = tempfile.mkdtemp(prefix="epoch-cost-data-")
+    try:
+        data = os.path.abspath(args.data) if args.data else render_dataset(os.path.join(work, "data"), args.count)
+        for onednn in args.onednn.split(","):
+            prefix = "" if onednn == "auto" else "onednn_off_"
+            results = {}
+            for name in args.settings.split(","):
+                environment = {**SETTINGS[name], **({"TF_ENABLE_ONEDNN_OPTS": "0"} if onednn == "off" else {})}
+                results[name] = timed_training(data, args.batch_size, environment)
+                for figure, value in results[name].items():
+                    print(f"{prefix}{name}_{figure}: {value:.3f}", flush=True)
+            if "default" in results and "bfc" in results:
+                print(f"{prefix}bfc_over_default_epoch: {results['default']['epoch_s'] / results['bfc']['epoch_s']:.2f}",
+                      flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def render_dataset(folder: str, count: int) -> str:
+    """``count`` Default renders at 256² (seed 0) into ``folder``; returns it."""
+    subprocess.run([sys.executable, "-m", "blendercnn_addon", "generate", "--out", folder, "--count", str(count),
+                    "--resolution", "256", "--seed", "0"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    return folder
 
 
 if __name__ == "__main__":
