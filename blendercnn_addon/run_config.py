@@ -46,7 +46,11 @@ SPLIT_BY_SAMPLE_INDEX = "sample_index"  # growing.validation_by_index: a seeded 
 # tables, before it holds the folder's lock).
 FOLLOW_START_WAIT_S = 60.0
 BEFORE_RECORDED = {"min_improvement_db": 0.0,  # any gain counted as an improvement
-                   "lr_reductions": 0}  # no floor on the learning rate
+                   "lr_reductions": 0,  # no floor on the learning rate
+                   "weight_averaging": 0.0}  # the last step's weights validated and saved
+# The moving average's momentum per step (TrainingRecipe.weight_averaging); see docs/guide.md's
+# measurements.
+WEIGHT_AVERAGING = 0.99
 
 
 def _typed(name: str, value, kind: type):
@@ -71,8 +75,10 @@ class TrainingRecipe:
     improvement before stopping / cutting the rate tenfold; min_improvement_db: the validation
     PSNR gain (dB) that counts as an improvement (a run whose gains have shrunk to noise stops
     instead of creeping on); lr_reductions: how many tenfold cuts (a floor at 10^-n of the
-    initial rate: below it Adam's steps no longer change the image); time_budget_s: > 0, the
-    epoch that ends past this many seconds of training is the last (0: no budget)."""
+    initial rate: below it Adam's steps no longer change the image); time_budget_s: > 0, training
+    ends at the batch that spends this many seconds, mid-epoch if need be (0: no budget);
+    weight_averaging: in [0, 1), the momentum of the weights' moving average that validation and
+    the saved models use (ml/callbacks.AveragedWeights; 0: the last step's weights)."""
 
     arch: str = AUTO
     epochs: int = 50
@@ -86,6 +92,7 @@ class TrainingRecipe:
     min_improvement_db: float = 0.05
     lr_reductions: int = 3
     time_budget_s: float = 0.0
+    weight_averaging: float = WEIGHT_AVERAGING
 
     def for_dataset(self, has_view_table: bool, resolution: int) -> "TrainingRecipe":
         """This recipe for a dataset with or without its baked view table, of images of side
@@ -114,6 +121,8 @@ class TrainingRecipe:
             raise UserError(f"batch size must be at least 1, got {self.batch_size}")
         if self.learning_rate is not None and not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
             raise UserError(f"learning rate must be a positive number, got {self.learning_rate}")
+        if not 0 <= self.weight_averaging < 1:
+            raise UserError(f"weight averaging must be in [0, 1) (0: off), got {self.weight_averaging}")
         if not (self.time_budget_s >= 0 and math.isfinite(self.time_budget_s)):
             raise UserError(f"time budget must be 0 (none) or a positive number of seconds, got {self.time_budget_s}")
         if not 0 < self.validation_fraction < 1:

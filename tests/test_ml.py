@@ -564,3 +564,51 @@ def test_serve_answers_10000_malformed_lines_then_a_valid_request(trained_run):
     assert len(replies) == len(lines) + 1, (len(replies), len(lines) + 1)
     assert all(r["event"] == "error" and r["fatal"] is False for r in replies[:-1])
     assert (replies[-1]["event"], replies[-1]["id"]) == ("image", "last")
+
+
+AVERAGING_SCRIPT = r"""
+import json, os
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+import keras, numpy as np
+from blendercnn_addon.ml.callbacks import AveragedWeights
+
+class Seen(keras.callbacks.Callback):  # what validation and the checkpoints see
+    def on_test_end(self, logs=None):
+        seen["validated"].append(float(self.model.trainable_variables[0].numpy()[0, 0]))
+    def on_train_batch_end(self, batch, logs=None):
+        seen["trained"].append(float(self.model.trainable_variables[0].numpy()[0, 0]))
+    def on_epoch_end(self, epoch, logs=None):
+        seen["at_epoch_end"].append(float(self.model.trainable_variables[0].numpy()[0, 0]))
+
+keras.utils.set_random_seed(0)
+model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros")])
+model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+x = np.ones((4, 1), np.float32)
+seen = {"validated": [], "trained": [], "at_epoch_end": []}
+averaging = AveragedWeights(0.5)
+model.fit(x, 2 * x, batch_size=1, epochs=2, validation_data=(x, 2 * x), shuffle=False, verbose=0,
+          callbacks=[Seen(), averaging])  # the averaging last, as train.py places it
+print(json.dumps({**seen, "after": float(model.trainable_variables[0].numpy()[0, 0])}))
+"""
+
+
+def test_validation_and_checkpoints_see_the_weights_moving_average_and_training_goes_on_from_its_own():
+    """AveragedWeights: after step t the average is m_t * average + (1 - m_t) * weight with
+    m_t = min(momentum, (1 + t) / (10 + t)); validation and the epoch's other callbacks see the
+    average; the next epoch trains on from the trained weights, not the average."""
+    done = subprocess.run([tensorflow_python(), "-c", AVERAGING_SCRIPT], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    average, expected = 0.0, []
+    for step, weight in enumerate(seen["trained"], start=1):
+        momentum = min(0.5, (1 + step) / (10 + step))
+        average = momentum * average + (1 - momentum) * weight
+        if step % 4 == 0:
+            expected.append(average)
+    assert seen["validated"] == pytest.approx(expected, rel=1e-5)
+    assert seen["at_epoch_end"] == pytest.approx(expected, rel=1e-5)  # the checkpoints save the average
+    assert seen["validated"][1] != pytest.approx(seen["trained"][3])  # the average, not the last step
+    assert seen["trained"][4] > seen["trained"][3]  # epoch 2 trained on from epoch 1's own weights ...
+    assert seen["trained"][4] > seen["validated"][0]  # ... which lead the (lagging) average
+    assert seen["after"] == pytest.approx(seen["trained"][-1])

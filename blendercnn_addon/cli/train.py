@@ -43,7 +43,11 @@ def add_commands(commands) -> None:
     tr.add_argument("--patience", type=int, default=DEFAULTS.early_stopping_patience,
                     help="early-stopping patience in epochs (default %(default)s)")
     tr.add_argument("--time-budget", type=float, default=DEFAULTS.time_budget_s, metavar="SECONDS",
-                    help="stop after the first epoch that ends past this much training time (default 0: no limit)")
+                    help="stop at the batch that spends this much training time, mid-epoch if need be (what was "
+                         "trained is validated and kept if best; default 0: no limit)")
+    tr.add_argument("--weight-averaging", type=float, default=DEFAULTS.weight_averaging, metavar="MOMENTUM",
+                    help="validate and save a moving average of the weights with this momentum per step "
+                         "(a steadier curve; default %(default)s, 0: the last step's weights)")
     tr.add_argument("--resume", action="store_true", help="continue the run in RUN from its last epoch")
     tr.add_argument("--follow", action="store_true",
                     help="train as it renders: start while generate is still writing DIR (once "
@@ -62,7 +66,7 @@ def request_from_args(args: argparse.Namespace) -> TrainRequest:
     recipe = TrainingRecipe(arch=args.arch, epochs=args.epochs, batch_size=args.batch_size,
                             learning_rate=args.learning_rate, validation_fraction=args.validation_fraction,
                             split_seed=args.split_seed, seed=args.seed, early_stopping_patience=args.patience,
-                            time_budget_s=args.time_budget)
+                            time_budget_s=args.time_budget, weight_averaging=args.weight_averaging)
     return TrainRequest(data=folder_argument(args.data, "--data"), out=folder_argument(args.out), recipe=recipe,
                         resume=args.resume, follow=args.follow, follow_start_wait_s=args.follow_wait)
 

@@ -4,7 +4,8 @@
 In the order train.py gives them to Keras: :class:`Reporting` (val_psnr into the logs, the
 "batch" and "epoch" events, history.json, TensorBoard's image grid, the time budget, stop and
 divergence), :class:`SaveCheckpoints` (model.keras, last.keras, state.json), then the plateau
-schedule (early stopping, the rate cut, on val_psnr), then TensorBoard and :class:`EpochHook`.
+schedule (early stopping, the rate cut, on val_psnr), then TensorBoard, :class:`EpochHook` and
+:class:`AveragedWeights` (validation and checkpoints see the weights' moving average).
 """
 
 from __future__ import annotations
@@ -236,6 +237,52 @@ def save_model(model, path: str, run_config: RunConfig) -> None:
         except OSError:
             pass
         raise
+
+
+class AveragedWeights(keras.callbacks.Callback):
+    """Validate and save an exponential moving average of the weights (Polyak averaging) instead of
+    the last step's: the validation curve stops swinging with the epoch's last batches, and
+    model.keras / last.keras hold the average (a resumed run goes on from it).
+
+    ``momentum`` in [0, 1): the average's weight per step; during the first steps it is
+    min(momentum, (1 + t) / (10 + t)) after t steps, so the average does not lag behind the early,
+    fast-changing weights. Must come last among the callbacks: it puts the average into the model
+    when validation begins and the trained weights back once every other callback has seen the
+    epoch's end."""
+
+    def __init__(self, momentum: float):
+        super().__init__()
+        self.momentum = momentum
+        self.averages: list | None = None
+        self.steps = 0
+        self.trained: list[np.ndarray] | None = None  # the trained weights while the average is in
+
+    def on_train_begin(self, logs=None):  # once: a growing dataset trains with one fit per epoch
+        import tensorflow as tf
+
+        if self.averages is None:
+            self.averages = [tf.Variable(v.numpy(), trainable=False) for v in self.model.trainable_variables]
+            self._update = tf.function(self._update_averages)  # one graph a step, not dozens of eager ops
+
+    def _update_averages(self, momentum):
+        for average, variable in zip(self.averages, self.model.trainable_variables):
+            average.assign(momentum * average + (1.0 - momentum) * variable.value)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps += 1
+        self._update(np.float32(min(self.momentum, (1 + self.steps) / (10 + self.steps))))
+
+    def on_test_begin(self, logs=None):
+        if self.averages is not None and self.trained is None:
+            self.trained = [v.numpy() for v in self.model.trainable_variables]
+            for variable, average in zip(self.model.trainable_variables, self.averages):
+                variable.assign(average)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.trained is not None:
+            for variable, trained in zip(self.model.trainable_variables, self.trained):
+                variable.assign(trained)
+            self.trained = None
 
 
 def plateau_callbacks(recipe: TrainingRecipe) -> list:

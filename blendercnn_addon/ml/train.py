@@ -57,8 +57,8 @@ def _train(request: TrainRequest, report, stop_requested, epoch_hook, trainer_lo
     recipe = _recipe_for(request, view_lut.present(request.data), resolution)  # generate bakes the table first
     import keras
 
-    from .callbacks import (EpochHook, Reporting, SaveCheckpoints, TrainingProgress, plateau_callbacks,
-                            tensorboard)
+    from .callbacks import (AveragedWeights, EpochHook, Reporting, SaveCheckpoints, TrainingProgress,
+                            plateau_callbacks, tensorboard)
 
     keras.utils.set_random_seed(recipe.seed)
     # Built before anything is written: an unknown architecture or a missing view table writes nothing.
@@ -78,7 +78,8 @@ def _train(request: TrainRequest, report, stop_requested, epoch_hook, trainer_lo
            run=request.out, code=PACKAGE_DIR, initial_epoch=epoch, train_samples=len(train_rows),
            validation_samples=len(val_rows), growing=growing is not None)
     head = [Reporting(progress, recipe, report, stop_requested), SaveCheckpoints(progress)]
-    tail = [tensorboard(request.out), *([EpochHook(progress, epoch_hook)] if epoch_hook else [])]
+    tail = [tensorboard(request.out), *([EpochHook(progress, epoch_hook)] if epoch_hook else []),
+            *([AveragedWeights(recipe.weight_averaging)] if recipe.weight_averaging else [])]  # last: see its doc
     if growing is not None:
         epoch = _train_while_growing(model, growing, recipe, request.out, progress, [*head, *tail], epoch,
                                      stop_requested)

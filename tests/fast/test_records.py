@@ -104,7 +104,7 @@ def test_an_older_run_config_reads_and_a_config_round_trips(tmp_path):
     assert config.dataset_identity.seed == 7 and config.dataset_fingerprint is None
     assert config.checked_input(["1", "0", "0", "0.5", "-0.5"]) == [1.0, 0.0, 0.0, 0.5, -0.5]
     # settings it does not record were not there yet: the run trained with any gain counted, no rate floor
-    assert (config.recipe.min_improvement_db, config.recipe.lr_reductions) == (0.0, 0)
+    assert (config.recipe.min_improvement_db, config.recipe.lr_reductions, config.recipe.weight_averaging) == (0.0, 0, 0.0)
     assert config.recipe.batch_size == 8 and config.features.ball_disc and config.features.scene_light
     write_run_config(str(tmp_path), config)
     again = read_run_config(str(tmp_path))

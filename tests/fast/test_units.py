@@ -229,3 +229,16 @@ def test_the_eta_never_goes_beyond_the_time_budget_and_says_what_it_counts_to():
     assert eta(85.0, 1000, 6, 1715.0) == (510.0, ETA_PLATEAU)
     assert eta(85.0, 2, None, 1715.0) == (170.0, ETA_EPOCHS)
     assert eta(85.0, 50, None, 0.0) == (0.0, ETA_BUDGET)
+
+
+
+def test_a_weight_averaging_outside_0_to_1_is_refused_in_one_line():
+    import pytest
+
+    from blendercnn_addon.errors import UserError
+    from blendercnn_addon.run_config import TrainingRecipe
+
+    for momentum in (1.0, -0.1, float("nan"), 2.0):
+        with pytest.raises(UserError, match=r"weight averaging must be in \[0, 1\)"):
+            TrainingRecipe(weight_averaging=momentum).validate()
+    TrainingRecipe(weight_averaging=0.0).validate()
