@@ -262,15 +262,18 @@ class AveragedWeights(keras.callbacks.Callback):
 
         if self.averages is None:
             self.averages = [tf.Variable(v.numpy(), trainable=False) for v in self.model.trainable_variables]
+            self.step_momentum = tf.Variable(0.0, trainable=False)  # a variable: one trace for every value
             self._update = tf.function(self._update_averages)  # one graph a step, not dozens of eager ops
 
-    def _update_averages(self, momentum):
+    def _update_averages(self):
+        momentum = self.step_momentum
         for average, variable in zip(self.averages, self.model.trainable_variables):
             average.assign(momentum * average + (1.0 - momentum) * variable.value)
 
     def on_train_batch_end(self, batch, logs=None):
         self.steps += 1
-        self._update(np.float32(min(self.momentum, (1 + self.steps) / (10 + self.steps))))
+        self.step_momentum.assign(min(self.momentum, (1 + self.steps) / (10 + self.steps)))
+        self._update()
 
     def on_test_begin(self, logs=None):
         if self.averages is not None and self.trained is None:
