@@ -12,7 +12,7 @@ What the panel does with its defaults, measured on this machine, side by side in
   9,000 training images (its batches timed on the job's renders) × 18 epochs. An estimate, labelled.
 
 Prints one ``name: value`` line per figure: seconds_to_35db (-1: not reached), psnr_clean_256_final
-(the last epoch that ended within the budget; training stops at the first epoch end past it),
+(the last epoch that ended within the budget; training stops at the batch that spends it),
 psnr_clean_256_best, renders_used, render_seconds, train_seconds, epochs, seconds_total,
 seed_render_s_per_image, seed_epoch_s_256, seed_pipeline_hours_estimate,
 speedup_vs_seed_pipeline (estimate ÷ seconds_to_35db, or ÷ seconds_total when 35 dB is not
