@@ -26,11 +26,12 @@ import tempfile
 TENSORFLOW_SETTINGS = {"TF_CPP_MIN_LOG_LEVEL": "2", "TF_CPU_ALLOCATOR_USE_BFC": "true"}
 
 
-def apply_tensorflow_settings(environment=os.environ) -> None:
-    """Put TENSORFLOW_SETTINGS into ``environment`` (os.environ, or a child process's) where unset;
-    TensorFlow reads them when it starts, so this runs before it is imported."""
+def apply_tensorflow_settings() -> None:
+    """Put TENSORFLOW_SETTINGS into os.environ where unset; TensorFlow reads them when it starts,
+    so this runs before it is imported (every project process that runs TensorFlow imports it
+    through import_tensorflow_quietly, the panel's workers included)."""
     for name, value in TENSORFLOW_SETTINGS.items():
-        environment.setdefault(name, value)
+        os.environ.setdefault(name, value)
 
 
 def import_tensorflow_quietly():
