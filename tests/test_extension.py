@@ -11,7 +11,7 @@ pytestmark = pytest.mark.compat  # also run on every Blender of make test-compat
 
 OPERATORS = {"setup_scene", "randomize", "generate_dataset", "cancel_generation", "train", "cancel_training",
              "open_tensorboard", "stop_tensorboard", "load_preview", "unload_preview", "render_real", "evaluate",
-             "estimate_from_image", "use_seed_count",
+             "estimate_from_image", "use_seed_count", "use_model_resolution",
              "check_interpreter", "create_environment", "show_image"}
 PANELS = {"BLENDERCNN_PT_scene", "BLENDERCNN_PT_randomize", "BLENDERCNN_PT_dataset", "BLENDERCNN_PT_dataset_render",
           "BLENDERCNN_PT_train", "BLENDERCNN_PT_train_settings", "BLENDERCNN_PT_preview"}
@@ -25,6 +25,12 @@ def registered_panels() -> set[str]:
     return {name for name in dir(bpy.types) if name.startswith("BLENDERCNN_PT_")}
 
 
+def engine_registered() -> bool:
+    """BlenderCNN in the render-engine list, with its Render Properties panel."""
+    engines = {getattr(engine, "bl_idname", "") for engine in bpy.types.RenderEngine.__subclasses__()}
+    return "BLENDERCNN" in engines and hasattr(bpy.types, "RENDER_PT_blendercnn")
+
+
 def test_zip_holds_the_add_on_and_its_manifest_only(extension_zip):
     names = zipfile.ZipFile(extension_zip).namelist()
     assert "blender_manifest.toml" in names and "__init__.py" in names
@@ -35,6 +41,7 @@ def test_zip_holds_the_add_on_and_its_manifest_only(extension_zip):
 def test_install_registers_every_operator_and_panel(addon):
     assert registered_operators() == OPERATORS
     assert registered_panels() == PANELS
+    assert engine_registered()
     assert hasattr(bpy.types.Scene, "blendercnn")
     assert hasattr(bpy.types.WindowManager, "blendercnn_status")
     for panel in PANELS:
@@ -47,12 +54,14 @@ def test_disable_unregisters_everything_and_enable_restores_it(addon):
     try:
         assert registered_operators() == set()
         assert registered_panels() == set()
+        assert not engine_registered()
         assert not hasattr(bpy.types.Scene, "blendercnn")
         assert not hasattr(bpy.types.WindowManager, "blendercnn_status")
     finally:
         bpy.ops.preferences.addon_enable(module=ADDON_MODULE)
     assert registered_operators() == OPERATORS
     assert registered_panels() == PANELS
+    assert engine_registered()
 
 
 @pytest.mark.parametrize("op", sorted(OPERATORS))

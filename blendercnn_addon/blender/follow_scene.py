@@ -9,7 +9,7 @@ import contextlib
 import bpy
 from bpy.app.handlers import persistent
 
-from . import background
+from . import background, render_engine
 from .preview_session import preview_status, scene_vector
 
 
@@ -19,8 +19,8 @@ def follow_scene(scene) -> None:
     and show that vector in the Preview panel's fields. Cheap when nothing changed."""
     session = background.get("preview")
     if (session is None or session.follow_paused or not getattr(scene, "blendercnn", None)
-            or not scene.blendercnn.preview_follow_scene):
-        return
+            or not scene.blendercnn.preview_follow_scene or render_engine.viewport_live()):
+        return  # (a viewport drawing BlenderCNN is the live view then: the two would share two cores)
     vector = scene_vector(scene)
     if vector is None or vector == session.scene_vector:
         return

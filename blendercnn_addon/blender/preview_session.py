@@ -43,7 +43,12 @@ def preview_status(context=None):
 
 def model_dir(context) -> str:
     """The Preview panel's Model folder, absolute ('' when empty)."""
-    props = context.scene.blendercnn
+    return run_folder(context.scene)
+
+
+def run_folder(scene) -> str:
+    """``scene``'s Model folder (the Preview panel's, the render engine's), absolute ('' when empty)."""
+    props = scene.blendercnn
     return os.path.abspath(bpy.path.abspath(props.preview_model)) if props.preview_model.strip() else ""
 
 

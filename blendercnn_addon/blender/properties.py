@@ -196,6 +196,13 @@ class BlenderCNNSceneSettings(bpy.types.PropertyGroup):
         name="Follow Scene", default=True,
         description="While a model is loaded, show its image whenever the ball moves or its emission colour "
                     "changes (dragging with G, the N panel, animation)")
+    engine_outside_range: EnumProperty(
+        name="Outside the Trained Range", default="CLAMP",
+        items=(("CLAMP", "Clamp", "Draw the nearest vector the model was trained on, and say so in the viewport"),
+               ("WARN", "Warn", "Draw nothing and say which number is outside the range (F12 and Render "
+                                "Animation stop with that line)")),
+        description="What the BlenderCNN render engine does when the ball's colour or place lies outside the "
+                    "range its model was trained on")
 
     def target_names(self) -> SceneTarget:
         """Names the generator resolves; empty pointers fall back to the seed's names."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bpy
 
-from . import background, follow_scene, images, operators, preferences, properties
+from . import background, follow_scene, images, operators, preferences, properties, render_engine
 from .ui import panels
 
 CLI_COMMAND_ID = "blendercnn"
@@ -20,6 +20,7 @@ def register(cli_command=None) -> None:
     background.register()
     follow_scene.register()  # depsgraph and frame-change handlers
     images.register()  # frames the add-on's images whole in the editors that show them
+    render_engine.register()  # BlenderCNN in Render Properties ▸ Render Engine
     if cli_command is not None:  # ``blender -c blendercnn generate ...``
         _cli_handle = bpy.utils.register_cli_command(CLI_COMMAND_ID, cli_command)
 
@@ -29,6 +30,7 @@ def unregister() -> None:
     if _cli_handle is not None:
         bpy.utils.unregister_cli_command(_cli_handle)
         _cli_handle = None
+    render_engine.unregister()
     images.unregister()
     follow_scene.unregister()
     background.unregister()  # stops every worker (training, preview, TensorBoard)

@@ -133,6 +133,16 @@ def read_vector(target: Target) -> tuple[float, ...]:
     return tuple(float(colour[spec.index] if spec.kind == COLOUR_CHANNEL else location[spec.index]) for spec in FIELDS)
 
 
+def read_evaluated_vector(target: Target, depsgraph: bpy.types.Depsgraph) -> tuple[float, ...]:
+    """The target's vector as ``depsgraph`` evaluated it: at its frame, with animation and drivers
+    applied (a render's depsgraph does not write them back to the scene's own data)."""
+    obj = target.obj.evaluated_get(depsgraph)
+    material = target.material.evaluated_get(depsgraph)
+    node = material.node_tree.nodes.get(target.node.name) if material.node_tree else None
+    socket = node.inputs.get(target.colour_input.name) if node is not None else None
+    return read_vector(Target(obj, material, node, socket if socket is not None else target.colour_input))
+
+
 def denoiser_available(scene: bpy.types.Scene, blender_id: str) -> bool:
     """Whether this Blender build offers the Cycles denoiser (e.g. Debian's lacks OpenImageDenoise)."""
     previous = scene.cycles.denoiser

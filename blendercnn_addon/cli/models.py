@@ -60,6 +60,9 @@ def add_commands(commands) -> None:
     sv.add_argument("--frame-file", metavar="PATH", help="write each image into this memory-mapped file "
                     "(RGBA float32, bottom row first, as Blender stores pixels) instead of base64 lines: "
                     "the panel's fast path")
+    sv.add_argument("--light", choices=("display", "linear"), default="display",
+                    help="display: the image as the dataset's PNGs show it (default); linear: scene-linear "
+                         "RGB before the view transform, for the render engine (needs --frame-file)")
     sv.set_defaults(handler=serve)
 
     ex = commands.add_parser(
@@ -205,7 +208,7 @@ def serve(args: argparse.Namespace) -> int:
     exit_with_parent()
     report = JsonLinesWriter()
     try:
-        return serve_model(args.model, sys.stdin, report, frame_path=args.frame_file)
+        return serve_model(args.model, sys.stdin, report, frame_path=args.frame_file, light=args.light)
     except UserError as err:
         report("error", id=None, fatal=True, message=str(err))
         raise

@@ -262,6 +262,7 @@ class BallChannels(layers.Layer):
         return {**super().get_config(), "side": self.side}
 
 
+LINEAR_LAYER = "linear_rgb"  # radiance's scene-linear light, before the view-transform table (ml/serve.py reads it)
 RADIANCE_START_FRACTION = 8  # the first feature map is R/8 on a side
 RADIANCE_CHANNELS = (32, 24, 16, 8)  # at R/8, R/4, R/2, then the per-pixel network (R/2 or R): thin where pixels are many
 LIGHT_FRACTION = 4  # SceneLight's channels are computed at R/4
@@ -316,7 +317,7 @@ def build_radiance(resolution: int, view_table=None, ceiling: float | None = Non
     drawn = draws_ball(geometry, ceiling)
     light = _per_pixel_light(x, ball_uv, position, resolution, at_full_resolution=not drawn)  # (R, R, 4)
     drawn = [BallCoverage.from_geometry(geometry, name="ball_coverage")(position)] if drawn else []
-    linear = ColouredLight(ceiling, background_ceiling, name="linear_rgb")([colour, light, *drawn])  # (R, R, 3), HDR
+    linear = ColouredLight(ceiling, background_ceiling, name=LINEAR_LAYER)([colour, light, *drawn])  # (R, R, 3), HDR
     image = ViewTransformLUT(table=view_table, name="view_transform")(linear)  # (R, R, 3) in [0, 1]
     return keras.Model(vector, image, name="radiance")
 

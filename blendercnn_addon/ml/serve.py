@@ -4,13 +4,15 @@ Loads one trained run, compiles its forward pass once (a traced ``tf.function`` 
 vector: a Keras model called eagerly costs ≈ 15× more per image) and answers requests on
 stdin, one JSON object per line:
 
-    Blender → worker  {"command": "predict", "id": n, "vector": [r, g, b, x, y]}
+    Blender → worker  {"command": "predict", "id": n, "vector": [r, g, b, x, y], "light": LIGHT}
+                          ("light" optional: "display" or "linear", default the worker's --light)
                       {"command": "stop"}  (or stdin closing) ends the worker
                       {"command": "invert", "id": n, "width": W, "height": H, "pixels": BASE64}
                           a picture (uint8 RGB, top row first): the vector the model draws as it
                           (ml/invert.py); the model's image of that vector is sent like a predict's
     worker → Blender  {"event": "ready", "resolution": R, "device": "CPU", "vector_min": [5],
-                       "vector_max": [5], "model": PATH, "frame_file": PATH or null}
+                       "vector_max": [5], "model": PATH, "frame_file": PATH or null,
+                       "light": "display" | "linear", "linear_from": "model" | "srgb" | null}
                       {"event": "image", "id": n, "width": R, "height": R, "encoding": ENCODING,
                        "seconds": f, "inference_s": f, "read_at": f, ...}   (read_at: the worker's
                        time.perf_counter() when it read the request; seconds from then to the answer)
@@ -22,6 +24,9 @@ stdin, one JSON object per line:
                           worker goes on. Every non-empty line gets exactly one answer.
                       {"event": "error", "id": null, "message": str, "fatal": true}
                           the model cannot be loaded; the worker exits.
+
+``serve --light linear`` (the render engine) writes scene-linear RGB into the frame file instead
+of display colours (see compile_forward).
 
 Two ways the pixels travel, by ENCODING:
 
@@ -49,18 +54,47 @@ from ..processes.protocol import JsonLinesWriter, decode
 from ..vector import VECTOR_SIZE, vector_from_json
 from .inference import load_run, to_uint8
 
-def compile_forward(model, resolution: int, rgba_bottom_up: bool):
+DISPLAY, LINEAR = "display", "linear"
+LIGHTS = (DISPLAY, LINEAR)
+
+
+def scene_linear_model(model):
+    """(keras model vector → (batch, R, R, 3) scene-linear RGB, where it comes from).
+
+    ``"model"``: radiance computes linear light before its view-transform table
+    (models.LINEAR_LAYER): that layer's output, HDR, the table left out — exact and cheaper.
+    ``"srgb"``: a model that draws display colours only (seed): its image, to be read as sRGB
+    (exact under Blender's Standard view transform, an approximation under Filmic or AgX)."""
+    import keras
+
+    from .models import LINEAR_LAYER
+
+    try:
+        return keras.Model(model.input, model.get_layer(LINEAR_LAYER).output), "model"
+    except ValueError:  # no such layer
+        return model, "srgb"
+
+
+def compile_forward(model, resolution: int, rgba_bottom_up: bool, light: str = DISPLAY):
     """The model's forward pass for one vector, traced once by TensorFlow. (XLA on the whole pass
     was tried: no faster, 17.0 ms per 256² radiance image either way on 2 CPU cores, and slower
     to load; the per-pixel layers fuse themselves, models._FusedCall: 17.7 → 9.8 ms.)
 
     Returns f(vector (1, VECTOR_SIZE) float32) → (R, R, 4) float32 RGBA bottom row first
-    (``rgba_bottom_up``) or (R, R, 3) float32 RGB top row first, values in [0, 1]."""
+    (``rgba_bottom_up``) or (R, R, 3) float32 RGB top row first. ``light``: DISPLAY, values in
+    [0, 1] as the dataset's PNGs; LINEAR, scene-linear RGB ≥ 0 (what a render engine hands
+    Blender, which applies the scene's view transform; see scene_linear_model)."""
     import tensorflow as tf
+
+    source = "display"
+    if light == LINEAR:
+        model, source = scene_linear_model(model)
 
     @tf.function(input_signature=[tf.TensorSpec((1, VECTOR_SIZE), tf.float32)])
     def forward(vector):
         image = model(vector, training=False)[0]  # (R, R, 3), top row first
+        if source == "srgb":  # the sRGB transfer function undone: display → linear
+            image = tf.where(image <= 0.04045, image / 12.92, tf.pow((image + 0.055) / 1.055, 2.4))
         if not rgba_bottom_up:
             return image
         flipped = tf.reverse(image, axis=[0])
@@ -93,16 +127,24 @@ def share_cores_with_blender() -> None:
         pass
 
 
-def serve(run: str, requests: IO[str] | None = None, report=None, frame_path: str | None = None) -> int:
+def serve(run: str, requests: IO[str] | None = None, report=None, frame_path: str | None = None,
+          light: str = DISPLAY) -> int:
     """Answer predict requests until stop or end of input; returns an exit code (0).
 
-    ``frame_path``: write images into this frame file (created, R*R*16 bytes) instead of base64 lines."""
+    ``frame_path``: write images into this frame file (created, R*R*16 bytes) instead of base64 lines.
+    ``light``: DISPLAY images (the panel's Preview) or scene-LINEAR ones (the render engine; needs
+    ``frame_path``: 8-bit base64 pixels cannot carry them)."""
+    if light not in LIGHTS:
+        raise UserError(f"light must be one of {', '.join(LIGHTS)}, got {light!r}")
+    if light == LINEAR and frame_path is None:
+        raise UserError("linear light travels through a frame file only (--frame-file)")
     requests = requests or sys.stdin
     report = report or JsonLinesWriter()
     share_cores_with_blender()
     trained = load_run(run)
     resolution = trained.resolution
-    forward = compile_forward(trained.model, resolution, rgba_bottom_up=frame_path is not None)
+    forwards = Forwards(trained.model, resolution, rgba_bottom_up=frame_path is not None, default=light)
+    linear_from = scene_linear_model(trained.model)[1] if frame_path else None  # what a linear request gets
     try:
         frames = FrameFile(frame_path, resolution, resolution, create=True) if frame_path else None
     except OSError as err:  # a missing folder, no permission, a full disk: fatal, and said as such
@@ -110,7 +152,7 @@ def serve(run: str, requests: IO[str] | None = None, report=None, frame_path: st
 
     import tensorflow as tf
 
-    report("ready", resolution=resolution, model=run, frame_file=frame_path,
+    report("ready", resolution=resolution, model=run, frame_file=frame_path, light=light, linear_from=linear_from,
            code=PACKAGE_DIR,
            device="GPU" if tf.config.list_physical_devices("GPU") else "CPU",
            vector_min=trained.config.vector_min, vector_max=trained.config.vector_max)
@@ -122,7 +164,7 @@ def serve(run: str, requests: IO[str] | None = None, report=None, frame_path: st
             if message is not None and message.get("command") == "stop":
                 break
             try:
-                _answer(line, message, trained, forward, frames, report)
+                _answer(line, message, trained, forwards, frames, report)
             except Exception as err:  # noqa: BLE001 - a request no check foresaw: its answer, and serve on
                 report("error", id=_request_id(message), fatal=False,
                        message=f"the request failed: {type(err).__name__}: {str(err)[:200]}")
@@ -130,6 +172,27 @@ def serve(run: str, requests: IO[str] | None = None, report=None, frame_path: st
         if frames is not None:
             frames.close()
     return 0
+
+
+class Forwards:
+    """The compiled forward pass of each light a request may ask for (``"light"``: DISPLAY or LINEAR,
+    ``default`` when it does not say); the default's is compiled now, another on its first request."""
+
+    def __init__(self, model, resolution: int, rgba_bottom_up: bool, default: str):
+        self.model, self.resolution, self.rgba_bottom_up, self.default = model, resolution, rgba_bottom_up, default
+        self.compiled = {default: compile_forward(model, resolution, rgba_bottom_up, default)}
+
+    def of(self, message: dict):
+        """The forward pass for the request ``message``; UserError for an unknown light, or linear
+        light without a frame file."""
+        light = message.get("light", self.default)
+        if light not in LIGHTS:
+            raise UserError(f"light must be one of {', '.join(LIGHTS)}, got {light!r}")
+        if light == LINEAR and not self.rgba_bottom_up:
+            raise UserError("linear light travels through a frame file only (--frame-file)")
+        if light not in self.compiled:
+            self.compiled[light] = compile_forward(self.model, self.resolution, self.rgba_bottom_up, light)
+        return self.compiled[light]
 
 
 def _request_id(message: dict | None):
@@ -165,7 +228,7 @@ def _answer_invert(message: dict, trained, frames: FrameFile | None, report) -> 
                seconds=estimate.seconds, inference_s=0.0)
 
 
-def _answer(line: str, message: dict | None, trained, forward, frames: FrameFile | None, report) -> None:
+def _answer(line: str, message: dict | None, trained, forwards: Forwards, frames: FrameFile | None, report) -> None:
     """The one answer to one request line (``message``: the line decoded, None if it is not JSON)."""
     if message is None:
         report("error", id=None, fatal=False, message=f"not a JSON object: {line.strip()[:80]!r}")
@@ -180,10 +243,11 @@ def _answer(line: str, message: dict | None, trained, forward, frames: FrameFile
     started = time.perf_counter()  # the request line has just been read
     try:
         vector = trained.checked_input(vector_from_json(message.get("vector")))
+        compiled = forwards.of(message)
     except UserError as err:
         report("error", id=request_id, fatal=False, message=str(err))
         return
-    image = forward(vector[None]).numpy()
+    image = compiled(vector[None]).numpy()
     inferred = time.perf_counter()
     size = {"width": trained.resolution, "height": trained.resolution}
     if frames is not None:

@@ -121,5 +121,31 @@ class BLENDERCNN_OT_show_image(bpy.types.Operator):
         return {"FINISHED"}
 
 
-CLASSES = (BLENDERCNN_OT_show_image, BLENDERCNN_OT_load_preview, BLENDERCNN_OT_unload_preview, BLENDERCNN_OT_render_real,
+class BLENDERCNN_OT_use_model_resolution(bpy.types.Operator):
+    """Set the scene's output resolution to the model's (R × R at 100 %): the size BlenderCNN renders"""
+
+    bl_idname = "blendercnn.use_model_resolution"
+    bl_label = "Use the Model's Resolution"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        from ...run_config import read_run_config
+        from ..preview_session import run_folder
+
+        run = run_folder(context.scene)
+        try:
+            if not run:
+                raise UserError("choose the model's run folder first (Model)")
+            resolution = read_run_config(run).resolution
+        except UserError as err:
+            self.report({"ERROR"}, str(err))
+            return {"CANCELLED"}
+        render = context.scene.render
+        render.resolution_x = render.resolution_y = resolution
+        render.resolution_percentage = 100
+        self.report({"INFO"}, f"Output resolution {resolution}×{resolution} at 100 %")
+        return {"FINISHED"}
+
+
+CLASSES = (BLENDERCNN_OT_show_image, BLENDERCNN_OT_use_model_resolution, BLENDERCNN_OT_load_preview, BLENDERCNN_OT_unload_preview, BLENDERCNN_OT_render_real,
            BLENDERCNN_OT_estimate_from_image, BLENDERCNN_OT_evaluate)

@@ -337,5 +337,45 @@ class BLENDERCNN_PT_preview(_BlenderCNNPanel, bpy.types.Panel):
             fit.lines(layout, context, self.bl_label, status.evaluation)
 
 
+class RENDER_PT_blendercnn(bpy.types.Panel):
+    """Render Properties ▸ BlenderCNN: the engine's model and what it does outside the trained range."""
+
+    bl_label = "BlenderCNN"
+    bl_idname = "RENDER_PT_blendercnn"
+    bl_space_type = "PROPERTIES"
+    bl_region_type = "WINDOW"
+    bl_context = "render"
+    COMPAT_ENGINES = {"BLENDERCNN"}
+
+    @classmethod
+    def poll(cls, context):
+        return context.engine in cls.COMPAT_ENGINES
+
+    def draw(self, context):
+        from ..preview_session import run_folder
+        from ...run_config import read_run_config
+
+        layout = self.layout
+        layout.use_property_split = True
+        props = context.scene.blendercnn
+        layout.prop(props, "preview_model", text="Model")
+        layout.prop(props, "engine_outside_range", text="Outside the Range")
+        run, render = run_folder(context.scene), context.scene.render
+        try:
+            resolution = read_run_config(run).resolution if run else 0
+        except UserError as err:
+            layout.label(text=str(err), icon="ERROR")
+            return
+        if not resolution:
+            layout.label(text="Choose a trained run folder (or train one)", icon="INFO")
+            return
+        scale = render.resolution_percentage / 100.0
+        if (int(render.resolution_x * scale), int(render.resolution_y * scale)) != (resolution, resolution):
+            layout.label(text=f"The model renders {resolution}×{resolution}", icon="ERROR")
+            layout.operator("blendercnn.use_model_resolution", icon="FULLSCREEN_EXIT")
+        else:
+            layout.label(text=f"{resolution}×{resolution}, the model's resolution", icon="CHECKMARK")
+
+
 CLASSES = (BLENDERCNN_PT_scene, BLENDERCNN_PT_randomize, BLENDERCNN_PT_dataset, BLENDERCNN_PT_dataset_render,
-           BLENDERCNN_PT_train, BLENDERCNN_PT_train_settings, BLENDERCNN_PT_preview)
+           BLENDERCNN_PT_train, BLENDERCNN_PT_train_settings, BLENDERCNN_PT_preview, RENDER_PT_blendercnn)
