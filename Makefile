@@ -89,6 +89,7 @@ bench: $(VENV)/.installed
 	$(PY) benchmarks/fused_layers.py
 	$(PY) benchmarks/epoch_cost.py
 	$(PY) benchmarks/preview_latency.py
+	$(PY) benchmarks/engine.py --frames 100 --references 5
 
 # The user's whole job at 256² (Generate, then Train) against a 30-minute budget, and the seed
 # pipeline's estimate: about 40 minutes. BENCH_JOB_ARGS=--quick for a few-minute smoke run.

@@ -5,8 +5,8 @@ thread, so this worker is not a background.Session (whose messages only the main
 may hand out): whoever asks for an image drains its messages, under one lock. Nothing here writes
 Blender data, so any thread may do that. Images arrive through a frame file as RGBA float32,
 bottom row first (ml/serve.py), in the light asked for: LINEAR (scene-linear, for a render
-result, which Blender shows through the scene's view transform) or DISPLAY (as the dataset's
-PNGs, for the viewport's display-space framebuffer). One request is in flight at a time (the frame file holds one image); only the newest
+result, which Blender shows through the scene's view transform) or VIEWPORT (the dataset's
+display colours, sRGB-decoded: the 3D viewport encodes what an engine draws as sRGB). One request is in flight at a time (the frame file holds one image); only the newest
 vector waits behind it, so a viewport drag never builds a queue.
 """
 
@@ -43,7 +43,7 @@ class EngineImage:
     arrived: float
 
 
-LINEAR, DISPLAY = "linear", "display"  # the lights ml/serve.py draws in
+LINEAR, VIEWPORT = "linear", "viewport"  # lights ml/serve.py draws in: the Render Result's, the viewport's
 
 
 def request_key(vector, light: str) -> tuple:

@@ -29,7 +29,7 @@ from bpy_extras.view3d_utils import location_3d_to_region_2d
 from gpu_extras.presets import draw_texture_2d
 
 from . import engine_worker, renderer
-from .engine_worker import DISPLAY, LINEAR
+from .engine_worker import LINEAR, VIEWPORT
 from ..errors import UserError
 from ..run_config import model_path
 
@@ -179,11 +179,11 @@ class BlenderCNNRenderEngine(bpy.types.RenderEngine):
             self.message = f"BlenderCNN: {err}"
             self.tag_redraw()
             return
-        key = engine_worker.request_key(vector, DISPLAY)
+        key = engine_worker.request_key(vector, VIEWPORT)
         if key != self.drawn_key:
             self.asked.append((time.perf_counter(), key))
             del self.asked[:-TIMINGS_KEPT]
-            worker.request(vector, DISPLAY)
+            worker.request(vector, VIEWPORT)
             _watch()
 
     def view_draw(self, context, depsgraph):
@@ -203,17 +203,17 @@ class BlenderCNNRenderEngine(bpy.types.RenderEngine):
             _draw_text(text)
 
     def _update_texture(self, worker) -> None:
-        """Put the worker's newest display image in the texture (once per image)."""
+        """Put the worker's newest viewport image in the texture (once per image)."""
         image = worker.latest if worker is not None else None
-        if image is None or image.key == self.drawn_key or image.key[0] != DISPLAY:
+        if image is None or image.key == self.drawn_key or image.key[0] != VIEWPORT:
             return
         size = worker.resolution
         buffer = gpu.types.Buffer("FLOAT", size * size * 4, image.pixels)
         self.texture = gpu.types.GPUTexture((size, size), format="RGBA16F", data=buffer)
         self.drawn_key = image.key
         asked = next((t for t, key in reversed(self.asked) if key == image.key), image.arrived)
-        self.timings.append({"asked": asked, "arrived": image.arrived, "drawn": time.perf_counter(),
-                             "worker_s": image.worker_s})
+        self.timings.append({"key": image.key, "asked": asked, "arrived": image.arrived,
+                             "drawn": time.perf_counter(), "worker_s": image.worker_s})
         del self.timings[:-TIMINGS_KEPT]
 
 

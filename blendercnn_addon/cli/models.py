@@ -60,9 +60,10 @@ def add_commands(commands) -> None:
     sv.add_argument("--frame-file", metavar="PATH", help="write each image into this memory-mapped file "
                     "(RGBA float32, bottom row first, as Blender stores pixels) instead of base64 lines: "
                     "the panel's fast path")
-    sv.add_argument("--light", choices=("display", "linear"), default="display",
+    sv.add_argument("--light", choices=("display", "linear", "viewport"), default="display",
                     help="display: the image as the dataset's PNGs show it (default); linear: scene-linear "
-                         "RGB before the view transform, for the render engine (needs --frame-file)")
+                         "RGB before the view transform, for the render engine's Render Result; viewport: "
+                         "display colours sRGB-decoded, for the 3D viewport (both need --frame-file)")
     sv.set_defaults(handler=serve)
 
     ex = commands.add_parser(

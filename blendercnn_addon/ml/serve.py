@@ -5,7 +5,7 @@ vector: a Keras model called eagerly costs ≈ 15× more per image) and answers 
 stdin, one JSON object per line:
 
     Blender → worker  {"command": "predict", "id": n, "vector": [r, g, b, x, y], "light": LIGHT}
-                          ("light" optional: "display" or "linear", default the worker's --light)
+                          ("light" optional: "display", "linear" or "viewport", default the worker's --light)
                       {"command": "stop"}  (or stdin closing) ends the worker
                       {"command": "invert", "id": n, "width": W, "height": H, "pixels": BASE64}
                           a picture (uint8 RGB, top row first): the vector the model draws as it
@@ -54,8 +54,8 @@ from ..processes.protocol import JsonLinesWriter, decode
 from ..vector import VECTOR_SIZE, vector_from_json
 from .inference import load_run, to_uint8
 
-DISPLAY, LINEAR = "display", "linear"
-LIGHTS = (DISPLAY, LINEAR)
+DISPLAY, LINEAR, VIEWPORT = "display", "linear", "viewport"
+LIGHTS = (DISPLAY, LINEAR, VIEWPORT)
 
 
 def scene_linear_model(model):
@@ -83,10 +83,13 @@ def compile_forward(model, resolution: int, rgba_bottom_up: bool, light: str = D
     Returns f(vector (1, VECTOR_SIZE) float32) → (R, R, 4) float32 RGBA bottom row first
     (``rgba_bottom_up``) or (R, R, 3) float32 RGB top row first. ``light``: DISPLAY, values in
     [0, 1] as the dataset's PNGs; LINEAR, scene-linear RGB ≥ 0 (what a render engine hands
-    Blender, which applies the scene's view transform; see scene_linear_model)."""
+    Blender, which applies the scene's view transform; see scene_linear_model); VIEWPORT, the
+    display colours with the sRGB transfer function undone (Blender's 3D viewport encodes what an
+    engine draws as sRGB when it shows it: measured in the window, a display image drawn as it is
+    came out 2.5x too bright)."""
     import tensorflow as tf
 
-    source = "display"
+    source = "srgb" if light == VIEWPORT else "display"
     if light == LINEAR:
         model, source = scene_linear_model(model)
 
@@ -188,8 +191,8 @@ class Forwards:
         light = message.get("light", self.default)
         if light not in LIGHTS:
             raise UserError(f"light must be one of {', '.join(LIGHTS)}, got {light!r}")
-        if light == LINEAR and not self.rgba_bottom_up:
-            raise UserError("linear light travels through a frame file only (--frame-file)")
+        if light != DISPLAY and not self.rgba_bottom_up:
+            raise UserError(f"{light} light travels through a frame file only (--frame-file)")
         if light not in self.compiled:
             self.compiled[light] = compile_forward(self.model, self.resolution, self.rgba_bottom_up, light)
         return self.compiled[light]
