@@ -348,6 +348,39 @@ def test_serve_writes_frames_as_blender_stores_pixels(trained_run, tmp_path):
     assert np.abs(np.rint(rgba[::-1, :, :3] * 255) - rgb).max() <= 1
 
 
+def test_serve_draws_each_request_in_the_light_it_asks_for(trained_run, tmp_path):
+    """"light": display (the default), viewport (display colours sRGB-decoded) or linear (the model's
+    scene-linear light; a seed model's display colours sRGB-decoded), into the frame file only."""
+    from conftest import tensorflow_python
+    frame = tmp_path / "engine.frame"
+    vector = [1, 0.5, 0, 0.2, -0.3]
+    lines = [{"command": "predict", "id": 1, "vector": vector}, {"command": "stop"}]
+    images = {}
+    for light in ("display", "viewport", "linear"):
+        lines[0]["light"] = light
+        done = subprocess.run([tensorflow_python(), "-m", "blendercnn_addon", "serve", "--model", str(trained_run),
+                               "--frame-file", str(frame)], input="\n".join(map(json.dumps, lines)) + "\n",
+                              capture_output=True, text=True, cwd=ROOT, timeout=300)
+        answers = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+        assert answers[-1]["event"] == "image", answers
+        images[light] = np.fromfile(frame, dtype=np.float32).reshape(32, 32, 4)[..., :3].astype(np.float64)
+    display = images["display"]
+    decoded = np.where(display <= 0.04045, display / 12.92, ((display + 0.055) / 1.055) ** 2.4)
+    assert np.abs(images["viewport"] - decoded).max() < 1e-5
+    assert answers[0]["linear_from"] in ("model", "srgb")
+    if answers[0]["linear_from"] == "srgb":
+        assert np.abs(images["linear"] - decoded).max() < 1e-5
+    refused = [{"command": "predict", "id": 2, "vector": vector, "light": "infrared"},
+               {"command": "predict", "id": 3, "vector": vector, "light": "linear"}, {"command": "stop"}]
+    done = subprocess.run([tensorflow_python(), "-m", "blendercnn_addon", "serve", "--model", str(trained_run)],
+                          input="\n".join(map(json.dumps, refused)) + "\n", capture_output=True, text=True,
+                          cwd=ROOT, timeout=300)
+    replies = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")][1:]
+    assert [(r["event"], r["id"]) for r in replies] == [("error", 2), ("error", 3)]
+    assert "light must be one of display, linear, viewport" in replies[0]["message"]
+    assert "frame file only" in replies[1]["message"]
+
+
 # -- image → vector ------------------------------------------------------------------------------
 @pytest.mark.parametrize("truth", [[0.9, 0.35, 0.1, 0.3, -0.4], [1.0, 0.35, 0.0, -0.2, 0.5]],
                          ids=["any-colour", "vibrant"])  # vibrant: a channel at exactly 1 and one at 0

@@ -1,6 +1,8 @@
 """Follow Scene: while a model is loaded, the ball's moves and colour changes (a drag with G, the N
 panel, a keyframe) ask the preview worker for the model's image of the new vector. Blender's
-depsgraph and frame-change handlers call :func:`follow_scene`; it is cheap when nothing changed."""
+depsgraph and frame-change handlers call :func:`follow_scene`; it is cheap when nothing changed.
+While a 3D viewport draws the BlenderCNN render engine (render_engine.py), that viewport is the
+live view and Follow Scene waits."""
 
 from __future__ import annotations
 
