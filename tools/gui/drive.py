@@ -562,17 +562,7 @@ def viewport_colour_at_ball(d: Driver, ball) -> dict:
 
     area = d.view3d()
     region = next(r for r in area.regions if r.type == "WINDOW")
-    path = os.path.join(OUT, "viewport-probe.png")
-    subprocess.run(["import", "-window", "root", path], check=True)
-    shot = bpy.data.images.load(path, check_existing=False)
-    try:
-        width, height = shot.size
-        rgba = np.empty(width * height * 4, np.float32)
-        shot.pixels.foreach_get(rgba)
-    finally:
-        bpy.data.images.remove(shot)
-    os.remove(path)
-    pixels = rgba.reshape(height, width, 4)[::-1, :, :3]  # top row first, as the screen
+    pixels = screenshot_pixels()  # top row first, as the screen
     left, top = d.to_screen(region, 0, 0)
     sidebar_left = d.to_screen(d.sidebar(), 0, 0)[0]
     view = pixels[top + 40:top + region.height - 40, left + 60:min(sidebar_left, left + region.width) - 60]
