@@ -21,7 +21,6 @@ import math
 import os
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,17 +28,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-
-def cli(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "blendercnn_addon", *args], cwd=ROOT, check=True,
-                   stdout=subprocess.DEVNULL)
-
-
-def quick_model(folder: str, resolution: int) -> str:
-    data, run = os.path.join(folder, "data"), os.path.join(folder, "run")
-    cli("generate", "--out", data, "--count", "8", "--resolution", str(resolution), "--quiet")
-    cli("train", "--data", data, "--out", run, "--epochs", "1", "--batch-size", "4")
-    return run
+from preview_latency import make_run  # noqa: E402  (benchmarks/ is on sys.path: the script's own folder)
 
 
 def keyframe_animation(scene, frames: int, seed: int) -> None:
@@ -98,7 +87,7 @@ def main() -> None:
     from blendercnn_addon.settings import GenerationSettings
 
     with tempfile.TemporaryDirectory() as folder:
-        run = args.model or quick_model(folder, args.resolution)
+        run = args.model or make_run(folder, args.resolution)
         resolution = read_run_config(run).resolution
         blendercnn_addon.register()
         bpy.ops.blendercnn.setup_scene()

@@ -168,3 +168,16 @@ def test_the_engine_and_its_settings_are_in_render_properties(engine_scene):
 
     assert "BLENDERCNN" in output.RENDER_PT_format.COMPAT_ENGINES  # resolution, frame range, output path
     assert engine.ENGINE_ID == "BLENDERCNN" and bpy.types.RENDER_PT_blendercnn.poll(bpy.context)
+
+
+def test_the_render_properties_panel_offers_the_models_resolution_when_the_scene_differs(engine_scene):
+    from test_panels import draw
+
+    drawn = draw("RENDER_PT_blendercnn")
+    assert ("prop", "preview_model") in drawn and ("prop", "engine_outside_range") in drawn
+    assert ("label", "32×32, the model's resolution") in drawn
+    engine_scene.render.resolution_percentage = 50
+    drawn = draw("RENDER_PT_blendercnn")
+    assert ("operator", "blendercnn.use_model_resolution") in drawn
+    engine_scene.blendercnn.preview_model = ""
+    assert ("label", "Choose a trained run folder (or train one)") in draw("RENDER_PT_blendercnn")

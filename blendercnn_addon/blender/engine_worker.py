@@ -23,9 +23,9 @@ import numpy as np
 
 from .background import crash_message, log_path
 from ..errors import UserError
-from ..processes.frames import FRAME_ENCODING, FrameFile
+from ..processes.frames import FRAME_ENCODING, FrameFile, release_frame_file
 from ..processes.workers import Worker, addon_command, wait_for_messages
-from ..run_folder import MODEL_NAME
+from ..run_config import model_path
 
 READY_TIMEOUT_S = 180.0  # loading TensorFlow and the model, on a slow machine with cold caches
 IMAGE_TIMEOUT_S = 60.0
@@ -181,19 +181,14 @@ class EngineWorker:
         with self.lock:
             self.worker.send({"command": "stop"})
             self.worker.close(timeout=3.0)
-            if self.frames is not None:
-                self.frames.close()
-                self.frames = None
-            try:
-                os.remove(self.frame_path)
-            except OSError:
-                pass
+            release_frame_file(self.frames, self.frame_path)
+            self.frames = None
 
 
 def _model_stamp(run: str) -> float:
     """When the run's model file last changed (a retrained model loads anew); 0 without one."""
     try:
-        return os.path.getmtime(os.path.join(run, MODEL_NAME))
+        return os.path.getmtime(model_path(run))
     except OSError:
         return 0.0
 

@@ -26,7 +26,8 @@ from .images import (DIFFERENCE_IMAGE, PREVIEW_IMAGE, REAL_IMAGE, difference_pix
                      write_image, write_rgba)
 from ..metrics import psnr
 from .preferences import tensorflow_python
-from ..processes.frames import FRAME_ENCODING, IMAGE_ENCODING, FrameFile, decode_pixels, encode_pixels
+from ..processes.frames import (FRAME_ENCODING, IMAGE_ENCODING, FrameFile, decode_pixels, encode_pixels,
+                                 release_frame_file)
 from ..processes.workers import ARRIVED_KEY, Worker, addon_command, wait_for_messages
 from ..run_config import read_run_config
 from ..run_folder import MODEL_NAME
@@ -239,13 +240,8 @@ class PreviewSession(background.Session):
         return kept
 
     def _release_frames(self) -> None:
-        if self.frames is not None:
-            self.frames.close()
-            self.frames = None
-        try:
-            os.remove(self.frame_path)
-        except OSError:
-            pass
+        release_frame_file(self.frames, self.frame_path)
+        self.frames = None
 
     def shutdown(self) -> None:
         self.closing = True

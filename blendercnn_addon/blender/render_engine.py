@@ -32,6 +32,9 @@ from . import engine_worker, renderer
 from .engine_worker import LINEAR, VIEWPORT
 from ..errors import UserError
 from ..run_config import model_path
+from ..vector import COLOUR_CHANNEL, FIELDS, VECTOR_FIELDS
+from .preferences import tensorflow_python
+from .preview_session import run_folder
 
 ENGINE_ID = "BLENDERCNN"
 VIEWPORT_POLL_S = 0.005  # while an image is due: collect it as soon as it arrives
@@ -43,9 +46,6 @@ _viewports: "weakref.WeakSet[BlenderCNNRenderEngine]" = weakref.WeakSet()
 def model_and_python(scene) -> tuple[str, str]:
     """(run folder, TensorFlow Python) for ``scene``; UserError naming what is missing. The run is the
     Preview panel's Model; the Python the add-on's (only looked up again on the main thread)."""
-    from .preferences import tensorflow_python
-    from .preview_session import run_folder
-
     run = run_folder(scene)
     if not run:
         raise UserError("BlenderCNN needs a trained model: choose its run folder in Render Properties ▸ "
@@ -54,7 +54,7 @@ def model_and_python(scene) -> tuple[str, str]:
         raise UserError(f"BlenderCNN's Model folder {run} holds no trained model ({os.path.basename(model_path(run))})")
     if threading.current_thread() is threading.main_thread():
         return run, tensorflow_python(bpy.context)
-    python = bpy.context.window_manager.blendercnn_env.python
+    python = bpy.data.window_managers[0].blendercnn_env.python  # the render thread has no full context
     if not python:
         raise UserError("No Python with TensorFlow: set one in the add-on preferences or click Create Environment")
     return run, python
@@ -68,8 +68,6 @@ def settled_vector(scene, worker: engine_worker.EngineWorker, vector) -> tuple[l
         return list(vector), ""
     low, high = worker.vector_range
     clamped = [min(max(float(v), lo), hi) for v, lo, hi in zip(vector, low, high)]
-    from ..vector import VECTOR_FIELDS
-
     moved = [name for name, v, c in zip(VECTOR_FIELDS, vector, clamped) if v != c]
     return clamped, (f"outside the trained range: {', '.join(moved)} clamped" if moved else "")
 
@@ -86,8 +84,6 @@ def vector_at_frame(scene, frame: float, now) -> list[float]:
     own vector, read when it renders, is what it draws."""
     target = renderer.resolve_target(scene, scene.blendercnn.target_names())
     socket_path = target.colour_input.path_from_id("default_value")
-    from ..vector import COLOUR_CHANNEL, FIELDS
-
     curves = {(c.data_path, c.array_index): c for c in _fcurves(target.obj)}
     curves.update({(c.data_path, c.array_index): c for c in _fcurves(target.material.node_tree)})
     ahead = []
@@ -138,6 +134,7 @@ class BlenderCNNRenderEngine(bpy.types.RenderEngine):
         self.texture = None
         self.asked: list[tuple[float, tuple]] = []  # (perf_counter, request_key) of view_update's asks
         self.timings: list[dict] = []  # per image drawn: asked, arrived, drawn (perf_counter s)
+        self.draws: list[float] = []  # perf_counter of each view_draw (the window journey counts them)
 
     # F12 and Render Animation ---------------------------------------------------------------------------
     def render(self, depsgraph):
@@ -188,6 +185,8 @@ class BlenderCNNRenderEngine(bpy.types.RenderEngine):
 
     def view_draw(self, context, depsgraph):
         _viewports.add(self)
+        self.draws.append(time.perf_counter())
+        del self.draws[:-TIMINGS_KEPT]
         worker = engine_worker.current()
         if self.waiting_for_model and worker is not None and worker.ready is not None:
             self.view_update(context, depsgraph)  # the model loaded since the last scene change
@@ -279,6 +278,11 @@ def stop() -> None:
     if bpy.app.timers.is_registered(_collect):
         bpy.app.timers.unregister(_collect)
     engine_worker.stop()
+
+
+def draws() -> list[float]:
+    """Every live viewport's view_draw times (perf_counter s), oldest first."""
+    return sorted(t for engine in list(_viewports) for t in engine.draws)
 
 
 def timings() -> list[dict]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import mmap
+import os
 
 import numpy as np
 
@@ -50,3 +51,13 @@ class FrameFile:
         self.pixels = None  # the view must go before the map can close
         self._map.close()
         self._file.close()
+
+
+def release_frame_file(frames: FrameFile | None, path: str) -> None:
+    """Close ``frames`` (None: never opened) and delete the frame file at ``path`` (already gone: fine)."""
+    if frames is not None:
+        frames.close()
+    try:
+        os.remove(path)
+    except OSError:
+        pass

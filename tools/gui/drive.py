@@ -946,6 +946,7 @@ def the_model_as_the_render_engine(d: Driver):
     ours = yield from drag_with(d, ball, centre, "BLENDERCNN", "RENDERED")
     during = [t for t in engine.timings() if ours["began"] <= t["drawn"] <= ours["began"] + ours["seconds"]]
     ours["images"] = len(during)
+    ours["draws"] = len([t for t in engine.draws() if ours["began"] <= t <= ours["began"] + ours["seconds"]])
     yield from wait_for_quiet_cpu()
     d.shot("engine-rendered")
     seen = screen_vs_engine_image(d)
@@ -966,6 +967,7 @@ def the_model_as_the_render_engine(d: Driver):
                      engine_drag_over_cycles=round(ours["steps_per_s"] / max(cycles["steps_per_s"], 1e-9), 2),
                      engine_images_per_step=round(ours["images"] / max(ours["steps"], 1), 2),
                      engine_drag_steps=ours["steps"], engine_drag_images=ours["images"],
+                     engine_draws_per_step=round(ours["draws"] / max(ours["steps"], 1), 2),
                      engine_edit_to_draw_ms_p50=round(percentile(edits, 0.5), 1),
                      engine_edit_to_draw_ms_p95=round(percentile(edits, 0.95), 1),
                      engine_screen_vs_model=seen, engine_images_before_drag=drawn_before)
@@ -983,8 +985,55 @@ def the_model_as_the_render_engine(d: Driver):
             (ours["steps_per_s"], cycles["steps_per_s"]))
     d.check("≥ 0.8 images drawn per drag step", d.figures["engine_images_per_step"] >= 0.8,
             (ours["images"], ours["steps"]))
+    yield from press_f12_with_the_engine(d, seen)
     d.view3d().spaces.active.shading.type = "SOLID"
     scene.render.engine = "CYCLES"
+
+
+def press_f12_with_the_engine(d: Driver, seen: dict):
+    """F12 with BlenderCNN, as a user presses it (Blender renders on its render thread, not the one
+    the headless tests use): the Render Result, saved, must be the model's image of the ball's vector
+    (the worker's viewport image of the same vector, display colours, within 3 levels on average)."""
+    scene = bpy.context.scene
+    engine = sys.modules[ADDON + ".blender.render_engine"]
+    worker = sys.modules[ADDON + ".blender.engine_worker"].current()
+    bpy.context.preferences.view.render_display_type = "NONE"  # keep the window as it is: no render window
+    bpy.ops.blendercnn.use_model_resolution()  # its button sits in Render Properties, not in this window
+    vector = engine.scene_vector(scene, bpy.context.evaluated_depsgraph_get())
+    yield from d.wait_for(lambda: worker.latest is not None and worker.latest.key == ("viewport", tuple(vector)), 10,
+                          "the viewport's image of the ball's vector", every=0.01)
+    viewport = worker.latest.pixels.reshape(256, 256, 4)[::-1, :, :3]
+    viewport = np.where(viewport <= 0.0031308, viewport * 12.92, 1.055 * np.power(viewport, 1 / 2.4) - 0.055)
+    ended = []
+
+    def note_end(*_args):
+        ended.append(time.perf_counter())
+
+    handlers = (bpy.app.handlers.render_complete, bpy.app.handlers.render_cancel)
+    for handler in handlers:
+        handler.append(note_end)
+    try:
+        d.move(*d.area_centre("VIEW_3D"))
+        d.key("F12")
+        yield from d.wait_for(lambda: ended and not bpy.app.is_job_running("RENDER"), 30, "F12's render", every=0.05)
+    finally:
+        for handler in handlers:
+            handler.remove(note_end)
+    result = bpy.data.images["Render Result"]
+    path = os.path.join(OUT, "engine-f12.png")
+    result.save_render(path, scene=scene)
+    saved = bpy.data.images.load(path, check_existing=False)
+    try:
+        pixels = np.empty(saved.size[0] * saved.size[1] * 4, np.float32)
+        saved.pixels.foreach_get(pixels)
+        size = tuple(saved.size)
+    finally:
+        bpy.data.images.remove(saved)
+    f12 = pixels.reshape(size[1], size[0], 4)[::-1, :, :3]
+    difference = float(np.abs(f12 - viewport).mean() * 255.0) if size == (256, 256) else None
+    d.figures["engine_f12_vs_viewport_levels"] = None if difference is None else round(difference, 2)
+    d.check("F12 with BlenderCNN renders the model's 256² image of the ball (mean within 3 levels)",
+            difference is not None and difference <= 3.0, (size, difference))
 
 
 def run() -> None:
