@@ -11,11 +11,17 @@ The curve depends on the resolution (a 256² model keeps gaining from renders a 
 needs), so each resolution uses the curve measured nearest to it, and says which. A curve whose
 best is its largest count has not flattened: it recommends nothing, since more renders may still
 pay.
+
+Which renders to train on depends on the resolution too (TRAINING_PRESETS): at 64² a denoiser's
+bias stays in every render and the model learns it, while noise averages out, so the Seed preset's
+unbiased renders train the better model; at 256² the gap nearly closes and Default's renders reach
+35 dB in a third of the time. The panel's Quality follows the resolution until you pick one.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 TOLERANCE_DB = 0.5  # a model this close (PSNR against clean references) is "the same model"
 
@@ -35,10 +41,15 @@ def smallest_within(curve: dict[int, float], tolerance_db: float = TOLERANCE_DB)
     return min(count for count, value in curve.items() if value >= best - tolerance_db)
 
 
+def nearest_measured(measured_resolutions, resolution: int) -> int:
+    """The measured resolution nearest ``resolution`` (pixels per side) by ratio; a tie takes the larger."""
+    return min(measured_resolutions, key=lambda measured: (abs(math.log2(measured / resolution)), -measured))
+
+
 def curve_resolution(resolution: int) -> int:
-    """The measured resolution nearest ``resolution`` (pixels per side) by ratio; a tie takes the larger,
-    whose curve asks for more renders."""
-    return min(LEARNING_CURVES_DB, key=lambda measured: (abs(math.log2(measured / resolution)), -measured))
+    """The learning curve's resolution for ``resolution`` (nearest_measured; a tie takes the larger,
+    whose curve asks for more renders)."""
+    return nearest_measured(LEARNING_CURVES_DB, resolution)
 
 
 def recommended_count(resolution: int) -> int | None:
@@ -47,6 +58,34 @@ def recommended_count(resolution: int) -> int | None:
     curve = LEARNING_CURVES_DB[curve_resolution(resolution)]
     recommended = smallest_within(curve)
     return recommended if recommended < max(curve) else None
+
+
+@dataclass(frozen=True)
+class PresetChoice:
+    """The render preset to train on at one measured resolution, and why (``reason``: one line for the
+    panel; ``measured``: the figures behind it, {preset: value} with ``unit``)."""
+
+    preset: str
+    reason: str
+    measured: dict[str, float]
+    unit: str
+
+
+# benchmarks/learning_curve.py --presets ... --preset-count 500 --skip-curve (64², PSNR of radiance
+# against 40 clean references) and time_to_quality.py (256², seconds to 35 dB with 600 renders),
+# 2 CPU cores (docs/benchmarks.md, "Which renders train best").
+TRAINING_PRESETS: dict[int, PresetChoice] = {
+    64: PresetChoice("seed", "trains the best model at 64²: 37.15 dB against Default's 34.21 (500 renders)",
+                     {"draft": 33.45, "default": 34.21, "balanced": 35.01, "seed@8": 34.49, "seed@16": 36.28,
+                      "seed": 37.15}, "dB"),
+    256: PresetChoice("default", "reaches 35 dB soonest at 256²: 290 s against 797 s for unbiased 16-sample renders",
+                      {"default": 290.0, "seed@16": 797.0}, "s to 35 dB"),
+}
+
+
+def recommended_preset(resolution: int) -> PresetChoice:
+    """The training renders' preset measured best at the resolution nearest ``resolution`` (by ratio)."""
+    return TRAINING_PRESETS[nearest_measured(TRAINING_PRESETS, resolution)]
 
 
 SEED_COUNT = 10_000  # what the seed project rendered: one click away in the panel, --count 10000

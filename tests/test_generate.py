@@ -207,7 +207,8 @@ def test_a_blend_with_the_compositor_on_still_renders_the_scene(seed_scene, tmp_
 
 
 def test_generate_names_the_recommended_count_when_asked_for_far_more(tmp_path):
-    """10,000 renders where the learning curve says 500 make the same model: one note line, then it renders."""
+    """10,000 renders where the learning curve says 500 make the same model: one note line (and one for the
+    preset measured to train best at that resolution), then it renders."""
     from blendercnn_addon.recommendation import recommended_count  # the repository's, as the CLI runs it
 
     recommended = recommended_count(32)  # TINY's resolution: the 64² curve
@@ -215,9 +216,10 @@ def test_generate_names_the_recommended_count_when_asked_for_far_more(tmp_path):
                                 "--count", "10000", *TINY], cwd=ROOT, stderr=subprocess.PIPE, text=True,
                                stdout=subprocess.DEVNULL)
     try:
-        first = process.stderr.readline()
+        first, second = process.stderr.readline(), process.stderr.readline()
     finally:
         process.send_signal(signal.SIGINT)
         process.communicate(timeout=120)
     assert first.startswith(f"note: {recommended:,} renders train the same model as ") and f"{10_000 / recommended:.0f}× as long" in first
     assert "measured at 64²" in first
+    assert second.startswith("note: --preset seed trains the best model at 64²"), second  # Default's renders, asked

@@ -150,6 +150,26 @@ def test_the_number_of_images_starts_at_the_recommendation_and_follows_the_resol
     assert ("operator", "blendercnn.use_seed_count") not in draw("BLENDERCNN_PT_dataset")
 
 
+def test_the_quality_follows_the_resolution_until_one_is_picked(scene):
+    """Default at 256² (35 dB soonest), Seed at 64² (the best model); the panel says why. A picked
+    Quality, or a hand-edited render setting, stays when the resolution changes."""
+    props = scene.blendercnn
+    assert (props.resolution, props.render_preset) == (256, "default")
+    assert any(e[0] == "label" and e[1].startswith("Default reaches 35 dB soonest at 256²")
+               for e in draw("BLENDERCNN_PT_dataset"))
+    props.resolution = 64
+    assert (props.render_preset, props.render_samples, props.denoiser) == ("seed", 32, "none")
+    assert any(e[0] == "label" and e[1].startswith("Seed trains the best model at 64²") for e in draw("BLENDERCNN_PT_dataset"))
+    props.resolution = 256
+    assert (props.render_preset, props.render_samples) == ("default", 3)
+    props.render_preset = "balanced"  # picked: kept
+    props.resolution = 64
+    assert props.render_preset == "balanced"
+    props.render_samples = 7  # a hand edit: Custom, kept
+    props.resolution = 256
+    assert (props.render_preset, props.render_samples) == ("custom", 7)
+
+
 def test_train_panel_shows_epoch_batch_figures_and_cancel_while_training(scene):
     status = bpy.context.window_manager.blendercnn_training
     assert ("operator", "blendercnn.train") in draw("BLENDERCNN_PT_train")

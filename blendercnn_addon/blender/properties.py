@@ -13,7 +13,7 @@ from bpy.props import (BoolProperty, EnumProperty, FloatProperty, FloatVectorPro
 
 from . import preview_session
 from ..architectures import ARCHITECTURES, PREFERRED, recipe
-from ..recommendation import default_count
+from ..recommendation import default_count, recommended_preset
 from ..processes.parallel import default_workers
 from ..randomization import VectorSpec
 from ..vector import COLOUR_CHANNEL, FIELDS, RANGED_FIELDS, colour_of
@@ -73,7 +73,9 @@ def _preview_vector_changed(self, context):
 
 
 def _preset_chosen(self, context):
-    """Copy the chosen preset's render quality into the fields it stands for."""
+    """Copy the chosen preset's render quality into the fields it stands for; from now on a new resolution
+    keeps it."""
+    self["preset_picked"] = True
     preset = RENDER_PRESETS.get(self.render_preset)
     if preset is None:
         return
@@ -88,13 +90,19 @@ def _count_typed(self, context):
 
 
 def _resolution_chosen(self, context):
-    """The number of images follows the recommendation for the new resolution, until one was typed."""
+    """The number of images and the Quality preset follow the measured recommendations for the new
+    resolution (recommendation.py), each until the user typed a number or picked a quality."""
     if not self.count_typed:
         self["count"] = default_count(self.resolution)  # not through count's update: nothing was typed
+    if not self.preset_picked and self.render_preset != recommended_preset(self.resolution).preset:
+        self.render_preset = recommended_preset(self.resolution).preset  # fills the fields it stands for
+        self["preset_picked"] = False  # the recommendation's choice, not the user's
 
 
 def _quality_edited(self, context):
-    """A field a preset stands for was edited by hand: the preset becomes Custom unless it still matches."""
+    """A field a preset stands for was edited by hand: the preset becomes Custom unless it still matches
+    (and a new resolution keeps the hand-made settings)."""
+    self["preset_picked"] = True
     for index, preset in enumerate(RENDER_PRESETS.values()):
         if preset.as_settings() == self.quality_settings():
             self["render_preset"] = index
@@ -139,8 +147,14 @@ class BlenderCNNSceneSettings(bpy.types.PropertyGroup):
                               description="The number of images was typed: a new resolution keeps it")
     resolution: IntProperty(name="Resolution", default=DEFAULT_RESOLUTION, min=MIN_RESOLUTION, max=MAX_RESOLUTION,
                             subtype="PIXEL", update=_resolution_chosen, description="Square image size in pixels")
-    render_preset: EnumProperty(name="Quality", items=PRESET_ITEMS, default=DEFAULT_PRESET, update=_preset_chosen,
-                                description="Render quality preset: samples and denoising")
+    render_preset: EnumProperty(name="Quality", items=PRESET_ITEMS, default=recommended_preset(DEFAULT_RESOLUTION).preset,
+                                update=_preset_chosen,
+                                description="Render quality preset: samples and denoising (starts at the renders "
+                                            "measured to train best at the resolution, and follows it until you "
+                                            "pick one)")
+    preset_picked: BoolProperty(name="Quality Picked", default=False, options={"HIDDEN"},
+                                description="The Quality preset or a render setting was chosen by hand: a new "
+                                            "resolution keeps it")
     render_samples: IntProperty(name="Render Samples", default=RENDER_PRESETS[DEFAULT_PRESET].samples, min=1,
                                 soft_max=4096, update=_quality_edited, description="Cycles samples per pixel")
     seed: IntProperty(name="Dataset Seed", default=0, min=0,

@@ -173,7 +173,7 @@ class BlenderCNNRenderEngine(bpy.types.RenderEngine):
                 return
             vector, self.message = settled_vector(scene, worker, scene_vector(scene, depsgraph))
         except UserError as err:
-            self.message = f"BlenderCNN: {err}"
+            self.message = str(err) if str(err).startswith("BlenderCNN") else f"BlenderCNN: {err}"
             self.tag_redraw()
             return
         key = engine_worker.request_key(vector, VIEWPORT)

@@ -16,7 +16,8 @@ from ..architectures import default_resolution_problem
 from ..errors import UserError
 from ..processes.parallel import default_workers
 from ..randomization import COLOUR_SCHEMES, VectorSpec
-from ..recommendation import SEED_COUNT, TOLERANCE_DB, count_note, default_count, recommendations_text
+from ..recommendation import (SEED_COUNT, TOLERANCE_DB, TRAINING_PRESETS, count_note, default_count,
+                              recommendations_text, recommended_preset)
 from ..settings import (DEFAULT_PRESET, DEFAULT_RESOLUTION, DENOISE_PASSES, DENOISE_PREFILTERS, DENOISE_QUALITIES,
                         DENOISERS, MAX_RESOLUTION, MIN_RESOLUTION, RENDER_DEVICES, RENDER_PRESETS, SAMPLING_PATTERNS,
                         GenerationSettings, SceneTarget)
@@ -63,7 +64,9 @@ def _add_render_arguments(group) -> None:
     """How Cycles renders."""
     group.add_argument("--preset", choices=tuple(RENDER_PRESETS), default=DEFAULT_PRESET,
                        help="render quality: " + "; ".join(f"{name}: {p.description}" for name, p in RENDER_PRESETS.items())
-                       .replace("%", "%%") + " (default %(default)s)")
+                       .replace("%", "%%") + " (default %(default)s; the panel starts at the renders measured to "
+                       "train best at the resolution: " + ", ".join(f"{c.preset} at {r}²" for r, c in
+                                                                    TRAINING_PRESETS.items()) + ")")
     group.add_argument("--samples", type=int, metavar="S", help="Cycles samples per pixel (default: the preset's)")
     group.add_argument("--seed", type=int, default=0, metavar="K",
                        help="dataset seed: sample i's vector and noise depend on (K, i) only (default 0)")
@@ -197,11 +200,15 @@ def _stopped_by_signals(stop: threading.Event):
             signal.signal(sig, handler)
 
 
-def _note_fewer_renders(count: int, resolution: int, quiet: bool) -> None:
-    """One line when the learning curve says far fewer renders make the same model (recommendation.py)."""
+def _note_better_renders(count: int, resolution: int, quiet: bool, preset: str | None = None) -> None:
+    """One line when the learning curve says far fewer renders make the same model, and one when
+    another preset's renders were measured to train better at this resolution (recommendation.py)."""
     fewer = count_note(count, resolution)
     if fewer and not quiet:
         sys.stderr.write(f"note: {fewer}\n")
+    choice = recommended_preset(resolution)
+    if preset is not None and preset != choice.preset and not quiet:
+        sys.stderr.write(f"note: --preset {choice.preset} {choice.reason}\n")
 
 
 def generate(args: argparse.Namespace) -> int:
@@ -219,7 +226,8 @@ def generate(args: argparse.Namespace) -> int:
                                                           args.workers)
             if not stop.is_set():
                 job.run(on_progress=TerminalProgress(args.quiet), should_stop=stop.is_set,
-                        on_start=lambda: _note_fewer_renders(settings.count, settings.resolution, args.quiet))
+                        on_start=lambda: _note_better_renders(settings.count, settings.resolution, args.quiet,
+                                                             args.preset))
     except KeyboardInterrupt:  # a second Ctrl-C, during an image
         stop.set()
     if stop.is_set():

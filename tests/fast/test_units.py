@@ -126,6 +126,21 @@ def test_each_resolution_takes_the_learning_curve_measured_nearest_to_it(monkeyp
     assert recommendation.recommendations_text() == "500 at 64², still gaining at 1,000 at 256²"
 
 
+def test_the_training_renders_follow_the_measurement_at_each_resolution():
+    """64² (and below): the preset whose renders trained the best model; 256² (and above): the one that
+    reached 35 dB soonest. Each choice is the measured best of its own table."""
+    from blendercnn_addon import recommendation
+    from blendercnn_addon.settings import RENDER_PRESETS
+
+    assert [recommendation.recommended_preset(r).preset for r in (16, 32, 64, 127, 128, 256, 1024)] == \
+        ["seed", "seed", "seed", "seed", "default", "default", "default"]
+    for resolution, choice in recommendation.TRAINING_PRESETS.items():
+        assert choice.preset in RENDER_PRESETS and choice.preset in choice.measured
+        best = (max if choice.unit == "dB" else min)(choice.measured, key=choice.measured.get)
+        assert best == choice.preset, (resolution, choice)
+        assert f"{resolution}²" in choice.reason
+
+
 def test_waiting_for_a_workers_message_wakes_when_it_arrives_and_misses_none():
     """workers.wait_for_messages: what scripts and the bpy module wait on between polls."""
     from blendercnn_addon.processes import workers

@@ -343,6 +343,8 @@ def generate_a_tiny_dataset(d: Driver):
     yield from d.enter_value("blendercnn.output_dir", DATASET)
     yield from d.enter_value("blendercnn.count", "60")
     yield from d.enter_value("blendercnn.resolution", "32")
+    d.check("the Quality follows the resolution: Seed's unbiased renders train best at 32² (the 64² measurement)",
+            scene.blendercnn.render_preset == "seed", scene.blendercnn.render_preset)
     yield from d.enter_value("blendercnn.render_samples", "4")
     props = scene.blendercnn
     d.check("dataset fields typed", (props.output_dir, props.count, props.resolution, props.render_samples)
@@ -986,6 +988,12 @@ def the_model_as_the_render_engine(d: Driver):
     d.check("≥ 0.8 images drawn per drag step", d.figures["engine_images_per_step"] >= 0.8,
             (ours["images"], ours["steps"]))
     yield from press_f12_with_the_engine(d, seen)
+    scene.blendercnn.preview_model = ""  # no model: the viewport says so in one line, nothing hangs
+    yield 0.5
+    messages = [viewport.message for viewport in list(engine._viewports)]
+    d.shot("engine-without-a-model", messages=messages)
+    d.check("without a model the viewport says so", any("needs a trained model" in m for m in messages), messages)
+    scene.blendercnn.preview_model = MODELS + "/run256"
     d.view3d().spaces.active.shading.type = "SOLID"
     scene.render.engine = "CYCLES"
 

@@ -16,8 +16,9 @@ from ...dataset_card import CARD_NAME
 from ...dataset_format import DatasetFolder
 from ...errors import UserError
 from ..images import DIFFERENCE_IMAGE, PREVIEW_IMAGE, TRAINING_IMAGE
-from ...recommendation import SEED_COUNT, TOLERANCE_DB, count_note, curve_resolution, recommended_count
-from ...settings import estimate_basis, estimate_seconds
+from ...recommendation import (SEED_COUNT, TOLERANCE_DB, count_note, curve_resolution, recommended_count,
+                               recommended_preset)
+from ...settings import RENDER_PRESETS, estimate_basis, estimate_seconds
 from ...text import format_duration
 from ...vector import FIELDS, LOCATION, RANGED_FIELDS
 
@@ -108,6 +109,7 @@ class BLENDERCNN_PT_dataset(_BlenderCNNPanel, bpy.types.Panel):
             fit.lines(layout, context, self.bl_label, f"≈ {format_duration(estimate_seconds(settings))} for "
                       f"{props.count:,} images{estimate_basis(settings)}", icon="TIME")
             _draw_count_advice(layout, context, self.bl_label, props)
+            _draw_preset_advice(layout, context, self.bl_label, props)
             col = layout.column(align=True)
             col.operator("blendercnn.generate_dataset", icon="RENDER_STILL")
             # Train as it renders: the Train panel's settings, training starting on the first images.
@@ -126,6 +128,13 @@ def _draw_count_advice(layout, context, panel: str, props) -> None:
     elif recommended is not None and props.count == recommended:
         fit.lines(layout, context, panel, f"{recommended:,}: the measured recommendation ({measured})", icon="INFO")
         layout.operator("blendercnn.use_seed_count", text=f"Use the seed's {SEED_COUNT:,}")
+
+
+def _draw_preset_advice(layout, context, panel: str, props) -> None:
+    """Which renders train best at this resolution, and the measurement that says so
+    (recommendation.TRAINING_PRESETS): the Quality the panel starts at, or advice once another is picked."""
+    choice = recommended_preset(props.resolution)
+    fit.lines(layout, context, panel, f"{RENDER_PRESETS[choice.preset].label} {choice.reason}", icon="INFO")
 
 
 class BLENDERCNN_PT_dataset_render(_BlenderCNNPanel, bpy.types.Panel):
