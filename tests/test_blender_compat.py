@@ -80,6 +80,22 @@ def test_a_compositor_tree_renders_what_is_linked_into_it(compat, seed_scene, tm
     assert max(reds) - min(reds) < 0.01, "the compositor's output is not what the render shows"
 
 
+def test_an_actions_fcurves_are_found_on_every_blender(compat, seed_scene):
+    """A keyframed location and emission colour: their F-curves, wherever this Blender keeps them."""
+    ball = seed_scene.objects["Ball"]
+    glow = bpy.data.materials["Glow"].node_tree.nodes["Emission"].inputs["Color"]
+    assert compat.animation_fcurves(ball) == []
+    ball.keyframe_insert("location", index=0, frame=1)
+    glow.keyframe_insert("default_value", frame=1)
+    try:
+        assert [(c.data_path, c.array_index) for c in compat.animation_fcurves(ball)] == [("location", 0)]
+        colour = compat.animation_fcurves(glow.id_data)
+        assert {c.array_index for c in colour} == {0, 1, 2, 3} and all("default_value" in c.data_path for c in colour)
+    finally:
+        ball.animation_data_clear()
+        glow.id_data.animation_data_clear()
+
+
 def test_blender_c_blendercnn_is_registered(addon):
     assert hasattr(bpy.utils, "register_cli_command")
     assert addon_module("blender.registration")._cli_handle is not None

@@ -14,6 +14,8 @@ tests/test_blender_compat.py checks every answer on each Blender that ``make tes
   ``compositing_node_group`` is deprecated. The renders turn compositing off
   (``render.use_compositing``) whatever the kind; only tests build a compositor.
 - ``bpy.app.module`` (running as the ``bpy`` Python module) is None in 4.2, a bool later.
+- An action's F-curves: ``Action.fcurves`` in 4.2 and 4.3; from 4.4 on (slotted, layered actions)
+  they live in the channel bag of the slot the ID uses, and 5.0 removed ``Action.fcurves``.
 - What a build offers at all (denoisers, sampling patterns, GPU backends) is not a matter of
   version: renderer.py probes it by assignment and falls back with a note.
 """
@@ -71,3 +73,17 @@ def new_compositor_tree(scene: bpy.types.Scene, name: str):
     tree = scene.node_tree
     tree.nodes.clear()
     return tree, tree.nodes.new("CompositorNodeComposite").inputs[0]
+
+
+def animation_fcurves(id_data) -> list:
+    """The F-curves animating ``id_data`` through its action (none without one)."""
+    animation = getattr(id_data, "animation_data", None)
+    action = animation.action if animation else None
+    if action is None:
+        return []
+    if not hasattr(action, "layers"):  # 4.2, 4.3
+        return list(action.fcurves)
+    from bpy_extras.anim_utils import action_get_channelbag_for_slot
+
+    bag = action_get_channelbag_for_slot(action, animation.action_slot)
+    return list(bag.fcurves) if bag else []

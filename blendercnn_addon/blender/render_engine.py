@@ -29,6 +29,7 @@ from bpy_extras.view3d_utils import location_3d_to_region_2d
 from gpu_extras.presets import draw_texture_2d
 
 from . import engine_worker, renderer
+from .compat import animation_fcurves
 from .engine_worker import LINEAR, VIEWPORT
 from ..errors import UserError
 from ..run_config import model_path
@@ -84,28 +85,14 @@ def vector_at_frame(scene, frame: float, now) -> list[float]:
     own vector, read when it renders, is what it draws."""
     target = renderer.resolve_target(scene, scene.blendercnn.target_names())
     socket_path = target.colour_input.path_from_id("default_value")
-    curves = {(c.data_path, c.array_index): c for c in _fcurves(target.obj)}
-    curves.update({(c.data_path, c.array_index): c for c in _fcurves(target.material.node_tree)})
+    curves = {(c.data_path, c.array_index): c for c in animation_fcurves(target.obj)}
+    curves.update({(c.data_path, c.array_index): c for c in animation_fcurves(target.material.node_tree)})
     ahead = []
     for spec, value in zip(FIELDS, now):
         path = socket_path if spec.kind == COLOUR_CHANNEL else "location"
         curve = curves.get((path, spec.index))
         ahead.append(float(curve.evaluate(frame)) if curve is not None else float(value))
     return ahead
-
-
-def _fcurves(id_data) -> list:
-    """The F-curves animating ``id_data`` (Blender 4.4+ keeps them in the action slot's channel bag)."""
-    animation = getattr(id_data, "animation_data", None)
-    action = animation.action if animation else None
-    if action is None:
-        return []
-    if not hasattr(action, "layers"):  # Blender 4.2, 4.3
-        return list(action.fcurves)
-    from bpy_extras.anim_utils import action_get_channelbag_for_slot
-
-    bag = action_get_channelbag_for_slot(action, animation.action_slot)
-    return list(bag.fcurves) if bag else []
 
 
 def check_resolution(scene, resolution: int) -> None:
