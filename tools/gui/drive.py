@@ -919,10 +919,9 @@ def the_model_as_the_render_engine(d: Driver):
     env = status("blendercnn_env")
     if not env.python and os.environ.get("BLENDERCNN_JOURNEY_PYTHON"):  # the developer's shortcut only
         bpy.context.preferences.addons[ADDON].preferences.python_path = os.environ["BLENDERCNN_JOURNEY_PYTHON"]
-    background = sys.modules[ADDON + ".blender.background"]
-    if background.running("preview"):  # the panel's worker would share the two cores with the engine's
-        yield from d.press("blendercnn.unload_preview(")
     scene = bpy.context.scene
+    follow = scene.blendercnn.preview_follow_scene
+    scene.blendercnn.preview_follow_scene = False  # the Preview panel's worker stays idle in all three drags
     scene.blendercnn.preview_model = MODELS + "/run256"
     ball = scene.objects["Ball"]
     area = d.view3d()
@@ -987,6 +986,7 @@ def the_model_as_the_render_engine(d: Driver):
             (ours["steps_per_s"], cycles["steps_per_s"]))
     d.check("≥ 0.8 images drawn per drag step", d.figures["engine_images_per_step"] >= 0.8,
             (ours["images"], ours["steps"]))
+    scene.blendercnn.preview_follow_scene = follow
     yield from press_f12_with_the_engine(d, seen)
     scene.blendercnn.preview_model = ""  # no model: the viewport says so in one line, nothing hangs
     yield 0.5
