@@ -63,12 +63,17 @@ def recommended_count(resolution: int) -> int | None:
 @dataclass(frozen=True)
 class PresetChoice:
     """The render preset to train on at one measured resolution, and why (``reason``: one line for the
-    panel; ``measured``: the figures behind it, {preset: value} with ``unit``)."""
+    panel; ``measured``: the figures behind it, {preset: value} with ``unit``). ``count``: the renders
+    to start with when training on this preset (None: the learning curve's, measured with Default),
+    and ``count_reason`` its one line; ``count_curve``: the measured {renders: dB} behind it."""
 
     preset: str
     reason: str
     measured: dict[str, float]
     unit: str
+    count: int | None = None
+    count_reason: str = ""
+    count_curve: dict[int, float] | None = None
 
 
 # benchmarks/learning_curve.py --presets ... --preset-count 500 --skip-curve (64², PSNR of radiance
@@ -77,7 +82,11 @@ class PresetChoice:
 TRAINING_PRESETS: dict[int, PresetChoice] = {
     64: PresetChoice("seed", "trains the best model at 64²: 37.15 dB against Default's 34.21 (500 renders)",
                      {"draft": 33.45, "default": 34.21, "balanced": 35.01, "seed@8": 34.49, "seed@16": 36.28,
-                      "seed": 37.15}, "dB"),
+                      "seed": 37.15}, "dB",
+                     # Seed's renders keep paying where Default's flattened at 500: 2,000 of them pass 38 dB
+                     # in 3 minutes of rendering (learning_curve.py --presets seed --preset-count N).
+                     count=2000, count_reason="2,000 Seed renders: 38.39 dB at 64² (1,000: 37.78; 500: 37.15)",
+                     count_curve={500: 37.15, 1000: 37.78, 2000: 38.39}),
     256: PresetChoice("default", "reaches 35 dB soonest at 256²: 290 s against 797 s for unbiased 16-sample renders",
                       {"default": 290.0, "seed@16": 797.0}, "s to 35 dB"),
 }
@@ -89,17 +98,26 @@ def recommended_preset(resolution: int) -> PresetChoice:
 
 
 SEED_COUNT = 10_000  # what the seed project rendered: one click away in the panel, --count 10000
+CURVE_PRESET = "default"  # the preset LEARNING_CURVES_DB was measured with
 
 
-def default_count(resolution: int) -> int:
-    """The number of images to start with at ``resolution``: the recommendation, else the seed's."""
-    return recommended_count(resolution) or SEED_COUNT
+def preset_count(resolution: int, preset: str) -> int | None:
+    """The renders to start with on ``preset`` where its own count was measured (TRAINING_PRESETS), else None."""
+    choice = recommended_preset(resolution)
+    return choice.count if preset == choice.preset else None
 
 
-def count_note(count: int, resolution: int) -> str | None:
-    """One line for a count well above the recommendation (more than twice), else None."""
+def default_count(resolution: int, preset: str = CURVE_PRESET) -> int:
+    """The number of images to start with at ``resolution`` on ``preset``: the preset's own measured count,
+    else the learning curve's recommendation, else the seed's."""
+    return preset_count(resolution, preset) or recommended_count(resolution) or SEED_COUNT
+
+
+def count_note(count: int, resolution: int, preset: str = CURVE_PRESET) -> str | None:
+    """One line for a count well above the recommendation (more than twice), else None (also for a preset
+    whose renders keep paying where the curve flattened: see TRAINING_PRESETS)."""
     recommended = recommended_count(resolution)
-    if recommended is None or count <= 2 * recommended:
+    if recommended is None or count <= 2 * recommended or preset_count(resolution, preset):
         return None
     measured = curve_resolution(resolution)
     most = max(LEARNING_CURVES_DB[measured])

@@ -119,6 +119,7 @@ def test_dataset_panel_offers_generate_and_train_and_the_recommended_count(seed_
     recommendation = addon_module("recommendation")
     props = seed_scene.blendercnn
     props.count, props.resolution = 10_000, 64
+    props.render_preset = "default"  # the learning curve's renders (at 64² the Quality starts at Seed's)
     recommended = recommendation.recommended_count(64)
     log = draw("BLENDERCNN_PT_dataset")
     assert ("operator_property", "then_train", True) in log, "no Generate & Train button"
@@ -141,7 +142,10 @@ def test_the_number_of_images_starts_at_the_recommendation_and_follows_the_resol
     assert any(e[0] == "label" and e[1].startswith("≈ ") and f"{props.count:,} images" in e[1] for e in log), log
     assert ("label", f"{props.count:,}: the measured recommendation (±0.5 dB at 256²)") in log
     assert ("operator", "blendercnn.use_seed_count") in log
-    props.resolution = 64
+    props.resolution = 64  # Seed's renders there (the Quality follows too), with their own measured count
+    assert props.render_preset == "seed" and props.count == recommendation.default_count(64, "seed") == 2000
+    assert ("label", "2,000 Seed renders: 38.39 dB at 64² (1,000: 37.78; 500: 37.15)") in draw("BLENDERCNN_PT_dataset")
+    props.render_preset = "default"  # picked: the learning curve's count for Default's renders
     assert props.count == recommendation.recommended_count(64) and not props.count_typed
     assert bpy.ops.blendercnn.use_seed_count() == {"FINISHED"}
     assert props.count == 10_000 and props.count_typed

@@ -83,6 +83,7 @@ def _preset_chosen(self, context):
     for prop, value in preset.as_settings().items():
         setattr(self, "render_samples" if prop == "samples" else prop, value)
     self["render_preset"] = list(RENDER_PRESETS).index(chosen)  # the setters above may have said Custom
+    _count_follows(self)
 
 
 def _count_typed(self, context):
@@ -92,11 +93,16 @@ def _count_typed(self, context):
 def _resolution_chosen(self, context):
     """The number of images and the Quality preset follow the measured recommendations for the new
     resolution (recommendation.py), each until the user typed a number or picked a quality."""
-    if not self.count_typed:
-        self["count"] = default_count(self.resolution)  # not through count's update: nothing was typed
     if not self.preset_picked and self.render_preset != recommended_preset(self.resolution).preset:
         self.render_preset = recommended_preset(self.resolution).preset  # fills the fields it stands for
         self["preset_picked"] = False  # the recommendation's choice, not the user's
+    _count_follows(self)
+
+
+def _count_follows(props) -> None:
+    """Until a number is typed, the number of images is the measured one for the resolution and Quality."""
+    if not props.count_typed:
+        props["count"] = default_count(props.resolution, props.render_preset)  # not through count's update
 
 
 def _quality_edited(self, context):

@@ -139,6 +139,11 @@ def test_the_training_renders_follow_the_measurement_at_each_resolution():
         best = (max if choice.unit == "dB" else min)(choice.measured, key=choice.measured.get)
         assert best == choice.preset, (resolution, choice)
         assert f"{resolution}²" in choice.reason
+        if choice.count is not None:  # its own count: the largest measured, and where the count starts
+            assert choice.count == max(choice.count_curve) and choice.count_curve[500] == choice.measured[choice.preset]
+            assert recommendation.default_count(resolution, choice.preset) == choice.count
+            assert recommendation.count_note(10_000, resolution, choice.preset) is None
+    assert recommendation.default_count(64) == recommendation.recommended_count(64) == 500  # Default's curve
 
 
 def test_waiting_for_a_workers_message_wakes_when_it_arrives_and_misses_none():

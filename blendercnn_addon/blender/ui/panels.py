@@ -16,8 +16,8 @@ from ...dataset_card import CARD_NAME
 from ...dataset_format import DatasetFolder
 from ...errors import UserError
 from ..images import DIFFERENCE_IMAGE, PREVIEW_IMAGE, TRAINING_IMAGE
-from ...recommendation import (SEED_COUNT, TOLERANCE_DB, count_note, curve_resolution, recommended_count,
-                               recommended_preset)
+from ...recommendation import (SEED_COUNT, TOLERANCE_DB, count_note, curve_resolution, preset_count,
+                               recommended_count, recommended_preset)
 from ...settings import RENDER_PRESETS, estimate_basis, estimate_seconds
 from ...text import format_duration
 from ...vector import FIELDS, LOCATION, RANGED_FIELDS
@@ -121,6 +121,11 @@ class BLENDERCNN_PT_dataset(_BlenderCNNPanel, bpy.types.Panel):
 def _draw_count_advice(layout, context, panel: str, props) -> None:
     """What the measured learning curve says of the number of images: fewer would make the same model,
     or this is its recommendation (then the seed's 10,000 is one click away)."""
+    own = preset_count(props.resolution, props.render_preset)
+    if own is not None:  # this Quality's own measured count (recommendation.TRAINING_PRESETS)
+        if props.count == own:
+            fit.lines(layout, context, panel, recommended_preset(props.resolution).count_reason, icon="INFO")
+        return
     recommended = recommended_count(props.resolution)
     measured = f"±{TOLERANCE_DB} dB at {curve_resolution(props.resolution)}²"
     if count_note(props.count, props.resolution):
