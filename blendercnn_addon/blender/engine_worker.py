@@ -24,7 +24,7 @@ import numpy as np
 from .background import crash_message, log_path
 from ..errors import UserError
 from ..processes.frames import FRAME_ENCODING, FrameFile, release_frame_file
-from ..processes.workers import Worker, addon_command, wait_for_messages
+from ..processes.workers import ARRIVED_KEY, Worker, addon_command, wait_for_messages
 from ..run_config import model_path
 
 READY_TIMEOUT_S = 180.0  # loading TensorFlow and the model, on a slow machine with cold caches
@@ -116,7 +116,7 @@ class EngineWorker:
             self.in_flight = None
         elif event == "image" and message.get("encoding") == FRAME_ENCODING and self.frames is not None:
             self.latest = EngineImage(self.in_flight[1], np.array(self.frames.pixels), float(message["seconds"]),
-                                      float(message.get("_arrived", time.perf_counter())))
+                                      float(message.get(ARRIVED_KEY, time.perf_counter())))
             self.in_flight = None
             return True
         return False
