@@ -389,7 +389,9 @@ def cancel_and_resume(d: Driver):
     yield from d.press("blendercnn.generate_dataset(")
     generate_at = d.found
     yield from d.wait_for(lambda: job.done >= 100, 120, "a part of the second run (60 were there)", every=0.05)
-    for below in range(0, 70, 10):  # Cancel sits just under the progress bar that took Generate's row
+    # Cancel sits under the progress bar, which took the place of the lines above Generate (the time
+    # estimate, the advice on the count and on the Quality): near Generate's row, above or below it.
+    for below in (0, -10, 10, -20, 20, -30, 30, -40, 40, -50, 50, -60, 60, -70, 70, -80, -90, -100):
         yield from d.probe_at(generate_at[0], generate_at[1] + below, "blendercnn.cancel_generation(")
         if d.found:
             break
