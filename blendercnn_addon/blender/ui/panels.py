@@ -109,11 +109,12 @@ class BLENDERCNN_PT_dataset(_BlenderCNNPanel, bpy.types.Panel):
             fit.lines(layout, context, self.bl_label, f"≈ {format_duration(estimate_seconds(settings))} for "
                       f"{props.count:,} images{estimate_basis(settings)}", icon="TIME")
             _draw_count_advice(layout, context, self.bl_label, props)
-            _draw_preset_advice(layout, context, self.bl_label, props)
             col = layout.column(align=True)
             col.operator("blendercnn.generate_dataset", icon="RENDER_STILL")
             # Train as it renders: the Train panel's settings, training starting on the first images.
             col.operator("blendercnn.generate_dataset", text="Generate & Train", icon="PLAY").then_train = True
+            # Under the buttons: while rendering, the progress bar and Cancel take the lines above them.
+            _draw_preset_advice(layout, context, self.bl_label, props)
         if status.message:
             fit.lines(layout, context, self.bl_label, status.message, icon="INFO")
 
