@@ -31,6 +31,8 @@ class Architecture:
     (view_transform_lut.npy), so datasets without one cannot train it.
     uses_geometry: it also uses scene_geometry.npz where the dataset has it.
     builder: the models.py function that builds it.
+    needs_ball_room: it models the ball room's five parameters (r, g, b, x, y) and no others.
+    takes_ranges: it is built with the ranges the dataset's vectors were drawn from (it scales them).
     """
 
     name: str
@@ -45,6 +47,8 @@ class Architecture:
     builder: str
     big_image_side: int | None = None
     big_image_batch_size: int | None = None
+    needs_ball_room: bool = False
+    takes_ranges: bool = False
 
     def resolution_problem(self, resolution: int) -> str | None:
         """Why this architecture cannot be built for ``resolution`` x ``resolution``, or None."""
@@ -75,11 +79,17 @@ RADIANCE = Architecture(
     name="radiance", label="Radiance", batch_size=16, learning_rate=3e-3, resolution_multiple=8, min_resolution=16,
     description="Learns the ball's light in linear colour, applies the colour and the dataset's view "
                 "transform exactly, draws the ball from the scene's geometry (27 k weights)",
-    needs_view_table=True, uses_geometry=True, builder="build_radiance",
+    needs_ball_room=True, needs_view_table=True, uses_geometry=True, builder="build_radiance",
     big_image_side=256, big_image_batch_size=8)
-ARCHITECTURES = {architecture.name: architecture for architecture in (SEED, RADIANCE)}
-AUTO = "auto"  # PREFERRED where the dataset has its baked view transform, else seed
+FIELD = Architecture(
+    name="field", label="Field", batch_size=16, learning_rate=1e-3, resolution_multiple=16, min_resolution=16,
+    description="For any parameters: Fourier features of the scaled numbers, then a decoder whose "
+                "every block knows its pixels' coordinates and is modulated by the numbers (FiLM)",
+    needs_view_table=False, uses_geometry=False, builder="build_field", takes_ranges=True)
+ARCHITECTURES = {architecture.name: architecture for architecture in (SEED, RADIANCE, FIELD)}
+AUTO = "auto"  # PREFERRED for the ball room's datasets with their view transform, GENERAL for others, else seed
 PREFERRED = RADIANCE.name  # won benchmarks/model_quality.py against seed on every figure
+GENERAL = FIELD.name  # for a layout of the user's parameters
 
 
 def architecture(name: str) -> Architecture:
@@ -95,11 +105,18 @@ def recipe(name: str, resolution: int) -> dict:
     return ARCHITECTURES.get(name, SEED).recipe(resolution)
 
 
-def choose_architecture(requested: str, has_view_table: bool) -> str:
-    """``requested``, or for AUTO: PREFERRED when the dataset has its view table (every dataset
-    this add-on made has), else seed (the seed project's own datasets, older ones)."""
+def choose_architecture(requested: str, has_view_table: bool, ball_room: bool = True) -> str:
+    """``requested``, or for AUTO: GENERAL for a layout of the user's parameters (not ``ball_room``),
+    else PREFERRED when the dataset has its view table (every dataset this add-on made has), else
+    seed (the seed project's own datasets, older ones). UserError when ``requested`` models the
+    ball room and the layout is another."""
     if requested != AUTO:
+        if not ball_room and ARCHITECTURES.get(requested, SEED).needs_ball_room:
+            raise UserError(f"the {requested} architecture models the ball room's five parameters (r, g, b, x, "
+                            f"y); this dataset's are others: use {GENERAL} (or seed, the baseline)")
         return requested
+    if not ball_room:
+        return GENERAL
     return PREFERRED if has_view_table else SEED.name
 
 

@@ -20,12 +20,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, replace
 
 from .errors import UserError
-from .vector import RANGED_FIELDS, VECTOR_FIELDS
+from .vector import DEFAULT_LAYOUT, VectorLayout
 
 CARD_NAME = "dataset.json"
 CARD_FORMAT = "blendercnn-dataset"
 CARD_FORMAT_VERSION = 1  # the layout of dataset.json; readers refuse a newer one
-RANGE_KEYS = tuple(f"{f.name}_range" for f in RANGED_FIELDS)  # "x_range", "y_range": the vector's ranges
+SHOWN_DIFFERENCES = 3  # a message names this many of the parameters that differ
+PARAMETERS_KEY = "parameters"  # the identity's vector layout, written only when it is not the default
 
 
 class _Record:
@@ -53,6 +54,9 @@ class DatasetIdentity:
     each vector changed; first_index: the first sample's number (1: sample_1 … sample_N, the seed's
     numbering; None in cards from before it was recorded, whose folders count from 0, see
     numbering()). None: not recorded (an older card); denoise_* are None without a denoiser.
+    layout: the vector's fields (vector.VectorLayout), written as "parameters" when the user picked
+    other parameters than the ball room's five (a card without it has the default layout; a
+    difference in it is always one).
     """
 
     seed: int | None = None
@@ -74,21 +78,25 @@ class DatasetIdentity:
     material: str | None = None
     node: str | None = None
     first_index: int | None = None
+    layout: VectorLayout = DEFAULT_LAYOUT
 
     @classmethod
     def from_dict(cls, data: dict) -> "DatasetIdentity":
-        known = {f.name for f in fields(cls)} - {"ranges"}
+        known = {f.name for f in fields(cls)} - {"ranges", "layout"}
         values = {key: value for key, value in data.items() if key in known}
-        ranges = {key.removesuffix("_range"): (float(data[key][0]), float(data[key][1]))
-                  for key in RANGE_KEYS if data.get(key) is not None}
-        return cls(**values, ranges=ranges or None)
+        layout = VectorLayout.from_list(data[PARAMETERS_KEY]) if data.get(PARAMETERS_KEY) else DEFAULT_LAYOUT
+        ranges = {f.name: (float(data[key][0]), float(data[key][1]))
+                  for f in layout.ranged if data.get(key := f"{f.name}_range") is not None}
+        return cls(**values, ranges=ranges or None, layout=layout)
 
     def to_dict(self) -> dict:
         """The identity as the card has always written it: every setting (None where not recorded),
-        the ranges as "<name>_range": [low, high]."""
-        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "ranges"}
-        for name in (f.name for f in RANGED_FIELDS):
+        the ranges as "<name>_range": [low, high], and "parameters" for a layout of the user's."""
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("ranges", "layout")}
+        for name in (f.name for f in self.layout.ranged):
             data[f"{name}_range"] = list(self.ranges[name]) if self.ranges and name in self.ranges else None
+        if not self.layout.is_default:
+            data[PARAMETERS_KEY] = self.layout.to_list()
         return data
 
     def numbering(self) -> int:
@@ -102,7 +110,13 @@ class DatasetIdentity:
 
     def differences(self, other: "DatasetIdentity") -> list[str]:
         """Names of the settings both record and that differ (a setting either lacks is no difference),
-        as the card names them ("x_range" for a range)."""
+        as the card names them ("x_range" for a range); a different vector layout is "parameters (…)",
+        naming the fields that differ."""
+        if self.layout != other.layout:
+            lines = self.layout.differences(other.layout, "in the folder", "asked for")
+            shown = SHOWN_DIFFERENCES
+            more = f"; and {len(lines) - shown} more" if len(lines) > shown else ""
+            return [f"{PARAMETERS_KEY} ({'; '.join(lines[:shown])}{more})"]
         mine, theirs = self.to_dict(), other.to_dict()
         return [key for key in mine if mine[key] is not None and theirs.get(key) is not None
                 and mine[key] != theirs[key]]
@@ -218,7 +232,7 @@ class FilesRecord(_Record):
 @dataclass(frozen=True)
 class DatasetCard:
     """dataset.json. count: samples asked for; finished: images on disk; complete: finished >= count.
-    Times are ISO 8601 UTC; vector_fields: the vector's names, in order (vector.py)."""
+    Times are ISO 8601 UTC; vector_fields: the vector's names, in order (its identity's layout)."""
 
     identity: DatasetIdentity
     count: int
@@ -230,7 +244,7 @@ class DatasetCard:
     updated_utc: str = ""
     render: RenderRecord = field(default_factory=RenderRecord)
     color_management: ColourRecord = field(default_factory=ColourRecord)
-    vector_fields: tuple[str, ...] = VECTOR_FIELDS
+    vector_fields: tuple[str, ...] = DEFAULT_LAYOUT.names
     scene: SceneFacts = field(default_factory=SceneFacts)
     files: FilesRecord = field(default_factory=FilesRecord)
     notes: tuple[str, ...] = ()
@@ -253,10 +267,10 @@ class DatasetCard:
                 created_utc=str(data.get("created_utc", "")), updated_utc=str(data.get("updated_utc", "")),
                 render=RenderRecord.from_dict(_object(data, "render")),
                 color_management=ColourRecord.from_dict(_object(data, "color_management")),
-                vector_fields=tuple(data.get("vector_fields") or VECTOR_FIELDS),
+                vector_fields=tuple(data.get("vector_fields") or DEFAULT_LAYOUT.names),
                 scene=SceneFacts.from_dict(_object(data, "scene")), files=FilesRecord.from_dict(_object(data, "files")),
                 notes=tuple(data.get("notes") or ()))
-        except (TypeError, ValueError, IndexError) as err:
+        except (TypeError, ValueError, IndexError, KeyError) as err:
             raise UserError(f"{where} is not a readable dataset card ({err})") from None
 
     def to_dict(self) -> dict:

@@ -92,19 +92,22 @@ def metadata_bytes(vectors: Mapping[int, Vector]) -> bytes:
     return ("{\n" + ",\n".join(lines) + "\n}\n").encode()
 
 
-def vectors_csv_bytes(vectors: Mapping[int, Vector], noise_seeds: Mapping[int, int]) -> bytes:
-    """vectors.csv content: header then one row per sample, sorted by index."""
-    rows = [",".join(("name", "index", *VECTOR_FIELDS, "noise_seed"))]
+def vectors_csv_bytes(vectors: Mapping[int, Vector], noise_seeds: Mapping[int, int],
+                      names: Sequence[str] = VECTOR_FIELDS) -> bytes:
+    """vectors.csv content: header (name, index, the vector's ``names``, noise_seed) then one row per
+    sample, sorted by index."""
+    rows = [",".join(("name", "index", *names, "noise_seed"))]
     for i in sorted(vectors):
         values = ",".join(repr(float(v)) for v in vectors[i])
         rows.append(f"{sample_name(i)},{i},{values},{noise_seeds[i]}")
     return ("\n".join(rows) + "\n").encode()
 
 
-def hf_metadata_bytes(vectors: Mapping[int, Vector]) -> bytes:
-    """metadata.jsonl content: {"file_name": "sample_<i>.png", "r": ..., ..., "y": ...} per line, by index."""
+def hf_metadata_bytes(vectors: Mapping[int, Vector], names: Sequence[str] = VECTOR_FIELDS) -> bytes:
+    """metadata.jsonl content: {"file_name": "sample_<i>.png", "r": ..., ..., "y": ...} per line (the
+    vector's ``names``), by index."""
     lines = [json.dumps({"file_name": sample_name(i) + ".png",
-                         **{name: float(value) for name, value in zip(VECTOR_FIELDS, vectors[i])}})
+                         **{name: float(value) for name, value in zip(names, vectors[i])}})
              for i in sorted(vectors)]
     return ("\n".join(lines) + "\n").encode() if lines else b""
 
@@ -263,11 +266,13 @@ class DatasetFolder:
         names = ["writer.lock", *(n for n in os.listdir(work) if n.startswith("shard-") and n.endswith(".lock"))]
         return any(is_held(os.path.join(work, name)) for name in names)
 
-    def write_tables(self, vectors: Mapping[int, Vector], noise_seeds: Mapping[int, int]) -> None:
-        """Rewrite metadata.json, vectors.csv and metadata.jsonl (each atomically) for the finished samples."""
+    def write_tables(self, vectors: Mapping[int, Vector], noise_seeds: Mapping[int, int],
+                     names: Sequence[str] = VECTOR_FIELDS) -> None:
+        """Rewrite metadata.json, vectors.csv and metadata.jsonl (each atomically) for the finished samples;
+        ``names``: the vector's columns (its layout's)."""
         write_atomically(self.file(METADATA_NAME), metadata_bytes(vectors))
-        write_atomically(self.file(VECTORS_NAME), vectors_csv_bytes(vectors, noise_seeds))
-        write_atomically(self.file(HF_METADATA_NAME), hf_metadata_bytes(vectors))
+        write_atomically(self.file(VECTORS_NAME), vectors_csv_bytes(vectors, noise_seeds, names))
+        write_atomically(self.file(HF_METADATA_NAME), hf_metadata_bytes(vectors, names))
 
     def write_card(self, card: DatasetCard) -> None:
         """Write dataset.json (atomically), in the layout every version reads."""

@@ -33,7 +33,7 @@ from .dataset_card import DatasetIdentity
 from .dataset_format import read_json, write_atomically
 from .errors import UserError
 from .run_folder import MODEL_NAME
-from .vector import VECTOR_FIELDS, check_range, check_vector
+from .vector import DEFAULT_LAYOUT, POSITION_FIELDS, VECTOR_FIELDS, VectorLayout, check_range
 
 CONFIG_NAME = "config.json"
 RUN_CONFIG_FORMAT_VERSION = 2  # 1: the plain dictionary of earlier versions (same keys, no format field)
@@ -94,11 +94,12 @@ class TrainingRecipe:
     time_budget_s: float = 0.0
     weight_averaging: float = WEIGHT_AVERAGING
 
-    def for_dataset(self, has_view_table: bool, resolution: int) -> "TrainingRecipe":
+    def for_dataset(self, has_view_table: bool, resolution: int, ball_room: bool = True) -> "TrainingRecipe":
         """This recipe for a dataset with or without its baked view table, of images of side
-        ``resolution``: "auto" resolved, a batch size and rate left None taken from the
-        architecture's recipe at that resolution (the one place the batch size is chosen)."""
-        arch = choose_architecture(self.arch, has_view_table)
+        ``resolution``, whose vectors are the ball room's five or not (``ball_room``): "auto"
+        resolved, a batch size and rate left None taken from the architecture's recipe at that
+        resolution (the one place the batch size is chosen)."""
+        arch = choose_architecture(self.arch, has_view_table, ball_room)
         recommended = architecture(arch).recipe(resolution)
         return replace(self, arch=arch,
                        batch_size=recommended["batch_size"] if self.batch_size is None else self.batch_size,
@@ -225,7 +226,7 @@ class RunConfig:
             for key in ("vector_min", "vector_max"):
                 if values.get(key) is not None:
                     values[key] = tuple(float(v) for v in values[key])
-            _check_ranges(values.get("vector_min"), values.get("vector_max"))
+            _check_ranges(values.get("vector_fields", VECTOR_FIELDS), values.get("vector_min"), values.get("vector_max"))
             identity = values.get("dataset_identity")
             values["dataset_identity"] = DatasetIdentity.from_dict(identity) if isinstance(identity, dict) else None
             recipe = TrainingRecipe.from_dict(data)
@@ -246,21 +247,26 @@ class RunConfig:
         return {**self.extra, **self.recipe.to_dict(), **data,
                 **{f.name: getattr(self.features, f.name) for f in fields(self.features)}}
 
+    @property
+    def layout(self) -> VectorLayout:
+        """The model's input fields: its dataset's layout (the default five for the seed's datasets)."""
+        return self.dataset_identity.layout if self.dataset_identity is not None else DEFAULT_LAYOUT
+
     def checked_input(self, values) -> list[float]:
-        """The vector ``values`` checked against what this model accepts (vector.check_vector)."""
-        return check_vector(values, self.vector_min, self.vector_max)
+        """The vector ``values`` checked against what this model accepts (VectorLayout.check)."""
+        return self.layout.check(values, self.vector_min, self.vector_max)
 
 
-def _check_ranges(low, high) -> None:
+def _check_ranges(names, low, high) -> None:
     """ValueError unless the ranges a config records (None: not recorded) are one finite, non-empty
-    range per vector field, inside what generate accepts (vector.check_range; colours 0..1)."""
+    range per vector field ``names``, inside what generate accepts (vector.check_range; colours 0..1)."""
     if low is None and high is None:
         return
-    if low is None or high is None or len(low) != len(VECTOR_FIELDS) or len(high) != len(VECTOR_FIELDS):
-        raise ValueError(f"vector_min and vector_max must hold {len(VECTOR_FIELDS)} numbers each")
-    for name, a, b in zip(VECTOR_FIELDS, low, high):
+    if low is None or high is None or len(low) != len(names) or len(high) != len(names):
+        raise ValueError(f"vector_min and vector_max must hold {len(names)} numbers each")
+    for name, a, b in zip(names, low, high):
         try:
-            check_range(name, a, b)
+            check_range(name, a, b, metres=name in POSITION_FIELDS)
         except UserError as err:
             raise ValueError(str(err)) from None
 

@@ -12,6 +12,7 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 
 from .errors import UserError
+from .demo_scenes import DEFAULT_DEMO, demo_scene
 from .randomization import VectorSpec
 from .storage import nearest_existing
 
@@ -100,7 +101,8 @@ class GenerationSettings:
     recycle_every: a worker process exits after this many images and a fresh one takes
     over, so memory stays flat over long runs.
     shard_index, shard_count: render only indices i with i % shard_count == shard_index.
-    blend_file: optional .blend to open first; None means "set up the seed scene".
+    blend_file: optional .blend to open first; None means "set up the scene demo_scene names"
+    (demo_scenes.py: the seed's ball room unless another is asked for).
     """
 
     out_dir: str
@@ -123,6 +125,7 @@ class GenerationSettings:
     vectors: VectorSpec = field(default_factory=VectorSpec)
     target: SceneTarget = field(default_factory=SceneTarget)
     blend_file: str | None = None
+    demo_scene: str = DEFAULT_DEMO
 
     @classmethod
     def from_preset(cls, preset: str, **overrides) -> "GenerationSettings":
@@ -196,6 +199,7 @@ class GenerationSettings:
             if not name:
                 raise UserError(f"no {label} name given")
         self.vectors.validate()
+        demo_scene(self.demo_scene)  # UserError naming the choices
         if self.blend_file is not None:
             check_blend_file(self.blend_file)
         check_output_folder(self.out_dir)

@@ -209,7 +209,7 @@ class DatasetJob:
             for index in self.folder.finished_indices() - set(self._vectors):
                 if index in self.settings.indices:
                     self._remember(index)
-        self.folder.write_tables(self._vectors, self._noise_seeds)
+        self.folder.write_tables(self._vectors, self._noise_seeds, self.settings.vectors.layout.names)
         self._card = self._card.with_progress(len(self._vectors), _now(), self.notes)
         self.folder.write_card(self._card)
         self._last_flush = time.monotonic()
@@ -277,6 +277,7 @@ class DatasetJob:
         colour = renderer.colour_management(self.scene)
         return DatasetCard(
             identity=_identity(s, denoiser, colour), count=s.count, addon_version=addon_version(),
+            vector_fields=s.vectors.layout.names,
             blender_version=renderer.blender_version(), created_utc=now, updated_utc=now,
             render=RenderRecord(
                 device=device, device_requested=s.device, denoiser_requested=s.denoiser, workers=s.workers,
@@ -314,7 +315,8 @@ def _identity(s: GenerationSettings, denoiser: str, colour: dict) -> DatasetIden
         sampling_pattern=s.sampling_pattern, engine="CYCLES", view_transform=colour["view_transform"],
         look=colour["look"], exposure=colour["exposure"], colour_scheme=s.vectors.colour_scheme,
         exclude_quadrant=s.vectors.exclude_quadrant, ranges=dict(s.vectors.ranges), object=s.target.object_name,
-        material=s.target.material_name, node=s.target.node_name, first_index=s.first_index)
+        material=s.target.material_name, node=s.target.node_name, first_index=s.first_index,
+        layout=s.vectors.layout)
 
 
 class ParallelDatasetJob(DatasetJob):

@@ -10,7 +10,8 @@ from ..settings import GenerationSettings
 
 
 def open_scene(settings: GenerationSettings, scene_name: str | None):
-    """The scene to render: the --blend file's (or its --scene), else the seed's scene built here."""
+    """The scene to render: the --blend file's (or its --scene), else the demonstration scene the
+    settings name (the seed's ball room by default) built here."""
     if settings.blend_file:
         try:
             bpy.ops.wm.open_mainfile(filepath=settings.blend_file, load_ui=False)
@@ -24,9 +25,9 @@ def open_scene(settings: GenerationSettings, scene_name: str | None):
             raise UserError(f"scene {scene_name!r} not found; the file has: "
                             f"{', '.join(s.name for s in bpy.data.scenes)}")
     if not settings.blend_file:
-        from .scene_setup import build_seed_scene
+        from .scene_setup import build_demo_scene
 
-        build_seed_scene(scene)
+        build_demo_scene(scene, settings.demo_scene)
     return scene
 
 

@@ -21,7 +21,8 @@ from ..dataset_card import SceneFacts
 from ..scene_geometry import FAR, ROUND_TOLERANCE, SceneGeometry
 from ..errors import UserError
 from ..settings import GenerationSettings, SceneTarget
-from ..vector import COLOUR_CHANNEL, FIELDS, LOCATION
+from ..vector import COLOUR_CHANNEL, DEFAULT_LAYOUT, LOCATION, VectorLayout
+from .parameters import BoundParameter, bind_all
 
 # Inputs that carry an emission colour: the Emission node's, then Principled BSDF's.
 COLOUR_INPUT_NAMES = ("Color", "Emission Color")
@@ -31,16 +32,20 @@ DENOISER_IDS = {"oidn": "OPENIMAGEDENOISE", "optix": "OPTIX"}
 @dataclass
 class Target:
     """The resolved things a vector changes: ``obj``'s location (vector.LOCATION fields), ``colour_input``
-    (vector.COLOUR_CHANNEL fields)."""
+    (vector.COLOUR_CHANNEL fields without a data path), and each picked parameter's number
+    (``bound``: the layout's fields with a data path, blender/parameters.py)."""
 
     obj: bpy.types.Object
     material: bpy.types.Material
     node: bpy.types.Node
     colour_input: bpy.types.NodeSocket
+    layout: VectorLayout = DEFAULT_LAYOUT
+    bound: dict[str, BoundParameter] | None = None
 
 
-def resolve_target(scene: bpy.types.Scene, names: SceneTarget) -> Target:
-    """Look up the object, material and node by name; UserError names whichever is missing."""
+def resolve_target(scene: bpy.types.Scene, names: SceneTarget, layout: VectorLayout = DEFAULT_LAYOUT) -> Target:
+    """Look up the object, material and node by name, and bind the layout's picked parameters;
+    UserError names whichever is missing or cannot be set."""
     obj = scene.objects.get(names.object_name)
     if obj is None:
         raise UserError(f"object {names.object_name!r} not found in scene {scene.name!r}")
@@ -58,19 +63,24 @@ def resolve_target(scene: bpy.types.Scene, names: SceneTarget) -> Target:
             f"node {names.node_name!r} in material {names.material_name!r} has no emission colour input "
             f"(expected one of: {', '.join(COLOUR_INPUT_NAMES)})"
         )
-    return Target(obj, material, node, colour_input)
+    bound = {parameter.field.name: parameter for parameter in bind_all(layout.fields)}
+    return Target(obj, material, node, colour_input, layout, bound)
 
 
 def apply_vector(target: Target, vector) -> None:
-    """Set what each of the vector's fields stands for (vector.FIELDS, by kind): a colour channel of the
-    emission colour (its alpha set to 1), an axis of the object's location (the others kept)."""
+    """Set what each of the vector's fields stands for (the target's layout, by kind): a picked
+    parameter's number, a colour channel of the emission colour (its alpha set to 1), an axis of the
+    object's location (the others kept)."""
     colour = list(target.colour_input.default_value)
-    for spec, value in zip(FIELDS, vector):
-        if spec.kind == COLOUR_CHANNEL:
+    for spec, value in zip(target.layout.fields, vector):
+        if spec.data_path:
+            target.bound[spec.name].set(float(value))
+        elif spec.kind == COLOUR_CHANNEL:
             colour[spec.index] = float(value)
         elif spec.kind == LOCATION:
             target.obj.location[spec.index] = float(value)
-    target.colour_input.default_value = (*colour[:3], 1.0)
+    if any(f.kind == COLOUR_CHANNEL and not f.data_path for f in target.layout.fields):
+        target.colour_input.default_value = (*colour[:3], 1.0)
 
 
 STRENGTH_INPUT_NAMES = ("Strength", "Emission Strength")
@@ -127,10 +137,17 @@ def background_blender_argv(python_code: str) -> list[str] | None:
             "--python-expr", python_code]
 
 
-def read_vector(target: Target) -> tuple[float, ...]:
-    """The target's current vector (vector.FIELDS, by kind): its emission colour's channels, its location's axes."""
+def read_vector(target: Target, depsgraph: bpy.types.Depsgraph | None = None) -> tuple[float, ...]:
+    """The target's current vector (its layout, by kind): picked parameters' numbers, its emission
+    colour's channels, its location's axes. ``depsgraph``: the picked parameters as it evaluated them."""
     colour, location = tuple(target.colour_input.default_value), tuple(target.obj.location)
-    return tuple(float(colour[spec.index] if spec.kind == COLOUR_CHANNEL else location[spec.index]) for spec in FIELDS)
+
+    def value(spec) -> float:
+        if spec.data_path:
+            bound = target.bound[spec.name]
+            return bound.get_evaluated(depsgraph) if depsgraph is not None else bound.get()
+        return float(colour[spec.index] if spec.kind == COLOUR_CHANNEL else location[spec.index])
+    return tuple(value(spec) for spec in target.layout.fields)
 
 
 def read_evaluated_vector(target: Target, depsgraph: bpy.types.Depsgraph) -> tuple[float, ...]:
@@ -140,7 +157,9 @@ def read_evaluated_vector(target: Target, depsgraph: bpy.types.Depsgraph) -> tup
     material = target.material.evaluated_get(depsgraph)
     node = material.node_tree.nodes.get(target.node.name) if material.node_tree else None
     socket = node.inputs.get(target.colour_input.name) if node is not None else None
-    return read_vector(Target(obj, material, node, socket if socket is not None else target.colour_input))
+    evaluated = Target(obj, material, node, socket if socket is not None else target.colour_input,
+                       target.layout, target.bound)
+    return read_vector(evaluated, depsgraph)
 
 
 def denoiser_available(scene: bpy.types.Scene, blender_id: str) -> bool:
@@ -263,7 +282,7 @@ class RenderSetup:
 def prepare_render(scene: bpy.types.Scene, settings: GenerationSettings, threads: int | None = None) -> RenderSetup:
     """The one render set-up (dataset jobs, their worker processes, Render Real): resolve the target
     and the denoiser, then set every render setting a correct dataset image depends on."""
-    target = resolve_target(scene, settings.target)
+    target = resolve_target(scene, settings.target, settings.vectors.layout)
     denoiser, notes = resolve_denoiser(scene, settings.denoiser)
     device, more = configure_render(scene, settings, denoiser, threads=threads)
     return RenderSetup(target, denoiser, device, notes + more)

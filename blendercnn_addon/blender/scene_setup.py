@@ -240,3 +240,109 @@ def build_seed_scene(scene: bpy.types.Scene | None = None) -> SetupResult:
     view_transform = _render_settings(scene)
     hidden_collections, hidden_objects = _hide_the_rest(scene, collection)
     return SetupResult(ball, camera, hidden_collections, hidden_objects, view_transform)
+
+
+# -- the demonstration scenes (demo_scenes.py lists them with their parameters) -------------------
+BLOCK_PARTS = (((0.0, 0.0, 0.25), (1.3, 0.5, 0.5)), ((0.4, 0.0, 0.75), (0.5, 0.5, 0.5)))  # centre, size (m)
+BLOCK_PLACE = {"turntable": (0.0, 0.0, 0.0), "orbit": (0.7, -0.8, 0.0)}
+KEY_LIGHT_LOCATION = (-1.2, -2.0, 2.2)
+KEY_LIGHT_WATTS = 1000.0
+ORBIT_BALL_COLOUR = (1.0, 0.45, 0.1, 1.0)  # a warm, not white-hot glow: the room and the block stay readable
+DEMO_ROLES = ("block", "block_mesh", "block_material", "key_light", "key_light_data", "orbit_pivot")
+
+
+def build_demo_scene(scene: bpy.types.Scene | None, name: str) -> SetupResult:
+    """Build (or reset) demonstration scene ``name`` (demo_scenes.DEMO_SCENES) in ``scene``: the seed's
+    room, then what the scene adds. What another demonstration added is removed first."""
+    scene = scene or bpy.context.scene
+    _remove_demo_extras()
+    result = build_seed_scene(scene)
+    collection = _collection(scene)
+    if name == "ball_plus":
+        _round_ball_drivers(result.ball)
+    elif name == "turntable":
+        _block(collection, BLOCK_PLACE[name])
+        _key_light(collection)
+        result.ball.hide_render = result.ball.hide_viewport = True
+    elif name == "orbit":
+        _block(collection, BLOCK_PLACE[name])
+        _orbit(collection, result.camera, result.ball)
+        result.ball.active_material.node_tree.nodes["Emission"].inputs["Color"].default_value = ORBIT_BALL_COLOUR
+    return result
+
+
+def _remove_demo_extras() -> None:
+    """Undo what any demonstration scene added: its objects and data, the camera's pivot and aim,
+    the ball's size drivers."""
+    camera = _tagged(bpy.data.objects, "camera")
+    if camera is not None:
+        camera.parent = None
+        for constraint in list(camera.constraints):
+            camera.constraints.remove(constraint)
+    ball = _tagged(bpy.data.objects, "ball")
+    if ball is not None and ball.animation_data is not None:
+        for curve in [c for c in ball.animation_data.drivers if c.data_path == "scale"]:
+            ball.animation_data.drivers.remove(curve)
+    for collection in (bpy.data.objects, bpy.data.meshes, bpy.data.lights, bpy.data.materials):
+        for item in [i for i in collection if i.get(ROLE_KEY) in DEMO_ROLES]:
+            collection.remove(item)
+
+
+def _round_ball_drivers(ball: bpy.types.Object) -> None:
+    """The ball's y and z scale follow its x scale (one "size" parameter keeps it round)."""
+    ball.scale = (1.0, 1.0, 1.0)
+    for axis in (1, 2):
+        driver = ball.driver_add("scale", axis).driver
+        driver.type = "AVERAGE"
+        variable = driver.variables.new()
+        variable.name = "size"
+        variable.type = "SINGLE_PROP"
+        variable.targets[0].id_type = "OBJECT"
+        variable.targets[0].id = ball
+        variable.targets[0].data_path = "scale[0]"
+
+
+def _block_mesh() -> bpy.types.Mesh:
+    """An L of two boxes (BLOCK_PARTS), so that its turn is visible from every side."""
+    mesh = _tag(bpy.data.meshes.new("BlenderCNN Block"), "block_mesh")
+    bm = bmesh.new()
+    for centre, size in BLOCK_PARTS:
+        made = bmesh.ops.create_cube(bm, size=1.0)
+        bmesh.ops.scale(bm, vec=size, verts=made["verts"])
+        bmesh.ops.translate(bm, vec=centre, verts=made["verts"])
+    bm.to_mesh(mesh)
+    bm.free()
+    return mesh
+
+
+def _block(collection: bpy.types.Collection, location) -> bpy.types.Object:
+    material = _tag(bpy.data.materials.new("BlenderCNN Block"), "block_material")
+    tree = _reset_nodes(material)
+    bsdf = tree.nodes.new("ShaderNodeBsdfPrincipled")
+    bsdf.inputs["Base Color"].default_value = (0.6, 0.6, 0.6, 1.0)
+    bsdf.inputs["Roughness"].default_value = 0.5
+    output = tree.nodes.new("ShaderNodeOutputMaterial")
+    tree.links.new(bsdf.outputs["BSDF"], output.inputs["Surface"])
+    block = _object("block", "BlenderCNN Block", _block_mesh(), collection)
+    _place(block, location, (0.0, 0.0, 0.0))
+    _assign_material(block, material)
+    return block
+
+
+def _key_light(collection: bpy.types.Collection) -> bpy.types.Object:
+    light = _tag(bpy.data.lights.new("BlenderCNN Key", "POINT"), "key_light_data")
+    light.energy = KEY_LIGHT_WATTS
+    light.shadow_soft_size = 0.3
+    obj = _object("key_light", "BlenderCNN Key", light, collection)
+    _place(obj, KEY_LIGHT_LOCATION, (0.0, 0.0, 0.0))
+    return obj
+
+
+def _orbit(collection: bpy.types.Collection, camera: bpy.types.Object, ball: bpy.types.Object) -> None:
+    """An empty at the world's origin that carries the camera round; the camera keeps aiming at the ball."""
+    pivot = _object("orbit_pivot", "BlenderCNN Orbit", None, collection)
+    _place(pivot, (0.0, 0.0, 0.0), (0.0, 0.0, 0.0))
+    camera.parent = pivot
+    aim = camera.constraints.new("TRACK_TO")
+    aim.target = ball
+    aim.track_axis, aim.up_axis = "TRACK_NEGATIVE_Z", "UP_Y"

@@ -15,6 +15,8 @@ import time
 from ..architectures import default_resolution_problem
 from ..errors import UserError
 from ..processes.parallel import default_workers
+from ..demo_scenes import DEMO_SCENES, demo_scene
+from ..parameters import layout_from_params, read_params_file
 from ..randomization import COLOUR_SCHEMES, VectorSpec
 from ..recommendation import (SEED_COUNT, TOLERANCE_DB, TRAINING_PRESETS, count_note, default_count,
                               recommendations_text, recommended_preset)
@@ -113,8 +115,16 @@ def _add_vector_arguments(group) -> None:
     group.add_argument("--exclude-quadrant", action="store_true",
                        help="never put the ball where x > 0 and y > 0 (train there, test with --x-range 0 1 "
                             "--y-range 0 1)")
+    group.add_argument("--param", action="append", metavar="PATH=MIN:MAX", dest="params_given",
+                       help="a Blender property the vectors set, by its data path from bpy.data, drawn "
+                            "uniformly from MIN..MAX, e.g. 'objects[\"Ball\"].location[2]=0.3:0.8'; "
+                            "PATH=colour: a colour drawn by --colour-scheme. Repeat it for more; the "
+                            "parameters given replace the default five (r, g, b, x, y)")
+    group.add_argument("--params", metavar="FILE.json", dest="params_file",
+                       help="the parameters from a file: {\"parameters\": [{\"path\": ..., \"min\": ..., "
+                            "\"max\": ..., \"name\": ..., \"label\": ...}, ...]} (a colour: \"colour\": true)")
     for spec in RANGED_FIELDS:  # --x-range, --y-range: vector.py's table
-        group.add_argument(f"--{spec.name}-range", type=number, nargs=2, default=spec.default_range,
+        group.add_argument(f"--{spec.name}-range", type=number, nargs=2, default=None,
                            metavar=("MIN", "MAX"), dest=f"{spec.name}_range",
                            help=f"range of {spec.description[0].lower()}{spec.description[1:]} "
                                 f"(default {spec.default_range[0]:g} {spec.default_range[1]:g})")
@@ -123,6 +133,10 @@ def _add_vector_arguments(group) -> None:
 def _add_scene_arguments(group) -> None:
     """Which scene, and what a vector changes in it."""
     group.add_argument("--blend", metavar="FILE", help="render this .blend instead of building the seed's scene")
+    group.add_argument("--demo-scene", choices=tuple(DEMO_SCENES), default=None,
+                       help="build this scene instead of the seed's ball room, and vary its parameters unless "
+                            "--param says otherwise: " + "; ".join(f"{s.name}: {s.description}" for s in
+                                                                  DEMO_SCENES.values()))
     group.add_argument("--scene", metavar="NAME", help="scene of the --blend file to render (default: its active one)")
     group.add_argument("--object", default="Ball", help="object whose x, y are set (default Ball)")
     group.add_argument("--material", default="Glow", help="material holding the emission node (default Glow)")
@@ -131,7 +145,30 @@ def _add_scene_arguments(group) -> None:
 
 
 
+def vector_spec_from_args(args: argparse.Namespace) -> VectorSpec:
+    """What the vectors are drawn from: --param / --params (replacing the default five) or the
+    default layout with --x-range / --y-range; UserError for a bad parameter or a mix."""
+    ranges = {f.name: tuple(getattr(args, f"{f.name}_range")) for f in RANGED_FIELDS
+              if getattr(args, f"{f.name}_range") is not None}
+    given = getattr(args, "params_given", None)
+    path = getattr(args, "params_file", None)
+    demo = getattr(args, "demo_scene", None)
+    if not given and not path and demo is not None and not ranges:
+        return VectorSpec({}, args.colour_scheme, args.exclude_quadrant, demo_scene(demo).layout())
+    if not given and not path:
+        return VectorSpec(ranges, args.colour_scheme, args.exclude_quadrant)
+    if given and path:
+        raise UserError("give the parameters either with --param or with --params FILE.json, not both")
+    if ranges:
+        raise UserError(f"--{next(iter(ranges))}-range sets the default parameters' range; with --param or "
+                        "--params, give each range there")
+    layout = read_params_file(path) if path else layout_from_params(given)
+    return VectorSpec({}, args.colour_scheme, args.exclude_quadrant, layout)
+
+
 def settings_from_args(args: argparse.Namespace) -> GenerationSettings:
+    if args.demo_scene and args.blend:
+        raise UserError("--demo-scene builds a scene; --blend renders yours: give one of them")
     quality = {name: value for name, value in (
         ("samples", args.samples), ("denoiser", args.denoiser), ("denoise_quality", args.denoise_quality),
         ("denoise_prefilter", args.denoise_prefilter), ("denoise_passes", args.denoise_passes),
@@ -149,10 +186,10 @@ def settings_from_args(args: argparse.Namespace) -> GenerationSettings:
         recycle_every=args.recycle_every,
         shard_index=args.shard[0],
         shard_count=args.shard[1],
-        vectors=VectorSpec({f.name: tuple(getattr(args, f"{f.name}_range")) for f in RANGED_FIELDS}, args.colour_scheme,
-                           args.exclude_quadrant),
+        vectors=vector_spec_from_args(args),
         target=SceneTarget(args.object, args.material, args.node),
         blend_file=os.path.abspath(args.blend) if args.blend else None,
+        **({"demo_scene": args.demo_scene} if args.demo_scene else {}),
     )
 
 

@@ -7,6 +7,7 @@ import os
 import sys
 
 from ..errors import UserError
+from ..run_config import read_run_config
 from ..vector import VECTOR_FIELDS
 from .arguments import check_png_out, folder_argument, quiet_tensorflow
 
@@ -93,9 +94,9 @@ def evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_vector_csv(path: str) -> tuple[list[str], list[list[str]]]:
-    """(names, rows of VECTOR_SIZE strings) from a UTF-8 CSV (a byte-order mark is fine) with a header
-    naming the vector's fields (r,g,b,x,y) and maybe name."""
+def _read_vector_csv(path: str, fields=VECTOR_FIELDS) -> tuple[list[str], list[list[str]]]:
+    """(names, rows of len(fields) strings) from a UTF-8 CSV (a byte-order mark is fine) with a header
+    naming the vector's ``fields`` (the model's: r,g,b,x,y by default) in any order, and maybe name."""
     import csv
 
     try:
@@ -109,19 +110,19 @@ def _read_vector_csv(path: str) -> tuple[list[str], list[list[str]]]:
         raise UserError(f"{path} is not UTF-8 text; save it as UTF-8 (CSV UTF-8)") from None
     except csv.Error as err:
         raise UserError(f"{path} is not a readable CSV ({err})") from None
-    missing = [k for k in VECTOR_FIELDS if k not in columns]
+    missing = [k for k in fields if k not in columns]
     if missing:
-        raise UserError(f"{path} needs a header with columns {','.join(VECTOR_FIELDS)} (and optionally name); "
+        raise UserError(f"{path} needs a header with columns {','.join(fields)} (and optionally name); "
                         f"it has {','.join(columns) or 'none'}")
     if not rows:
         raise UserError(f"{path} has a header but no rows")
     names = [row.get("name") or f"prediction_{n}" for n, row in enumerate(rows)]
-    vectors = [[row[k] for k in VECTOR_FIELDS] for row in rows]
+    vectors = [[row[k] for k in fields] for row in rows]
     # A row whose vector is all empty is a picture invert could not estimate (its note says why):
     # the CSV invert writes reads back here, those rows left out.
     kept = [n for n, vector in enumerate(vectors) if any((value or "").strip() for value in vector)]
     if not kept:
-        raise UserError(f"{path} has no row with a vector (every {','.join(VECTOR_FIELDS)} is empty)")
+        raise UserError(f"{path} has no row with a vector (every {','.join(fields)} is empty)")
     return [names[n] for n in kept], [vectors[n] for n in kept]
 
 
@@ -146,6 +147,15 @@ def check_output_names(names: list[str], source: str) -> None:
         seen[key] = row
 
 
+def _model_fields(run: str) -> tuple[str, ...]:
+    """The vector's names the model at ``run`` takes (r,g,b,x,y when its config cannot be read:
+    loading it says why)."""
+    try:
+        return read_run_config(run).layout.names
+    except (UserError, OSError):
+        return VECTOR_FIELDS
+
+
 def predict(args: argparse.Namespace) -> int:
     if args.vector is not None:
         out = check_png_out(args.out)
@@ -154,7 +164,7 @@ def predict(args: argparse.Namespace) -> int:
         out = folder_argument(args.out)
         if os.path.exists(out) and not os.path.isdir(out):
             raise UserError(f"--out {out} is a file; --vectors writes one image per row into a folder")
-        names, raw = _read_vector_csv(args.vectors)
+        names, raw = _read_vector_csv(args.vectors, _model_fields(args.model))
         check_output_names(names, args.vectors)
     quiet_tensorflow()
     import numpy as np

@@ -19,7 +19,7 @@ from ..dataset_card import DatasetCard
 from ..dataset_format import METADATA_NAME, DatasetFolder, read_metadata, sample_name, write_atomically
 from ..errors import UserError
 from ..run_config import RunConfig
-from ..vector import VECTOR_FIELDS, VECTOR_SIZE
+from ..vector import DEFAULT_LAYOUT, VectorLayout
 
 
 @dataclass
@@ -27,7 +27,8 @@ class DatasetIndex:
     """Which samples a folder holds.
 
     indices: (N,) int64, ascending sample indices.
-    vectors: (N, VECTOR_SIZE) float32 rows (r, g, b, x, y; vector.py): colours in [0, 1], positions in metres.
+    vectors: (N, layout.size) float32 rows (r, g, b, x, y for the default layout): colours in [0, 1],
+    positions in metres, picked parameters in their property's units.
     card: the dataset card (dataset_card.DatasetCard), or None for a seed-format folder.
     """
 
@@ -35,6 +36,11 @@ class DatasetIndex:
     indices: np.ndarray
     vectors: np.ndarray
     card: DatasetCard | None
+
+    @property
+    def layout(self) -> VectorLayout:
+        """The vector's fields (the card's; the default five for a seed-format folder)."""
+        return self.card.identity.layout if self.card is not None else DEFAULT_LAYOUT
 
     def image_path(self, row: int) -> str:
         return os.path.join(self.folder, sample_name(int(self.indices[row])) + ".png")
@@ -58,15 +64,16 @@ def index_of_vectors(folder: str, vectors: dict[int, list[float]]) -> DatasetInd
     metadata_path = os.path.join(folder, METADATA_NAME)
     if not vectors:
         raise UserError(f"dataset {folder} holds no samples yet")
-    bad = [i for i, v in vectors.items() if len(v) != VECTOR_SIZE]
+    card = DatasetFolder(folder).read_card()  # None for the seed's layout; UserError if unreadable
+    layout = card.identity.layout if card is not None else DEFAULT_LAYOUT
+    bad = [i for i, v in vectors.items() if len(v) != layout.size]
     if bad:
         raise UserError(f"{metadata_path}: sample_{bad[0]} has {len(vectors[bad[0]])} numbers, "
-                        f"expected {VECTOR_SIZE} ({', '.join(VECTOR_FIELDS)})")
+                        f"expected {layout.size} ({', '.join(layout.names)})")
     not_finite = sorted(i for i, v in vectors.items() if not all(math.isfinite(x) for x in v))
     if not_finite:
         raise UserError(f"{metadata_path}: sample_{not_finite[0]} has a number that is not finite "
                         f"({vectors[not_finite[0]]}); {len(not_finite)} sample(s) like it")
-    card = DatasetFolder(folder).read_card()  # None for the seed's layout; UserError if unreadable
     indices = np.array(sorted(vectors), dtype=np.int64)
     table = np.array([vectors[i] for i in indices], dtype=np.float32)
     index = DatasetIndex(os.path.abspath(folder), indices, table, card)

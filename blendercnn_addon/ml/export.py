@@ -33,7 +33,6 @@ import numpy as np
 from ..dataset_format import TEMP_SUFFIX
 from ..errors import UserError
 from ..run_config import RunConfig
-from ..vector import VECTOR_FIELDS
 
 ONNX = "onnx"
 SAVED_MODEL = "savedmodel"
@@ -118,7 +117,7 @@ def export_run(run: str, fmt: str, out: str | None = None) -> ExportResult:
 
 
 def parity_vectors(config: RunConfig, count: int = PARITY_VECTORS) -> np.ndarray:
-    """(count, VECTOR_SIZE) float32 drawn uniformly inside what the model accepts (seeded)."""
+    """(count, N) float32 (N: the model's vector size) drawn uniformly inside what the model accepts (seeded)."""
     low = np.array(config.vector_min if config.vector_min is not None else [0.0] * 3 + [-1.0] * 2, np.float64)
     high = np.array(config.vector_max if config.vector_max is not None else [1.0] * 5, np.float64)
     return np.random.default_rng(PARITY_SEED).uniform(low, high, (count, len(low))).astype(np.float32)
@@ -145,8 +144,8 @@ def _write_onnx(model, config: RunConfig, path: str) -> None:
     proto = onnx.load(path)
     _name_output(proto.graph, "image")
     proto.doc_string = (f"BlenderCNN {config.arch} at {config.resolution}x{config.resolution}: vector "
-                        f"({','.join(VECTOR_FIELDS)}) -> image (batch, R, R, 3) in 0..1, top row first")
-    for key, value in ((CONFIG_KEY, json.dumps(config.to_dict())), (VECTOR_KEY, ",".join(VECTOR_FIELDS))):
+                        f"({','.join(config.layout.names)}) -> image (batch, R, R, 3) in 0..1, top row first")
+    for key, value in ((CONFIG_KEY, json.dumps(config.to_dict())), (VECTOR_KEY, ",".join(config.layout.names))):
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
     onnx.save(proto, path)

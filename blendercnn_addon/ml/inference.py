@@ -14,12 +14,12 @@ import numpy as np
 
 from ..errors import UserError
 from ..run_config import RunConfig, model_path, read_run_config
-from ..vector import VECTOR_SIZE
 
 
 @dataclass
 class TrainedModel:
-    """model: keras.Model (batch, VECTOR_SIZE) → (batch, R, R, 3); config: its RunConfig (run_config.py)."""
+    """model: keras.Model (batch, N) → (batch, R, R, 3), N the size of its layout; config: its RunConfig
+    (run_config.py)."""
 
     model: object
     config: RunConfig
@@ -29,8 +29,8 @@ class TrainedModel:
         return self.config.resolution
 
     def checked_input(self, values) -> np.ndarray:
-        """(VECTOR_SIZE,) float32 from a vector's numbers; UserError for a wrong count, NaN, a colour
-        outside [0, 1], or a position outside the range this model was trained on (vector.py)."""
+        """(N,) float32 from a vector's numbers; UserError for a wrong count, NaN, a colour outside
+        [0, 1], or a number outside the range this model was trained on (vector.VectorLayout.check)."""
         return np.array(self.config.checked_input(values), dtype=np.float32)
 
 
@@ -50,16 +50,16 @@ def load_run(run: str) -> TrainedModel:
     except Exception as err:  # Keras raises many types for corrupt or hostile files
         raise UserError(f"{path} is not a loadable Keras model ({type(err).__name__}: "
                         f"{str(err).splitlines()[0][:200] if str(err) else 'no details'})") from None
-    resolution = config.resolution
-    if tuple(model.input_shape) != (None, VECTOR_SIZE) or \
+    resolution, size = config.resolution, config.layout.size
+    if tuple(model.input_shape) != (None, size) or \
             tuple(model.output_shape) != (None, resolution, resolution, 3):
         raise UserError(f"{path} maps {model.input_shape} to {model.output_shape}, expected "
-                        f"(None, {VECTOR_SIZE}) to (None, {resolution}, {resolution}, 3): not a BlenderCNN model")
+                        f"(None, {size}) to (None, {resolution}, {resolution}, 3): not a BlenderCNN model")
     return TrainedModel(model, config)
 
 
 def predict(trained: TrainedModel, vectors: np.ndarray, batch_size: int = 64) -> np.ndarray:
-    """(N, R, R, 3) float32 in [0, 1] for (N, VECTOR_SIZE) vectors."""
+    """(N, R, R, 3) float32 in [0, 1] for (N, size) vectors (the model's layout)."""
     return np.asarray(trained.model.predict(np.asarray(vectors, np.float32), batch_size=batch_size, verbose=0))
 
 

@@ -88,7 +88,11 @@ def check_picture(image: np.ndarray, resolution: int, where: str = "the picture"
 def invert(trained: TrainedModel, picture: np.ndarray, steps: int = STEPS) -> Estimate:
     """The vector whose image under ``trained`` best matches ``picture`` (see the module docstring).
 
-    UserError when the picture shows no ball-bright core (nothing to find)."""
+    UserError when the picture shows no ball-bright core (nothing to find), or the model's vector is
+    not the ball room's five (the search starts from the ball's place)."""
+    if not trained.config.layout.is_default:
+        raise UserError(f"estimating from an image needs a model of the ball room's five parameters "
+                        f"(r, g, b, x, y); this one takes {', '.join(trained.config.layout.names)}")
     began = time.perf_counter()
     target = check_picture(picture, trained.resolution)
     if target.max() < MIN_CORE_BRIGHTNESS:

@@ -40,22 +40,24 @@ from ..architectures import architecture
 from .scene_light import SceneLight, downsampled, pixel_angle
 from ..run_config import ModelFeatures
 from ..scene_geometry import SceneGeometry
-from ..vector import COLOUR, POSITION, VECTOR_SIZE
+from ..vector import COLOUR, DEFAULT_LAYOUT, POSITION, VECTOR_SIZE
+from .field_model import build_field  # noqa: F401  (build_model finds it by its record's builder name)
 
 SEED_BASE_CHANNELS = 128
 SEED_UPSAMPLINGS = 4  # each doubles the side: R = 16 * base side at 256
 
 
-def build_seed(resolution: int) -> keras.Model:
-    """The seed project's decoder, kept as the baseline (≈ 0.99 M parameters at any resolution).
+def build_seed(resolution: int, size: int = VECTOR_SIZE) -> keras.Model:
+    """The seed project's decoder, kept as the baseline (≈ 0.99 M parameters at any resolution),
+    for vectors of ``size`` numbers (the seed's five by default).
 
-    Dense(5 → s·s·128) → Reshape(s, s, 128) → BN → ReLU → 3 × [Conv2DTranspose(128, 4×4,
+    Dense(size → s·s·128) → Reshape(s, s, 128) → BN → ReLU → 3 × [Conv2DTranspose(128, 4×4,
     stride 2, no bias) → BN → ReLU] → Conv2DTranspose(3, 4×4, stride 2) → sigmoid, with
     s = resolution / 16. BatchNorm momentum 0.1, epsilon 1e-5, as the seed wrote them in Keras.
     """
     _check_resolution("seed", resolution)  # divisible by 2**SEED_UPSAMPLINGS
     side = resolution // 2**SEED_UPSAMPLINGS
-    vector = keras.Input(shape=(VECTOR_SIZE,), name="vector")
+    vector = keras.Input(shape=(size,), name="vector")
     x = layers.Dense(side * side * SEED_BASE_CHANNELS, name="dense")(vector)
     x = layers.Reshape((side, side, SEED_BASE_CHANNELS), name="reshape")(x)  # (s, s, 128)
     x = layers.BatchNormalization(momentum=0.1, epsilon=1e-5, name="bn0")(x)
@@ -426,15 +428,22 @@ class SliceVector(layers.Layer):
 
 
 def build_model(arch: str, resolution: int, view_table=None, ceiling: float | None = None,
-                background_ceiling: float | None = None, geometry: SceneGeometry | None = None) -> keras.Model:
+                background_ceiling: float | None = None, geometry: SceneGeometry | None = None,
+                bounds: tuple | None = None) -> keras.Model:
     """The model named ``arch`` for square images of side ``resolution``.
 
     For architectures that predict linear light: ``view_table``, the dataset's baked view
     transform (view_lut.load); ``ceiling``, the ball's emission strength, and
     ``background_ceiling``, the world's brightest channel, when the card has them; ``geometry``,
-    what each pixel sees (scene_geometry.load), when the dataset has it."""
+    what each pixel sees (scene_geometry.load), when the dataset has it. ``bounds``: (low, high),
+    the lowest and highest vector of the dataset's layout (VectorLayout.bounds; None: the
+    default five over their default ranges): their count is the input's size."""
     record = architecture(arch)  # UserError for an unknown name
     builder = globals()[record.builder]
     if record.needs_view_table:
         return builder(resolution, view_table, ceiling, background_ceiling, geometry)
-    return builder(resolution)
+    low, high = bounds if bounds is not None else DEFAULT_LAYOUT.bounds(DEFAULT_LAYOUT.default_ranges)
+    if record.takes_ranges:
+        _check_resolution(arch, resolution)
+        return builder(resolution, low, high)
+    return builder(resolution, len(low))

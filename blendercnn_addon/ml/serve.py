@@ -51,7 +51,6 @@ from ..errors import UserError
 from ..processes.workers import PACKAGE_DIR
 from ..processes.frames import FRAME_ENCODING, IMAGE_ENCODING, FrameFile, decode_pixels, encode_pixels
 from ..processes.protocol import JsonLinesWriter, decode
-from ..vector import VECTOR_SIZE, vector_from_json
 from .inference import load_run, to_uint8
 
 DISPLAY, LINEAR, VIEWPORT = "display", "linear", "viewport"
@@ -80,7 +79,7 @@ def compile_forward(model, resolution: int, rgba_bottom_up: bool, light: str = D
     was tried: no faster, 17.0 ms per 256² radiance image either way on 2 CPU cores, and slower
     to load; the per-pixel layers fuse themselves, models._FusedCall: 17.7 → 9.8 ms.)
 
-    Returns f(vector (1, VECTOR_SIZE) float32) → (R, R, 4) float32 RGBA bottom row first
+    Returns f(vector (1, N) float32, N the model's input size) → (R, R, 4) float32 RGBA bottom row first
     (``rgba_bottom_up``) or (R, R, 3) float32 RGB top row first. ``light``: DISPLAY, values in
     [0, 1] as the dataset's PNGs; LINEAR, scene-linear RGB ≥ 0 (what a render engine hands
     Blender, which applies the scene's view transform; see scene_linear_model); VIEWPORT, the
@@ -93,7 +92,9 @@ def compile_forward(model, resolution: int, rgba_bottom_up: bool, light: str = D
     if light == LINEAR:
         model, source = scene_linear_model(model)
 
-    @tf.function(input_signature=[tf.TensorSpec((1, VECTOR_SIZE), tf.float32)])
+    size = int(model.input_shape[-1])
+
+    @tf.function(input_signature=[tf.TensorSpec((1, size), tf.float32)])
     def forward(vector):
         image = model(vector, training=False)[0]  # (R, R, 3), top row first
         if source == "srgb":  # the sRGB transfer function undone: display → linear
@@ -103,7 +104,7 @@ def compile_forward(model, resolution: int, rgba_bottom_up: bool, light: str = D
         flipped = tf.reverse(image, axis=[0])
         return tf.concat([flipped, tf.ones_like(flipped[..., :1])], axis=-1)
 
-    forward(tf.zeros((1, VECTOR_SIZE), tf.float32))  # trace now, so the first request is fast
+    forward(tf.zeros((1, size), tf.float32))  # trace now, so the first request is fast
     return forward
 
 
@@ -245,7 +246,7 @@ def _answer(line: str, message: dict | None, trained, forwards: Forwards, frames
         return
     started = time.perf_counter()  # the request line has just been read
     try:
-        vector = trained.checked_input(vector_from_json(message.get("vector")))
+        vector = trained.checked_input(trained.config.layout.from_json(message.get("vector")))
         compiled = forwards.of(message)
     except UserError as err:
         report("error", id=request_id, fatal=False, message=str(err))

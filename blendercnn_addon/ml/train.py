@@ -23,7 +23,6 @@ from ..processes.workers import PACKAGE_DIR
 from ..run_config import (SPLIT_BY_SAMPLE_INDEX, SPLIT_SHUFFLED, RunConfig, TrainingRecipe, TrainRequest,
                           read_run_config, write_run_config)
 from ..run_folder import LAST_NAME, MODEL_NAME, RunState, TrainerLock, read_state, run_files
-from ..vector import RANGED_FIELDS, VECTOR_FIELDS, VECTOR_SIZE, vector_bounds
 from ..version import addon_version
 from .dataset import (DatasetIndex, cached_images, check_same_dataset, emission_strength, read_index, split_rows,
                       vectors_fingerprint, world_radiance)
@@ -54,7 +53,8 @@ def _train(request: TrainRequest, report, stop_requested, epoch_hook, trainer_lo
     index = growing.index() if growing else read_index(request.data)
     images = growing.images if growing else cached_images(index)
     resolution = _resolution(index, images)
-    recipe = _recipe_for(request, view_lut.present(request.data), resolution)  # generate bakes the table first
+    recipe = _recipe_for(request, view_lut.present(request.data), resolution,  # generate bakes the table first
+                         index.layout.is_default)
     import keras
 
     from .callbacks import (AveragedWeights, EpochHook, Reporting, SaveCheckpoints, TrainingProgress,
@@ -66,7 +66,7 @@ def _train(request: TrainRequest, report, stop_requested, epoch_hook, trainer_lo
     run_config, state = _prepare_run(request, recipe, index, resolution, features, trainer_lock)
     train_rows, val_rows = _split(run_config, index)
     if request.resume:
-        model = _load_for_resume(os.path.join(request.out, LAST_NAME), resolution)
+        model = _load_for_resume(os.path.join(request.out, LAST_NAME), resolution, index.layout.size)
     else:
         _start(model, recipe, index.vectors, images, train_rows)
 
@@ -103,7 +103,7 @@ def _resolution(index: DatasetIndex, images: np.ndarray) -> int:
     return images.shape[1]
 
 
-def _recipe_for(request: TrainRequest, has_view_table: bool, resolution: int) -> TrainingRecipe:
+def _recipe_for(request: TrainRequest, has_view_table: bool, resolution: int, ball_room: bool) -> TrainingRecipe:
     """The request's recipe made concrete for this dataset: on resume what it leaves open comes from
     the run as it was started (its batch size may differ from today's recipe), else from the
     architecture's recipe at the dataset's resolution."""
@@ -113,7 +113,7 @@ def _recipe_for(request: TrainRequest, has_view_table: bool, resolution: int) ->
             recipe = recipe.filled_from(read_run_config(request.out).recipe)
         except (UserError, OSError, ValueError):
             pass  # no readable config.json: _prepare_run says so
-    recipe = recipe.for_dataset(has_view_table, resolution)
+    recipe = recipe.for_dataset(has_view_table, resolution, ball_room)
     recipe.validate()
     return recipe
 
@@ -123,7 +123,8 @@ def _new_model(arch: str, data: str, index: DatasetIndex, resolution: int):
     from .models import build_model, model_features
 
     geometry, ceiling = scene_geometry.load(data), emission_strength(index)
-    model = build_model(arch, resolution, view_lut.load(data), ceiling, world_radiance(index), geometry)
+    bounds = index.layout.bounds(_trained_ranges(index))
+    model = build_model(arch, resolution, view_lut.load(data), ceiling, world_radiance(index), geometry, bounds)
     return model, model_features(arch, geometry, ceiling)
 
 
@@ -223,7 +224,7 @@ def _device() -> str:
 
 
 def _make_batches(images: np.ndarray, vectors: np.ndarray, rows: np.ndarray, batch_size: int, seed: int | None):
-    """A keras PyDataset yielding (vectors (B, VECTOR_SIZE) float32, images (B, H, W, 3) float32 in [0, 1]).
+    """A keras PyDataset yielding (vectors (B, vector size) float32, images (B, H, W, 3) float32 in [0, 1]).
 
     Images stay uint8 in the memory-mapped cache; only the current batch becomes float.
     ``seed`` None keeps the order (validation); otherwise rows are reshuffled every epoch.
@@ -255,8 +256,8 @@ def _trained_ranges(index: DatasetIndex) -> dict[str, tuple[float, float]]:
     """{name: (low, high)} of every ranged vector field: the card's (else what its vectors span)."""
     identity = index.card.identity if index.card else None
     ranges = {}
-    for spec in RANGED_FIELDS:
-        values = index.vectors[:, VECTOR_FIELDS.index(spec.name)]
+    for spec in index.layout.ranged:
+        values = index.vectors[:, index.layout.names.index(spec.name)]
         recorded = identity.range_of(spec.name) if identity else None
         ranges[spec.name] = recorded or (float(values.min()), float(values.max()))
     return ranges
@@ -265,10 +266,10 @@ def _trained_ranges(index: DatasetIndex) -> dict[str, tuple[float, float]]:
 def _new_run_config(request: TrainRequest, recipe: TrainingRecipe, index: DatasetIndex, resolution: int,
                     features) -> RunConfig:
     """The record of a new run: the recipe, the seeded split, what the model accepts, what it saw."""
-    low, high = vector_bounds(_trained_ranges(index))
+    low, high = index.layout.bounds(_trained_ranges(index))
     run_config = RunConfig(
         resolution=resolution, recipe=recipe, data=os.path.abspath(request.data), out=request.out,
-        vector_min=tuple(low), vector_max=tuple(high),
+        vector_fields=index.layout.names, vector_min=tuple(low), vector_max=tuple(high),
         split_rule=SPLIT_BY_SAMPLE_INDEX if request.follow else SPLIT_SHUFFLED,
         dataset_identity=index.card.identity if index.card else None, features=features,
         addon_version=addon_version(),
@@ -332,7 +333,7 @@ def _resumable_state(run: str) -> RunState:
     return state
 
 
-def _load_for_resume(path: str, resolution: int):
+def _load_for_resume(path: str, resolution: int, vector_size: int):
     """last.keras, with its optimizer state; UserError when it is missing, corrupt or not this run's kind."""
     import keras
 
@@ -347,10 +348,10 @@ def _load_for_resume(path: str, resolution: int):
     except Exception as err:  # Keras raises many types for corrupt or foreign files
         first = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
         raise UserError(f"cannot resume: {path} is not a loadable Keras model ({first})") from None
-    if tuple(model.input_shape) != (None, VECTOR_SIZE) or \
+    if tuple(model.input_shape) != (None, vector_size) or \
             tuple(model.output_shape) != (None, resolution, resolution, 3):
         raise UserError(f"cannot resume: {path} maps {model.input_shape} to {model.output_shape}, not "
-                        f"{VECTOR_SIZE} numbers to a {resolution}x{resolution} image: not this run's model")
+                        f"{vector_size} numbers to a {resolution}x{resolution} image: not this run's model")
     if getattr(model, "optimizer", None) is None:
         raise UserError(f"cannot resume: {path} holds no optimizer state")
     return model

@@ -125,13 +125,14 @@ def test_a_model_file_that_travels_alone_carries_its_config(tmp_path):
 
 
 # -- the architecture list ----------------------------------------------------------------------
-def _models_source():
-    return ast.parse(open(os.path.join(PACKAGE, "ml", "models.py"), encoding="utf-8").read())
+def _models_source(name="models.py"):
+    return ast.parse(open(os.path.join(PACKAGE, "ml", name), encoding="utf-8").read())
 
 
 def test_every_architecture_has_its_builder_and_its_resolution_rule_matches_the_model():
     tree = _models_source()
-    functions = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+    functions = {node.name for source in (tree, _models_source("field_model.py")) for node in source.body
+                 if isinstance(node, ast.FunctionDef)}
     constants = {node.targets[0].id: node.value.value for node in tree.body if isinstance(node, ast.Assign)
                  and isinstance(node.targets[0], ast.Name) and isinstance(node.value, ast.Constant)}
     for record in architectures.ARCHITECTURES.values():

@@ -1,0 +1,109 @@
+"""Any parameters: the architecture chosen for a list of the user's against the seed's, on the demonstration scenes.
+
+For each demonstration scene (demo_scenes.py: turntable, orbit, ball_plus), side by side in one run:
+- --count Default renders at --resolution (dataset seed 0) of the scene's own parameters, and
+  40 clean references (Reference preset, dataset seed 2024: vectors never rendered for training);
+- the architecture ``train`` chooses for the scene's list (auto: field for any list but the ball
+  room's five) and ``seed`` (the baseline, N inputs), each trained for the same wall time
+  (--minutes, as ``train --time-budget``), its best-validation model then drawing the references'
+  vectors, scored against them (PSNR, dB, peak 1).
+
+Prints one ``name: value`` line per figure: psnr_db_<scene> (the chosen architecture),
+psnr_seed_db_<scene>, psnr_gain_over_seed_db_<scene>, epochs_<arch>_<scene>,
+render_seconds_<scene>. Datasets and references are kept in --work and reused by the next run.
+
+Usage: python benchmarks/parameters.py [--work DIR] [--count 1000] [--minutes 10] [--resolution 64]
+       [--scenes turntable,orbit,ball_plus]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+
+from time_to_quality import REFERENCE_SEED, cli  # noqa: E402
+
+from blendercnn_addon.metrics import psnr  # noqa: E402
+
+REFERENCES = 40
+SCENES = ("turntable", "orbit", "ball_plus")
+
+
+def rendered(work: str, scene: str, name: str, args, *extra: str) -> tuple[str, float]:
+    """WORK/<scene>_<name>: the scene's dataset, rendered unless a finished one is there; (folder, seconds)."""
+    folder = os.path.join(work, f"{scene}_{name}")
+    card = os.path.join(folder, "dataset.json")
+    if os.path.exists(card) and json.load(open(card)).get("complete"):
+        return folder, 0.0
+    seconds = cli("generate", "--out", folder, "--demo-scene", scene, "--resolution", str(args.resolution),
+                  "--quiet", *extra)
+    return folder, seconds
+
+
+def train_and_score(data: str, run: str, arch: str, minutes: float, refs) -> tuple[float, int]:
+    """(PSNR against the references, epochs) of ``arch`` trained on ``data`` for ``minutes``."""
+    from blendercnn_addon.ml.inference import load_run, predict
+    from blendercnn_addon.ml.train import train
+    from blendercnn_addon.run_config import TrainingRecipe, TrainRequest
+
+    shutil.rmtree(run, ignore_errors=True)
+    result = train(TrainRequest(data, run, TrainingRecipe(arch=arch, epochs=10_000, time_budget_s=minutes * 60)),
+                   lambda event, **fields: None)
+    vectors, clean = refs
+    generated = np.clip(predict(load_run(run), vectors, batch_size=8), 0.0, 1.0)
+    return psnr(clean, generated), result["epochs_done"]
+
+
+def references(folder: str):
+    from blendercnn_addon.ml.dataset import cached_images, read_index
+
+    index = read_index(folder)
+    return index.vectors, cached_images(index).astype(np.float32) / 255.0
+
+
+def measure_scene(work: str, scene: str, args) -> None:
+    data, seconds = rendered(work, scene, f"train_{args.count}", args, "--count", str(args.count),
+                             "--preset", "default", "--seed", "0")
+    refs_folder, _ = rendered(work, scene, f"references_{REFERENCES}", args, "--count", str(REFERENCES),
+                              "--preset", "reference", "--seed", str(REFERENCE_SEED))
+    print(f"render_seconds_{scene}: {seconds:.0f}{' (reused)' if not seconds else ''}", flush=True)
+    refs = references(refs_folder)
+    scores = {}
+    for arch in ("auto", "seed"):
+        scores[arch], epochs = train_and_score(data, os.path.join(work, f"{scene}_run_{arch}"), arch, args.minutes,
+                                               refs)
+        chosen = json.load(open(os.path.join(work, f"{scene}_run_{arch}", "config.json")))["arch"]
+        print(f"epochs_{chosen}_{scene}: {epochs}", flush=True)
+    print(f"psnr_db_{scene}: {scores['auto']:.2f}", flush=True)
+    print(f"psnr_seed_db_{scene}: {scores['seed']:.2f}", flush=True)
+    print(f"psnr_gain_over_seed_db_{scene}: {scores['auto'] - scores['seed']:.2f}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "blendercnn-parameters"))
+    parser.add_argument("--count", type=int, default=1000)
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--resolution", type=int, default=64)
+    parser.add_argument("--scenes", default=",".join(SCENES))
+    args = parser.parse_args()
+    os.makedirs(args.work, exist_ok=True)
+    print(f"cpu: {os.cpu_count()} cores, {args.count} renders at {args.resolution}², {args.minutes:g} min per "
+          "architecture", flush=True)
+    for scene in args.scenes.split(","):
+        measure_scene(args.work, scene, args)
+
+
+if __name__ == "__main__":
+    main()

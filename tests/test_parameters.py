@@ -1,0 +1,117 @@
+"""Parameters the user picks (--param / --params): real renders (32²), real training, predict by column name."""
+
+import csv
+import json
+import os
+
+import bpy
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import TINY, run_cli
+
+Z = 'objects["Ball"].location[2]=0.3:0.8'
+SIX = ("--param", "default", "--param", Z)
+
+
+def load(path):
+    return np.asarray(Image.open(path).convert("RGB")).astype(np.float64)
+
+
+@pytest.fixture(scope="module")
+def six(tmp_path_factory):
+    """24 samples of the ball room's five plus the ball's height."""
+    out = tmp_path_factory.mktemp("params") / "ds"
+    done = run_cli("generate", "--out", str(out), "--count", "24", "--seed", "3", *SIX, *TINY)
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+@pytest.mark.compat
+def test_a_picked_parameter_is_set_in_every_render_and_named_in_every_table(six, tmp_path):
+    with open(six / "vectors.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0])[:8] == ["name", "index", "r", "g", "b", "x", "y", "ball_location_z"]
+    heights = [float(row["ball_location_z"]) for row in rows]
+    assert all(0.3 <= z <= 0.8 for z in heights) and max(heights) - min(heights) > 0.2
+    card = json.loads((six / "dataset.json").read_text())
+    assert card["vector_fields"][5] == "ball_location_z" and card["identity"]["ball_location_z_range"] == [0.3, 0.8]
+    assert card["identity"]["parameters"][5]["data_path"] == 'objects["Ball"].location'
+    first = json.loads((six / "metadata.jsonl").read_text().splitlines()[0])
+    assert set(first) == {"file_name", "r", "g", "b", "x", "y", "ball_location_z"}
+
+    # The same colour and place at two heights: the render really moved the ball up.
+    low, high = tmp_path / "low.json", tmp_path / "high.json"
+    for path, z in ((low, 0.3), (high, 0.8)):
+        path.write_text(json.dumps({"parameters": [{"path": 'objects["Ball"].location[2]', "min": z, "max": z + 1e-3}]}))
+        done = run_cli("generate", "--out", str(tmp_path / path.stem), "--count", "1", "--params", str(path), *TINY)
+        assert done.returncode == 0, done.stderr
+    difference = np.abs(load(tmp_path / "low" / "sample_1.png") - load(tmp_path / "high" / "sample_1.png")).mean()
+    assert difference > 2, "the height did not change the picture: the parameter was not applied"
+
+
+@pytest.mark.compat
+def test_a_folder_made_with_other_parameters_is_refused_naming_the_difference(six):
+    before = {name: (six / name).read_bytes() for name in ("dataset.json", "vectors.csv", "metadata.json")}
+    done = run_cli("generate", "--out", str(six), "--count", "24", "--seed", "3", *TINY)
+    assert done.returncode != 0
+    assert 'parameters (ball_location_z: objects["Ball"].location[2] 0.3..0.8 in the folder, absent asked for)' \
+        in done.stderr and done.stderr.count("\n") == 1
+    assert before == {name: (six / name).read_bytes() for name in before}
+
+
+def _keyed_and_driven_blend(scene, path):
+    """The seed's scene (``scene``, after Set Up Scene) with the ball's z keyframed and its x scale driven."""
+    ball = scene.objects["Ball"]
+    ball.keyframe_insert("location", index=2, frame=1)
+    ball.driver_add("scale", 0)
+    bpy.ops.wm.save_as_mainfile(filepath=str(path), copy=True)
+    return scene.name
+
+
+@pytest.mark.compat
+@pytest.mark.parametrize("param, message", [
+    ('objects["Nope"].location[2]=0:1', 'bpy.data.objects["Nope"] does not exist in this file'),
+    ('objects["Ball"].name=0:1', "is a string, not a number"),
+    ('objects["Ball"].users=0:1', "is read-only"),
+    ('objects["Ball"].location=0:1', "is an array of 3: pick one element"),
+    ('objects["Ball"].location[5]=0:1', "location has 3 elements, no [5]"),
+    ('objects["Ball"].nothing=0:1', "Object has no property 'nothing'"),
+    ('objects["Ball"].location[2]=0.3:0.8', "is set by keyframes, which would overwrite it"),
+    ('objects["Ball"].scale[0]=0.5:2', "is set by a driver"),
+    ('lights["{spot}"].spot_size=0:10', "the range 0..10 goes beyond what the property takes"),
+])
+def test_a_parameter_that_cannot_be_set_is_refused_before_anything_is_written(seed_scene, tmp_path, param, message):
+    blend = tmp_path / "keyed.blend"
+    light = bpy.data.lights.new("Spot", "SPOT")  # "Spot.001" … when an earlier test made one
+    spot = bpy.data.objects.new("Spot", light)
+    seed_scene.collection.objects.link(spot)
+    name = _keyed_and_driven_blend(seed_scene, blend)
+    param = param.replace("{spot}", light.name)
+    bpy.data.objects.remove(spot)
+    bpy.data.lights.remove(light)
+    done = run_cli("generate", "--blend", str(blend), "--scene", name, "--out", str(tmp_path / "ds"), "--count", "2",
+                   "--param", param, *TINY)
+    assert done.returncode != 0
+    assert message in done.stderr and done.stderr.strip().count("\n") == 0, done.stderr
+    assert not os.path.exists(tmp_path / "ds")
+
+
+def test_a_model_of_six_numbers_trains_with_the_general_architecture_and_predicts_by_column(six, tmp_path):
+    run = tmp_path / "run"
+    done = run_cli("train", "--data", str(six), "--out", str(run), "--epochs", "1")
+    assert done.returncode == 0, done.stderr
+    config = json.loads((run / "config.json").read_text())
+    assert config["arch"] == "field" and config["vector_fields"][5] == "ball_location_z"
+    assert config["vector_min"][5] == 0.3 and config["vector_max"][5] == 0.8
+    vectors = tmp_path / "v.csv"
+    vectors.write_text("ball_location_z,name,y,x,b,g,r\n0.5,up,0,0,0,0,1\n0.79,higher,0,0,0,0,1\n")
+    done = run_cli("predict", "--model", str(run), "--vectors", str(vectors), "--out", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    assert sorted(os.listdir(tmp_path / "out")) == ["higher.png", "up.png"]
+    done = run_cli("predict", "--model", str(run), "--vector", "1,0,0,0,0,0.9", "--out", str(tmp_path / "x.png"))
+    assert done.returncode != 0 and "ball_location_z = 0.9 is outside the range the model was trained on" in done.stderr
+    done = run_cli("train", "--data", str(six), "--out", str(tmp_path / "r2"), "--epochs", "1", "--arch", "radiance")
+    assert done.returncode != 0 and "models the ball room's five parameters" in done.stderr
+    assert not os.path.exists(tmp_path / "r2")
