@@ -124,7 +124,7 @@ def parse_param(text: str) -> tuple[VectorField, ...]:
 
 def layout_from_params(texts) -> VectorLayout:
     """The layout of the ``--param`` texts, in order; UserError for a bad one or the same property twice."""
-    return _layout([spec for text in texts for spec in parse_param(text)])
+    return layout_of([spec for text in texts for spec in parse_param(text)])
 
 
 def _entry_fields(entry, where: str) -> tuple[VectorField, ...]:
@@ -147,7 +147,7 @@ def layout_from_json(data, where: str) -> VectorLayout:
     entries = data.get("parameters") if isinstance(data, dict) else data
     if not isinstance(entries, list) or not entries:
         raise UserError(f"{where}: expected {{\"parameters\": [{{\"path\": ..., \"min\": ..., \"max\": ...}}, ...]}}")
-    return _layout([spec for entry in entries for spec in _entry_fields(entry, where)])
+    return layout_of([spec for entry in entries for spec in _entry_fields(entry, where)])
 
 
 def read_params_file(path: str) -> VectorLayout:
@@ -160,7 +160,7 @@ def read_params_file(path: str) -> VectorLayout:
     return layout_from_json(data, path)
 
 
-def _layout(specs: list[VectorField]) -> VectorLayout:
+def layout_of(specs: list[VectorField]) -> VectorLayout:
     """A layout of ``specs``; UserError when two set the same number."""
     seen: dict[str, str] = {}
     for spec in specs:

@@ -12,7 +12,8 @@ pytestmark = pytest.mark.compat  # also run on every Blender of make test-compat
 OPERATORS = {"setup_scene", "randomize", "generate_dataset", "cancel_generation", "train", "cancel_training",
              "open_tensorboard", "stop_tensorboard", "load_preview", "unload_preview", "render_real", "evaluate",
              "estimate_from_image", "use_seed_count", "use_model_resolution",
-             "check_interpreter", "create_environment", "show_image"}
+             "check_interpreter", "create_environment", "show_image", "parameter_add_button", "parameter_add",
+             "parameter_remove", "parameter_move", "parameters_preset"}
 PANELS = {"BLENDERCNN_PT_scene", "BLENDERCNN_PT_randomize", "BLENDERCNN_PT_dataset", "BLENDERCNN_PT_dataset_render",
           "BLENDERCNN_PT_train", "BLENDERCNN_PT_train_settings", "BLENDERCNN_PT_preview"}
 

@@ -59,6 +59,15 @@ class RecordingLayout:
     def label(self, text="", **kwargs):
         self.log.append(("label", text))
 
+    def template_list(self, list_type, list_id, data, prop_name, active_data, active_prop_name, **kwargs):
+        assert hasattr(bpy.types, list_type), f"no UIList {list_type}"
+        assert prop_name in data.bl_rna.properties and active_prop_name in active_data.bl_rna.properties
+        self.log.append(("template_list", prop_name))
+
+    def menu(self, menu_id, **kwargs):
+        assert hasattr(bpy.types, menu_id), f"no menu {menu_id}"
+        self.log.append(("menu", menu_id))
+
     def progress(self, factor=0.0, type="BAR", text=""):
         assert 0.0 <= factor <= 1.0
         self.log.append(("progress", text))
@@ -99,6 +108,53 @@ def test_randomize_panel_shows_the_current_colour_and_position(seed_scene):
     log = draw("BLENDERCNN_PT_randomize")
     assert ("operator", "blendercnn.randomize") in log
     assert ("prop", "default_value") in log and ("prop", "location") in log
+    assert ("template_list", "parameters") in log and ("prop", "x_min") in log
+
+
+def test_a_demonstration_scene_fills_the_parameters_and_randomize_sets_every_one(scene):
+    """Set Up Scene with Ball Room + Height and Size: the list holds the five, z and size; Randomize
+    sets them all; the panel shows each parameter's field and the ball room's ranges."""
+    props = scene.blendercnn
+    props.demo_scene = "ball_plus"
+    assert bpy.ops.blendercnn.setup_scene() == {"FINISHED"}
+    assert [item.kind for item in props.parameters] == ["BALL_ROOM", "PROPERTY", "PROPERTY"]
+    assert props.layout().names == ("r", "g", "b", "x", "y", "z", "size")
+    ball = scene.objects["Ball"]
+    before = (ball.location.z, ball.scale.x)
+    assert bpy.ops.blendercnn.randomize() == {"FINISHED"}
+    assert (ball.location.z, ball.scale.x) != before and 0.3 <= ball.location.z <= 0.8
+    depsgraph = scene.view_layers[0].depsgraph
+    depsgraph.update()
+    assert ball.evaluated_get(depsgraph).scale.z == pytest.approx(ball.scale.x, rel=1e-5)  # drivers keep it round
+    log = draw("BLENDERCNN_PT_randomize")
+    assert ("prop", "x_min") in log and log.count(("prop", "location")) >= 3  # x, y and z
+    assert ("prop", "scale") in log
+    props.demo_scene = "turntable"
+    assert bpy.ops.blendercnn.setup_scene() == {"FINISHED"}
+    assert props.layout().names == ("turn", "key_r", "key_g", "key_b") and "BlenderCNN Block" in scene.objects
+    assert ("prop", "x_min") not in draw("BLENDERCNN_PT_randomize")
+    props.demo_scene = "ball_room"
+    assert bpy.ops.blendercnn.setup_scene() == {"FINISHED"}
+    assert not len(props.parameters) and "BlenderCNN Block" not in scene.objects and not ball.hide_render
+
+
+def test_a_parameter_added_by_path_joins_the_five_and_a_bad_one_is_refused(seed_scene):
+    props = seed_scene.blendercnn
+    assert bpy.ops.blendercnn.parameter_add(data_path='objects["Ball"].location[2]', minimum=0.3,
+                                            maximum=0.8) == {"FINISHED"}
+    assert props.layout().names == ("r", "g", "b", "x", "y", "ball_location_z")
+    settings = props.generation_settings("/tmp/unused")
+    assert settings.vectors.layout == props.layout()
+    assert settings.vectors.ranges["ball_location_z"] == pytest.approx((0.3, 0.8))
+    for path, message in (('objects["Nope"].location[2]', "does not exist"), ('objects["Ball"].name', "not a number"),
+                          ('objects["Ball"].location[2]', "is given twice")):
+        with pytest.raises(RuntimeError, match=message):
+            bpy.ops.blendercnn.parameter_add(data_path=path, minimum=0.0, maximum=1.0)
+    assert len(props.parameters) == 2  # nothing added by the refused ones
+    assert bpy.ops.blendercnn.parameter_move(step=-1) == {"FINISHED"}
+    assert props.layout().names[0] == "ball_location_z"
+    assert bpy.ops.blendercnn.parameter_remove() == {"FINISHED"}
+    assert props.layout().names == ("r", "g", "b", "x", "y")
 
 
 def test_dataset_panel_shows_progress_and_cancel_while_running(seed_scene):

@@ -3,13 +3,14 @@
 import csv
 import json
 import os
+import time
 
 import bpy
 import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import TINY, run_cli
+from conftest import ADDON_MODULE, TINY, addon, addon_module, run_cli, tensorflow_python  # noqa: F401 (a fixture)
 
 Z = 'objects["Ball"].location[2]=0.3:0.8'
 SIX = ("--param", "default", "--param", Z)
@@ -98,10 +99,16 @@ def test_a_parameter_that_cannot_be_set_is_refused_before_anything_is_written(se
     assert not os.path.exists(tmp_path / "ds")
 
 
-def test_a_model_of_six_numbers_trains_with_the_general_architecture_and_predicts_by_column(six, tmp_path):
-    run = tmp_path / "run"
+@pytest.fixture(scope="module")
+def six_run(six, tmp_path_factory):
+    run = tmp_path_factory.mktemp("params") / "run"
     done = run_cli("train", "--data", str(six), "--out", str(run), "--epochs", "1")
     assert done.returncode == 0, done.stderr
+    return run
+
+
+def test_a_model_of_six_numbers_trains_with_the_general_architecture_and_predicts_by_column(six, six_run, tmp_path):
+    run = six_run
     config = json.loads((run / "config.json").read_text())
     assert config["arch"] == "field" and config["vector_fields"][5] == "ball_location_z"
     assert config["vector_min"][5] == 0.3 and config["vector_max"][5] == 0.8
@@ -115,3 +122,100 @@ def test_a_model_of_six_numbers_trains_with_the_general_architecture_and_predict
     done = run_cli("train", "--data", str(six), "--out", str(tmp_path / "r2"), "--epochs", "1", "--arch", "radiance")
     assert done.returncode != 0 and "models the ball room's five parameters" in done.stderr
     assert not os.path.exists(tmp_path / "r2")
+
+
+@pytest.mark.compat
+def test_every_property_menu_offers_add_to_blendercnn_parameters(addon):
+    draws = [f.__name__ for f in bpy.types.UI_MT_button_context_menu.draw._draw_funcs]
+    assert draws.count("draw_in_property_menu") == 1
+
+
+def _poll_until(condition, timeout=120.0):
+    background = addon_module("blender.background")
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting for the worker"
+        background.poll()
+        time.sleep(0.02)
+
+
+def _predicted(run, vector, path):
+    done = run_cli("predict", "--model", str(run), "--vector", ",".join(repr(float(v)) for v in vector),
+                   "--out", str(path))
+    assert done.returncode == 0, done.stderr
+    return load(path)
+
+
+@pytest.fixture
+def six_scene(seed_scene, six_run):
+    """The seed's scene with the six-parameter list and model, the TensorFlow Python in the preferences."""
+    prefs = bpy.context.preferences.addons[ADDON_MODULE].preferences
+    prefs.python_path = tensorflow_python()
+    props = seed_scene.blendercnn
+    props.fill_parameters(SIX[1::2])
+    props.preview_model = str(six_run)
+    seed_scene.render.resolution_x = seed_scene.render.resolution_y = 32
+    yield seed_scene
+    background = addon_module("blender.background")
+    if background.running("preview"):
+        bpy.ops.blendercnn.unload_preview()
+    addon_module("blender.render_engine").stop()
+    prefs.python_path = ""
+
+
+def test_the_preview_of_a_six_number_model_has_a_field_per_parameter_and_follows_the_scene(six_scene, six_run,
+                                                                                          tmp_path):
+    status = bpy.context.window_manager.blendercnn_preview
+    ball = six_scene.objects["Ball"]
+    ball.location.z = 0.4
+    assert bpy.ops.blendercnn.load_preview() == {"FINISHED"}
+    assert status.parameter_names == "r,g,b,x,y,ball_location_z"
+    assert status.preview_vector()[5] == pytest.approx(0.4)  # the fields start where the scene is
+    _poll_until(lambda: status.state == "READY" and status.latency_ms > 0)
+    session = addon_module("blender.background").get("preview")
+    ball.location.z = 0.7  # Follow Scene: the height is read from the scene like the rest
+    addon_module("blender.follow_scene").follow_scene(six_scene)
+    assert status.preview_vector()[5] == pytest.approx(0.7) and session.scene_vector[5] == pytest.approx(0.7)
+    _poll_until(lambda: session.in_flight is None and session.waiting is None and session.shown
+                and session.shown[-1].vector[5] == pytest.approx(0.7))
+    shown = addon_module("blender.images").read_image(bpy.data.images["BlenderCNN Preview"])
+    expected = _predicted(six_run, session.shown[-1].vector, tmp_path / "p.png")
+    assert np.abs(shown.astype(int) - expected).max() <= 1
+    labels = [entry for entry in _panel_log("BLENDERCNN_PT_preview") if entry[0] == "prop"]
+    assert labels.count(("prop", "parameter_values")) == 6
+
+
+def _panel_log(name):
+    from test_panels import draw
+
+    return draw(name)
+
+
+@pytest.mark.compat
+def test_render_animation_of_a_keyframed_picked_parameter(six_scene, six_run, tmp_path):
+    """The ball's height keyframed (frames 1 → 3): the engine reads it at each frame. (A display-referred
+    model, as seed's, is exact under Standard.)"""
+    six_scene.render.engine = "BLENDERCNN"
+    six_scene.view_settings.view_transform = "Standard"
+    ball = six_scene.objects["Ball"]
+    six_scene.frame_start, six_scene.frame_end = 1, 3
+    ball.location.z = 0.35
+    ball.keyframe_insert("location", index=2, frame=1)
+    ball.location.z = 0.75
+    ball.keyframe_insert("location", index=2, frame=3)
+    six_scene.render.filepath = str(tmp_path / "frames" / "f_")
+    try:
+        assert bpy.ops.render.render(animation=True) == {"FINISHED"}
+        six_scene.frame_set(2)
+        vector = [*bpy.data.materials["Glow"].node_tree.nodes["Emission"].inputs["Color"].default_value[:3],
+                  *ball.location]
+        assert vector[5] == pytest.approx(0.55, abs=0.05)
+        engine = addon_module("blender.render_engine")
+        layout = six_scene.blendercnn.layout()
+        assert engine.vector_at_frame(six_scene, 3, vector, layout)[5] == pytest.approx(0.75, abs=1e-4)
+        frame = load(tmp_path / "frames" / "f_0002.png")
+        expected = _predicted(six_run, vector, tmp_path / "p.png")
+        assert 10 * np.log10(255.0**2 / max(np.mean((frame - expected) ** 2), 1e-9)) >= 45
+    finally:
+        ball.animation_data_clear()
+        six_scene.render.engine = "CYCLES"

@@ -25,7 +25,8 @@ from .background import crash_message, log_path
 from ..errors import UserError
 from ..processes.frames import FRAME_ENCODING, FrameFile, release_frame_file
 from ..processes.workers import ARRIVED_KEY, Worker, addon_command, wait_for_messages
-from ..run_config import model_path
+from ..run_config import model_path, read_run_config
+from ..vector import DEFAULT_LAYOUT, VectorLayout
 
 READY_TIMEOUT_S = 180.0  # loading TensorFlow and the model, on a slow machine with cold caches
 IMAGE_TIMEOUT_S = 60.0
@@ -56,6 +57,7 @@ class EngineWorker:
 
     def __init__(self, run: str, python: str):
         self.run, self.python = run, python
+        self._layout: VectorLayout | None = None
         self.model_stamp = _model_stamp(run)
         folder = bpy.app.tempdir or tempfile.gettempdir()
         self.frame_path = os.path.join(folder, f"blendercnn-engine-{os.getpid()}-{time.monotonic_ns()}.frame")
@@ -75,6 +77,16 @@ class EngineWorker:
     @property
     def resolution(self) -> int:
         return int(self.ready["resolution"]) if self.ready else 0
+
+    @property
+    def layout(self) -> VectorLayout:
+        """The model's vector fields (its run config's layout; the ball room's five when unreadable)."""
+        if self._layout is None:
+            try:
+                self._layout = read_run_config(self.run).layout
+            except (UserError, OSError):
+                self._layout = DEFAULT_LAYOUT
+        return self._layout
 
     @property
     def vector_range(self) -> tuple[list[float], list[float]]:

@@ -23,7 +23,7 @@ def follow_scene(scene) -> None:
     if (session is None or session.follow_paused or not getattr(scene, "blendercnn", None)
             or not scene.blendercnn.preview_follow_scene or render_engine.viewport_live()):
         return  # (a viewport drawing BlenderCNN is the live view then: the two would share two cores)
-    vector = scene_vector(scene)
+    vector = scene_vector(scene, session.layout)
     if vector is None or vector == session.scene_vector:
         return
     session.scene_vector = vector
@@ -44,7 +44,7 @@ def follow_paused(scene):
         yield
     finally:
         session.follow_paused = False
-        session.scene_vector = scene_vector(scene)
+        session.scene_vector = scene_vector(scene, session.layout)
 
 
 @persistent

@@ -87,8 +87,10 @@ def _animated_by(owner: bpy.types.bpy_struct, attribute: str, index: int) -> str
     return None
 
 
-def bind(spec: VectorField) -> BoundParameter:
-    """The number ``spec`` (a field with a data path) sets; UserError when it cannot be set."""
+def bind(spec: VectorField, settable: bool = True) -> BoundParameter:
+    """The number ``spec`` (a field with a data path) sets; UserError when it cannot be set.
+    ``settable`` False: only read (the render engine reads keyframed values, it never sets them),
+    so a driver or keyframes are no refusal."""
     owner, attribute = _owner(spec.data_path, spec)
     prop = owner.bl_rna.properties.get(attribute)
     where = f"parameter {spec.name} ({spec.full_path})"
@@ -103,7 +105,7 @@ def bind(spec: VectorField) -> BoundParameter:
         raise UserError(f"{where} is an array of {length}: pick one element, e.g. {spec.data_path}[0]")
     if spec.index >= max(length, 1) or (not length and spec.index >= 0):
         raise UserError(f"{where}: {attribute} has {length or 'no'} elements, no [{spec.index}]")
-    animated = _animated_by(owner, attribute, spec.index)
+    animated = _animated_by(owner, attribute, spec.index) if settable else None
     if animated:
         raise UserError(f"{where} is set by {animated}, which would overwrite it on the next frame; "
                         "remove it or pick another property")
@@ -114,6 +116,17 @@ def bind(spec: VectorField) -> BoundParameter:
     return BoundParameter(spec, owner, attribute, spec.index)
 
 
-def bind_all(fields) -> list[BoundParameter]:
+def bind_all(fields, settable: bool = True) -> list[BoundParameter]:
     """:func:`bind` for every field with a data path, in order."""
-    return [bind(spec) for spec in fields if spec.data_path]
+    return [bind(spec, settable) for spec in fields if spec.data_path]
+
+
+def animation_curve(bound: BoundParameter):
+    """The F-curve that animates ``bound``'s number, or None."""
+    id_data = bound.owner.id_data
+    try:
+        path = bound.owner.path_from_id(bound.attribute)
+    except ValueError:
+        return None
+    index = max(bound.index, 0)
+    return next((c for c in animation_fcurves(id_data) if c.data_path == path and c.array_index == index), None)

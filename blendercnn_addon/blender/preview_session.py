@@ -31,6 +31,7 @@ from ..processes.frames import (FRAME_ENCODING, IMAGE_ENCODING, FrameFile, decod
 from ..processes.workers import ARRIVED_KEY, Worker, addon_command, wait_for_messages
 from ..run_config import read_run_config
 from ..run_folder import MODEL_NAME
+from ..vector import DEFAULT_LAYOUT, VectorLayout
 
 MAX_RESTARTS = 3
 RESTART_WINDOW_S = 60.0
@@ -112,6 +113,7 @@ class PreviewSession(background.Session):
         self.scene_vector: list[float] | None = None  # the ball's vector last seen by follow_scene
         self.follow_paused = False  # the add-on itself moves the ball (Render Real): Follow Scene looks away
         self.model_seconds = -1.0  # the worker's own time for the last image
+        self.layout = DEFAULT_LAYOUT  # the model's vector fields (load_preview sets them from its config)
 
     @property
     def busy(self) -> bool:
@@ -264,7 +266,7 @@ class PreviewSession(background.Session):
             return
         vector = self.waiting[0] if self.waiting else (self.in_flight[1].vector if self.in_flight else None)
         status.state, status.message = "LOADING", f"{error}; restarting"
-        background.start(start_worker(self.run, self.python, vector, restarts=[*recent, now]))
+        background.start(start_worker(self.run, self.python, vector, restarts=[*recent, now], layout=self.layout))
 
 
 def _frame_path() -> str:
@@ -273,24 +275,28 @@ def _frame_path() -> str:
     return os.path.join(folder, f"blendercnn-preview-{os.getpid()}-{time.monotonic_ns()}.frame")
 
 
-def start_worker(run: str, python: str, vector, restarts: list[float] | None = None) -> PreviewSession:
-    """A preview worker for ``run``, asked for ``vector`` once ready; ``restarts``: the times its earlier
-    workers were restarted (a new model starts with none)."""
+def start_worker(run: str, python: str, vector, restarts: list[float] | None = None,
+                 layout: VectorLayout = DEFAULT_LAYOUT) -> PreviewSession:
+    """A preview worker for ``run`` (whose vectors have ``layout``), asked for ``vector`` once ready;
+    ``restarts``: the times its earlier workers were restarted (a new model starts with none)."""
     frame_path = _frame_path()
     worker = Worker(addon_command(python, "serve", "--model", run, "--frame-file", frame_path),
                     log_path=log_path("preview"))
     session = PreviewSession(worker, run, python, vector, frame_path, restarts or [])
-    session.scene_vector = scene_vector(bpy.context.scene)  # Follow Scene reacts to changes from here on
+    session.layout = layout
+    session.scene_vector = scene_vector(bpy.context.scene, layout)  # Follow Scene reacts to changes from here on
     return session
 
 
-def scene_vector(scene) -> list[float] | None:
-    """The ball's vector in ``scene`` (its emission colour and x, y), or None when there is no ball."""
+def scene_vector(scene, layout: VectorLayout = DEFAULT_LAYOUT) -> list[float] | None:
+    """The scene's vector of ``layout`` (the ball room's: the ball's emission colour and x, y; or the
+    model's own parameters), or None when it cannot be read (no ball, a parameter that does not resolve)."""
     props = getattr(scene, "blendercnn", None)
     if props is None:
         return None
     try:
-        return list(renderer.read_vector(renderer.resolve_target(scene, props.target_names())))
+        return list(renderer.read_vector(renderer.resolve_target(scene, props.target_names(), layout,
+                                                                 settable=False)))
     except UserError:
         return None
 
@@ -335,7 +341,13 @@ def load_preview(context) -> str:
     status.state, status.model_dir, status.message = "LOADING", run, "Loading the model"
     status.resolution = config.resolution
     status.latency_ms = status.real_psnr = -1.0
-    background.start(start_worker(run, python, status.preview_vector()))
+    layout = config.layout
+    status.parameter_names = "" if layout.is_default else ",".join(layout.names)
+    if not layout.is_default:  # the fields start where the scene is (else mid-range)
+        middle = [(a + b) / 2 for a, b in zip(config.vector_min or [0.0] * layout.size,
+                                             config.vector_max or [0.0] * layout.size)]
+        status.show_preview_vector(scene_vector(context.scene, layout) or middle)
+    background.start(start_worker(run, python, status.preview_vector(), layout=layout))
     return run
 
 

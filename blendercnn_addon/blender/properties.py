@@ -8,15 +8,17 @@ progress of a running job, which the panel draws.
 from __future__ import annotations
 
 import bpy
-from bpy.props import (BoolProperty, EnumProperty, FloatProperty, FloatVectorProperty, IntProperty,
-                       PointerProperty, StringProperty)
+from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProperty, FloatVectorProperty,
+                       IntProperty, PointerProperty, StringProperty)
 
 from . import preview_session
 from ..architectures import ARCHITECTURES, PREFERRED, recipe
 from ..recommendation import default_count, recommended_preset
 from ..processes.parallel import default_workers
+from ..demo_scenes import DEFAULT_DEMO, DEMO_SCENES
+from ..parameters import colour_fields, layout_of, parse_param, property_field
 from ..randomization import VectorSpec
-from ..vector import COLOUR_CHANNEL, FIELDS, RANGED_FIELDS, colour_of
+from ..vector import COLOUR_CHANNEL, DEFAULT_LAYOUT, FIELDS, RANGED_FIELDS, VectorLayout, colour_of
 from ..settings import (DEFAULT_PRESET, DEFAULT_RESOLUTION, MAX_RESOLUTION, MAX_WORKERS, MIN_RESOLUTION, RENDER_PRESETS,
                         GenerationSettings, SceneTarget)
 
@@ -120,6 +122,37 @@ def _objects_in_scene(self, obj):
     return obj.name in bpy.context.scene.objects if bpy.context.scene else True
 
 
+MAX_PARAMETERS = 32  # the Preview panel's fields for a model of the user's parameters (Blender's vector limit)
+PARAMETER_KIND_ITEMS = (
+    ("BALL_ROOM", "Ball Room's Five", "The target's emission colour (r, g, b) and its x, y: the ranges below"),
+    ("PROPERTY", "Property", "A number: its data path from bpy.data, drawn uniformly from Min .. Max"),
+    ("COLOUR", "Colour", "A colour (its data path, without an index), drawn by the colour scheme"),
+)
+DEMO_SCENE_ITEMS = tuple((scene.name, scene.label, scene.description) for scene in DEMO_SCENES.values())
+
+
+class BlenderCNNParameter(bpy.types.PropertyGroup):
+    """One row of the Randomize panel's Parameters list (``scene.blendercnn.parameters``): what it
+    adds to the vector (parameters.py makes the fields)."""
+
+    kind: EnumProperty(name="Kind", items=PARAMETER_KIND_ITEMS, default="PROPERTY")
+    data_path: StringProperty(name="Data Path", default="",
+                              description="The property from bpy.data, with its index: e.g. "
+                                          "objects[\"Ball\"].location[2] (right-click a field ▸ Copy Full Data Path)")
+    minimum: FloatProperty(name="Min", default=0.0, precision=3, description="Lowest value drawn")
+    maximum: FloatProperty(name="Max", default=1.0, precision=3, description="Highest value drawn")
+    column: StringProperty(name="Name", default="", description="Its column in the dataset's tables (empty: "
+                           "made from the data path)")
+
+    def fields(self) -> tuple:
+        """The vector fields this row stands for (UserError for a bad path or range)."""
+        if self.kind == "BALL_ROOM":
+            return FIELDS
+        if self.kind == "COLOUR":
+            return colour_fields(self.data_path, self.column)
+        return (property_field(self.data_path, self.minimum, self.maximum, self.column),)
+
+
 class BlenderCNNSceneSettings(bpy.types.PropertyGroup):
     """Per-scene settings (``scene.blendercnn``)."""
 
@@ -133,6 +166,11 @@ class BlenderCNNSceneSettings(bpy.types.PropertyGroup):
         name="Node", default="Emission",
         description="Node in that material whose Color (or Emission Color) input takes the sample's RGB")
 
+    demo_scene: EnumProperty(name="Scene", items=DEMO_SCENE_ITEMS, default=DEFAULT_DEMO,
+                             description="What Set Up Scene builds, with the parameters its datasets vary")
+    parameters: CollectionProperty(type=BlenderCNNParameter, name="Parameters",
+                                   description="What each sample varies (empty: the ball room's five)")
+    parameter_index: IntProperty(name="Parameter", default=0, min=0)
     # <name>_min, <name>_max of every ranged vector field (x_min .. y_max): added below, from vector.py's table.
     colour_scheme: EnumProperty(name="Colours", items=COLOUR_SCHEME_ITEMS, default="vibrant")
     randomize_seed: IntProperty(name="Seed", default=0, min=0,
@@ -232,9 +270,19 @@ class BlenderCNNSceneSettings(bpy.types.PropertyGroup):
             node_name=self.node_name,
         )
 
+    def layout(self) -> VectorLayout:
+        """The vector the Parameters list makes (the ball room's five when it is empty); UserError for a
+        row that is not a parameter."""
+        if not len(self.parameters):
+            return DEFAULT_LAYOUT
+        return layout_of([spec for item in self.parameters for spec in item.fields()])
+
     def vector_spec(self) -> VectorSpec:
+        """What Randomize and Generate draw from: the layout, the ball room's x, y ranges (where it has
+        them) and the colour scheme. UserError for a bad parameter."""
+        layout = self.layout()
         return VectorSpec({f.name: (getattr(self, f"{f.name}_min"), getattr(self, f"{f.name}_max"))
-                           for f in RANGED_FIELDS}, self.colour_scheme)
+                           for f in RANGED_FIELDS if f in layout.fields}, self.colour_scheme, False, layout)
 
     def quality_settings(self) -> dict:
         """The render-quality fields, named as in GenerationSettings (what a preset sets)."""
@@ -247,6 +295,22 @@ class BlenderCNNSceneSettings(bpy.types.PropertyGroup):
             out_dir=out_dir, count=self.count, resolution=self.resolution, seed=self.seed,
             **self.quality_settings(), device=self.render_device, workers=self.workers,
             vectors=self.vector_spec(), target=self.target_names())
+
+    def fill_parameters(self, texts) -> None:
+        """The Parameters list set to ``texts`` (--param texts, demo_scenes.py's; None: empty, the five)."""
+        self.parameters.clear()
+        for text in texts or ():
+            item = self.parameters.add()
+            fields = parse_param(text)
+            first = fields[0]
+            if fields == FIELDS:
+                item.kind = "BALL_ROOM"
+                continue
+            item.kind = "COLOUR" if first.kind == COLOUR_CHANNEL else "PROPERTY"
+            item.data_path = first.data_path if item.kind == "COLOUR" else first.full_path
+            item.minimum, item.maximum = first.default_range
+            item.column = first.name.removesuffix("_r") if item.kind == "COLOUR" else first.name
+        self.parameter_index = 0
 
 
 class BlenderCNNJobStatus(bpy.types.PropertyGroup):
@@ -314,14 +378,26 @@ class BlenderCNNPreviewStatus(bpy.types.PropertyGroup):
         name="Colour", subtype="COLOR", size=3, min=0.0, max=1.0, default=(1.0, 0.2, 0.0),
         update=_preview_vector_changed, description="Emission colour (r, g, b in 0..1) given to the model")
     # preview_<name> of every ranged vector field (preview_x, preview_y): added below, from vector.py's table.
+    parameter_names: StringProperty(default="", description="The loaded model's fields, comma-separated, when "
+                                    "they are not the ball room's five (then parameter_values holds the vector)")
+    parameter_values: FloatVectorProperty(
+        name="Parameters", size=MAX_PARAMETERS, default=(0.0,) * MAX_PARAMETERS, update=_preview_vector_changed,
+        description="Given to the model: the value of each of its parameters")
 
     def preview_vector(self) -> list[float]:
-        """The vector (vector.py) the Preview panel shows: the colour channels from the swatch."""
+        """The vector the Preview panel shows: the ball room's colour (from the swatch) and x, y, or the
+        loaded model's own parameters (parameter_names)."""
+        if self.parameter_names:
+            return [float(v) for v in self.parameter_values[:len(self.parameter_names.split(","))]]
         return [float(self.preview_colour[f.index]) if f.kind == COLOUR_CHANNEL else float(getattr(self, f"preview_{f.name}"))
                 for f in FIELDS]
 
     def show_preview_vector(self, values) -> None:
         """Set the Preview fields to a vector without their update callbacks (Follow Scene asks itself)."""
+        if self.parameter_names:
+            values = [float(v) for v in values][:MAX_PARAMETERS]
+            self["parameter_values"] = values + [0.0] * (MAX_PARAMETERS - len(values))
+            return
         self["preview_colour"] = colour_of(values)
         for spec, value in zip(FIELDS, values):
             if spec.ranged:
@@ -375,7 +451,7 @@ def _add_vector_field_properties() -> None:
 
 
 _add_vector_field_properties()
-CLASSES = (BlenderCNNSceneSettings, BlenderCNNJobStatus, BlenderCNNTrainingStatus, BlenderCNNPreviewStatus,
+CLASSES = (BlenderCNNParameter, BlenderCNNSceneSettings, BlenderCNNJobStatus, BlenderCNNTrainingStatus, BlenderCNNPreviewStatus,
            BlenderCNNEnvironmentStatus)
 WINDOW_MANAGER_PROPERTIES = {
     "blendercnn_status": BlenderCNNJobStatus,

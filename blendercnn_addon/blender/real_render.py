@@ -16,7 +16,8 @@ from .images import REAL_IMAGE, read_image, read_png, show_in_image_editors, wri
 from .preview_session import compare_with_real, model_dir, preview_status
 from ..run_config import RunConfig, read_run_config
 from ..settings import GenerationSettings
-from ..vector import describe
+from ..randomization import VectorSpec
+from ..vector import DEFAULT_LAYOUT, describe
 
 
 def _shown_vector() -> list[float] | None:
@@ -33,7 +34,9 @@ def render_real(scene, vector: list[float], run_config: RunConfig | None) -> np.
     identity = run_config.dataset_identity if run_config else None
     quality = {**props.quality_settings(), **(identity.render_quality() if identity else {})}
     resolution = run_config.resolution if run_config else props.resolution
-    settings = GenerationSettings(out_dir="", resolution=resolution, **quality, target=props.target_names())
+    layout = run_config.layout if run_config else DEFAULT_LAYOUT
+    settings = GenerationSettings(out_dir="", resolution=resolution, **quality, target=props.target_names(),
+                                  vectors=VectorSpec({}, "vibrant", False, layout))
     with tempfile.TemporaryDirectory(prefix="blendercnn-real-") as folder, follow_paused(scene):
         path = os.path.join(folder, "real.png")
         renderer.render_once(scene, settings, vector, path, noise_seed=0)
@@ -63,6 +66,9 @@ def estimate_from_image(context) -> str:
     session = background.get("preview")
     if session is None or not session.ready:
         raise UserError("load a model first (Load Model): the estimate runs in the preview's worker")
+    if not session.layout.is_default:
+        raise UserError(f"Estimate from Image finds the ball room's colour and x, y; this model's parameters are "
+                        f"{', '.join(session.layout.names)}")
     props = context.scene.blendercnn
     image = props.estimate_image or bpy.data.images.get(REAL_IMAGE)
     if image is None:

@@ -17,6 +17,7 @@ def register(cli_command=None) -> None:
     properties.register()
     for cls in preferences.CLASSES + operators.CLASSES + panels.CLASSES:
         bpy.utils.register_class(cls)
+    operators.parameter_ops.register_menu()  # Add to BlenderCNN Parameters, in every property's right-click menu
     background.register()
     follow_scene.register()  # depsgraph and frame-change handlers
     images.register()  # frames the add-on's images whole in the editors that show them
@@ -34,6 +35,7 @@ def unregister() -> None:
     images.unregister()
     follow_scene.unregister()
     background.unregister()  # stops every worker (training, preview, TensorBoard)
+    operators.parameter_ops.unregister_menu()
     for cls in reversed(preferences.CLASSES + operators.CLASSES + panels.CLASSES):
         bpy.utils.unregister_class(cls)
     properties.unregister()

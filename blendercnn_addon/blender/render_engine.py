@@ -33,7 +33,8 @@ from .compat import animation_fcurves
 from .engine_worker import LINEAR, VIEWPORT
 from ..errors import UserError
 from ..run_config import model_path
-from ..vector import COLOUR_CHANNEL, FIELDS, VECTOR_FIELDS
+from ..vector import COLOUR_CHANNEL, DEFAULT_LAYOUT, VectorLayout
+from .parameters import animation_curve
 from .preferences import tensorflow_python
 from .preview_session import run_folder
 
@@ -69,28 +70,31 @@ def settled_vector(scene, worker: engine_worker.EngineWorker, vector) -> tuple[l
         return list(vector), ""
     low, high = worker.vector_range
     clamped = [min(max(float(v), lo), hi) for v, lo, hi in zip(vector, low, high)]
-    moved = [name for name, v, c in zip(VECTOR_FIELDS, vector, clamped) if v != c]
+    moved = [name for name, v, c in zip(worker.layout.names, vector, clamped) if v != c]
     return clamped, (f"outside the trained range: {', '.join(moved)} clamped" if moved else "")
 
 
-def scene_vector(scene, depsgraph) -> tuple[float, ...]:
-    """The vector of ``scene``'s ball as ``depsgraph`` evaluated it (UserError without a ball)."""
-    target = renderer.resolve_target(scene, scene.blendercnn.target_names())
+def scene_vector(scene, depsgraph, layout: VectorLayout = DEFAULT_LAYOUT) -> tuple[float, ...]:
+    """The vector (the model's ``layout``) of ``scene`` as ``depsgraph`` evaluated it, keyframes and
+    drivers applied (UserError without a ball, or for a parameter that does not resolve)."""
+    target = renderer.resolve_target(scene, scene.blendercnn.target_names(), layout, settable=False)
     return renderer.read_evaluated_vector(target, depsgraph)
 
 
-def vector_at_frame(scene, frame: float, now) -> list[float]:
-    """The ball's vector at ``frame`` as its keyframes give it (``now``: the vector at the current frame,
+def vector_at_frame(scene, frame: float, now, layout: VectorLayout = DEFAULT_LAYOUT) -> list[float]:
+    """The vector at ``frame`` as the keyframes give it (``now``: the vector at the current frame,
     kept for every number no F-curve drives). A guess to start the next frame early: the frame's
     own vector, read when it renders, is what it draws."""
-    target = renderer.resolve_target(scene, scene.blendercnn.target_names())
+    target = renderer.resolve_target(scene, scene.blendercnn.target_names(), layout, settable=False)
     socket_path = target.colour_input.path_from_id("default_value")
     curves = {(c.data_path, c.array_index): c for c in animation_fcurves(target.obj)}
     curves.update({(c.data_path, c.array_index): c for c in animation_fcurves(target.material.node_tree)})
     ahead = []
-    for spec, value in zip(FIELDS, now):
-        path = socket_path if spec.kind == COLOUR_CHANNEL else "location"
-        curve = curves.get((path, spec.index))
+    for spec, value in zip(layout.fields, now):
+        if spec.data_path:
+            curve = animation_curve(target.bound[spec.name])
+        else:
+            curve = curves.get((socket_path if spec.kind == COLOUR_CHANNEL else "location", spec.index))
         ahead.append(float(curve.evaluate(frame)) if curve is not None else float(value))
     return ahead
 
@@ -130,10 +134,10 @@ class BlenderCNNRenderEngine(bpy.types.RenderEngine):
             worker = engine_worker.engine_worker(*model_and_python(scene))
             worker.wait_ready()
             check_resolution(scene, worker.resolution)
-            vector, _note = settled_vector(scene, worker, scene_vector(scene, depsgraph))
+            vector, _note = settled_vector(scene, worker, scene_vector(scene, depsgraph, worker.layout))
             image = worker.image_for(vector, LINEAR)
             if self.is_animation and scene.frame_current + scene.frame_step <= scene.frame_end:
-                ahead = vector_at_frame(scene, scene.frame_current + scene.frame_step, vector)
+                ahead = vector_at_frame(scene, scene.frame_current + scene.frame_step, vector, worker.layout)
                 worker.request(settled_vector(scene, worker, ahead)[0], LINEAR)
         except UserError as err:  # one line; Render Animation stops there, nothing written
             hint = "; Render Properties ▸ BlenderCNN ▸ Outside the Range ▸ Clamp draws the nearest it knows"
@@ -158,7 +162,7 @@ class BlenderCNNRenderEngine(bpy.types.RenderEngine):
                 self.message = "BlenderCNN: loading the model…"
                 _watch()
                 return
-            vector, self.message = settled_vector(scene, worker, scene_vector(scene, depsgraph))
+            vector, self.message = settled_vector(scene, worker, scene_vector(scene, depsgraph, worker.layout))
         except UserError as err:
             self.message = str(err) if str(err).startswith("BlenderCNN") else f"BlenderCNN: {err}"
             self.tag_redraw()

@@ -43,9 +43,11 @@ class Target:
     bound: dict[str, BoundParameter] | None = None
 
 
-def resolve_target(scene: bpy.types.Scene, names: SceneTarget, layout: VectorLayout = DEFAULT_LAYOUT) -> Target:
+def resolve_target(scene: bpy.types.Scene, names: SceneTarget, layout: VectorLayout = DEFAULT_LAYOUT,
+                   settable: bool = True) -> Target:
     """Look up the object, material and node by name, and bind the layout's picked parameters;
-    UserError names whichever is missing or cannot be set."""
+    UserError names whichever is missing or cannot be set (``settable`` False: only read, so an
+    animated parameter is fine)."""
     obj = scene.objects.get(names.object_name)
     if obj is None:
         raise UserError(f"object {names.object_name!r} not found in scene {scene.name!r}")
@@ -63,7 +65,7 @@ def resolve_target(scene: bpy.types.Scene, names: SceneTarget, layout: VectorLay
             f"node {names.node_name!r} in material {names.material_name!r} has no emission colour input "
             f"(expected one of: {', '.join(COLOUR_INPUT_NAMES)})"
         )
-    bound = {parameter.field.name: parameter for parameter in bind_all(layout.fields)}
+    bound = {parameter.field.name: parameter for parameter in bind_all(layout.fields, settable)}
     return Target(obj, material, node, colour_input, layout, bound)
 
 

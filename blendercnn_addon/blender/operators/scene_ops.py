@@ -6,9 +6,9 @@ import bpy
 
 from .. import renderer
 from ...errors import UserError
+from ...demo_scenes import DEMO_SCENES
 from ...randomization import sample_vector
-from ..scene_setup import build_seed_scene
-from ...vector import describe
+from ..scene_setup import build_demo_scene
 
 
 VIEWPORT_SAMPLES = 16  # Cycles samples of the viewport's Rendered shading: the ball's colour, at once
@@ -34,16 +34,18 @@ def show_as_rendered(context) -> int:
 
 
 class BLENDERCNN_OT_setup_scene(bpy.types.Operator):
-    """Build the seed's glowing-ball room in this scene (running it again resets it, never duplicates);
-    the first time, the 3D viewport shows it as it will render"""
+    """Build the scene chosen above (the seed's glowing-ball room, or a demonstration scene with its
+    parameters) in this scene; running it again resets it, never duplicates. The first time, the 3D
+    viewport shows it as it will render"""
 
     bl_idname = "blendercnn.setup_scene"
     bl_label = "Set Up Scene"
     bl_options = {"REGISTER", "UNDO"}
 
     def execute(self, context):
-        result = build_seed_scene(context.scene)
         props = context.scene.blendercnn
+        result = build_demo_scene(context.scene, props.demo_scene)
+        props.fill_parameters(DEMO_SCENES[props.demo_scene].parameters)
         props.target_object = result.ball
         props.target_material = result.ball.active_material
         props.node_name = "Emission"
@@ -60,7 +62,8 @@ class BLENDERCNN_OT_setup_scene(bpy.types.Operator):
 
 
 class BLENDERCNN_OT_randomize(bpy.types.Operator):
-    """Give the ball a random colour and X, Y position within the panel's ranges"""
+    """Give every parameter a random value: the ball's colour and X, Y, or the Parameters list's, within
+    their ranges"""
 
     bl_idname = "blendercnn.randomize"
     bl_label = "Randomize"
@@ -71,14 +74,14 @@ class BLENDERCNN_OT_randomize(bpy.types.Operator):
         try:
             spec = props.vector_spec()
             spec.validate()
-            target = renderer.resolve_target(context.scene, props.target_names())
+            target = renderer.resolve_target(context.scene, props.target_names(), spec.layout)
         except UserError as err:
             self.report({"ERROR"}, str(err))
             return {"CANCELLED"}
         vector = sample_vector(props.randomize_seed, props.randomize_clicks, spec)
         renderer.apply_vector(target, vector)
         props.randomize_clicks += 1
-        self.report({"INFO"}, f"Randomized: {describe(vector)}")
+        self.report({"INFO"}, f"Randomized: {spec.layout.describe(vector)}")
         return {"FINISHED"}
 
 

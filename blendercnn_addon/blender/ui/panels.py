@@ -20,7 +20,8 @@ from ...recommendation import (SEED_COUNT, TOLERANCE_DB, count_note, curve_resol
                                recommended_count, recommended_preset)
 from ...settings import RENDER_PRESETS, estimate_basis, estimate_seconds
 from ...text import format_duration
-from ...vector import FIELDS, LOCATION, RANGED_FIELDS
+from ...vector import COLOUR_CHANNEL, LOCATION, RANGED_FIELDS
+from ..properties import DEMO_SCENE_ITEMS
 
 
 class _BlenderCNNPanel:
@@ -36,7 +37,9 @@ class BLENDERCNN_PT_scene(_BlenderCNNPanel, bpy.types.Panel):
     def draw(self, context):
         layout = self.layout
         props = context.scene.blendercnn
-        layout.operator("blendercnn.setup_scene", icon="SCENE_DATA")
+        row = layout.row(align=True)
+        row.operator("blendercnn.setup_scene", icon="SCENE_DATA")
+        row.prop(props, "demo_scene", text="")
         col = fit.split_column(layout)
         fit.field(col, context, self.bl_label, props, "target_object", text="Object")
         fit.field(col, context, self.bl_label, props, "target_material", text="Material")
@@ -51,6 +54,31 @@ class BLENDERCNN_PT_scene(_BlenderCNNPanel, bpy.types.Panel):
             fit.lines(layout, context, self.bl_label, str(err), icon="ERROR")
 
 
+class BLENDERCNN_UL_parameters(bpy.types.UIList):
+    """The Parameters list: one row per parameter (the ball room's five are one row)."""
+
+    def draw_item(self, context, layout, data, item, icon, active_data, active_property, index=0, flt_flag=0):
+        if item.kind == "BALL_ROOM":
+            layout.label(text="Ball room: colour, x, y", icon="SHADING_RENDERED")
+            return
+        name = item.column or item.data_path.rsplit(".", 1)[-1] or "(no data path)"
+        if item.kind == "COLOUR":
+            layout.label(text=f"{name}: colour", icon="COLOR")
+        else:
+            layout.label(text=f"{name}: {item.minimum:.3g} .. {item.maximum:.3g}", icon="DRIVER_TRANSFORM")
+
+
+class BLENDERCNN_MT_parameter_presets(bpy.types.Menu):
+    """The demonstration scenes' parameter lists."""
+
+    bl_label = "Parameter Presets"
+    bl_idname = "BLENDERCNN_MT_parameter_presets"
+
+    def draw(self, context):
+        for name, label, _ in DEMO_SCENE_ITEMS:
+            self.layout.operator("blendercnn.parameters_preset", text=label).scene_name = name
+
+
 class BLENDERCNN_PT_randomize(_BlenderCNNPanel, bpy.types.Panel):
     bl_label = "Randomize"
     bl_idname = "BLENDERCNN_PT_randomize"
@@ -58,24 +86,77 @@ class BLENDERCNN_PT_randomize(_BlenderCNNPanel, bpy.types.Panel):
     def draw(self, context):
         layout = self.layout
         props = context.scene.blendercnn
-        for spec in RANGED_FIELDS:  # one row per ranged vector field: its min and max
-            row = layout.row(align=True)
-            row.prop(props, f"{spec.name}_min")
-            row.prop(props, f"{spec.name}_max")
+        _draw_parameter_list(layout, props)
+        try:
+            layout_of_vector = props.layout()
+        except UserError as err:
+            fit.lines(layout, context, self.bl_label, str(err), icon="ERROR")
+            return
+        if any(spec in layout_of_vector.fields for spec in RANGED_FIELDS):
+            for spec in RANGED_FIELDS:  # one row per ranged field of the ball room: its min and max
+                row = layout.row(align=True)
+                row.prop(props, f"{spec.name}_min")
+                row.prop(props, f"{spec.name}_max")
         col = fit.split_column(layout)
         fit.field(col, context, self.bl_label, props, "colour_scheme")
         fit.field(col, context, self.bl_label, props, "randomize_seed")
         layout.operator("blendercnn.randomize", icon="FILE_REFRESH")
         try:
-            target = renderer.resolve_target(context.scene, props.target_names())
-        except UserError:
+            target = renderer.resolve_target(context.scene, props.target_names(), layout_of_vector)
+        except UserError as err:
+            if len(props.parameters):
+                fit.lines(layout, context, self.bl_label, str(err), icon="ERROR")
             return
-        col = layout.column(align=True)  # the scene's vector now, editable
+        _draw_scene_values(layout, target)
+
+
+def _draw_parameter_list(layout, props) -> None:
+    """The list with its buttons, and the selected row's fields."""
+    row = layout.row()
+    row.template_list("BLENDERCNN_UL_parameters", "", props, "parameters", props, "parameter_index", rows=2)
+    buttons = row.column(align=True)
+    buttons.operator("blendercnn.parameter_add", icon="ADD", text="")
+    buttons.operator("blendercnn.parameter_remove", icon="REMOVE", text="")
+    buttons.separator()
+    buttons.menu("BLENDERCNN_MT_parameter_presets", icon="PRESET", text="")
+    buttons.operator("blendercnn.parameter_move", icon="TRIA_UP", text="").step = -1
+    buttons.operator("blendercnn.parameter_move", icon="TRIA_DOWN", text="").step = 1
+    if not len(props.parameters):
+        layout.label(text="The ball room's five; right-click any field ▸ Add to BlenderCNN Parameters", icon="INFO")
+        return
+    item = props.parameters[min(props.parameter_index, len(props.parameters) - 1)]
+    if item.kind == "BALL_ROOM":
+        return
+    col = layout.column(align=True)
+    col.prop(item, "data_path", text="")
+    row = col.row(align=True)
+    row.prop(item, "column")
+    if item.kind == "PROPERTY":
+        row = col.row(align=True)
+        row.prop(item, "minimum")
+        row.prop(item, "maximum")
+
+
+def _draw_scene_values(layout, target) -> None:
+    """The scene's vector now, editable: the ball room's colour and x, y, then each picked parameter."""
+    col = layout.column(align=True)
+    fields = target.layout.fields
+    if any(f.kind == COLOUR_CHANNEL and not f.data_path for f in fields):
         col.prop(target.colour_input, "default_value", text="")
         row = col.row(align=True)
-        for spec in FIELDS:
+        for spec in fields:
             if spec.kind == LOCATION:
                 row.prop(target.obj, "location", index=spec.index, text=spec.label)
+    shown = set()
+    for spec in fields:
+        bound = (target.bound or {}).get(spec.name)
+        if bound is None or (bound.owner.as_pointer(), bound.attribute, spec.kind == COLOUR_CHANNEL) in shown:
+            continue
+        if spec.kind == COLOUR_CHANNEL:  # the whole colour, once
+            shown.add((bound.owner.as_pointer(), bound.attribute, True))
+            col.prop(bound.owner, bound.attribute, text=spec.label.rsplit(" ", 1)[0])
+        else:
+            col.prop(bound.owner, bound.attribute, index=bound.index, text=spec.label)
 
 
 class BLENDERCNN_PT_dataset(_BlenderCNNPanel, bpy.types.Panel):
@@ -326,13 +407,17 @@ class BLENDERCNN_PT_preview(_BlenderCNNPanel, bpy.types.Panel):
                       icon="ERROR" if status.state == "ERROR" else "INFO")
         layout.prop(props, "preview_follow_scene")
         col = layout.column(align=True)
-        col.prop(status, "preview_colour", text="")
-        row = col.row(align=True)
-        for index, channel in enumerate("RGB"):  # typed values, beside the picker
-            row.prop(status, "preview_colour", index=index, text=channel)
-        row = col.row(align=True)
-        for spec in RANGED_FIELDS:
-            row.prop(status, f"preview_{spec.name}")
+        if status.parameter_names:  # a model of the user's parameters: one field each
+            for index, name in enumerate(status.parameter_names.split(",")):
+                col.prop(status, "parameter_values", index=index, text=name)
+        else:
+            col.prop(status, "preview_colour", text="")
+            row = col.row(align=True)
+            for index, channel in enumerate("RGB"):  # typed values, beside the picker
+                row.prop(status, "preview_colour", index=index, text=channel)
+            row = col.row(align=True)
+            for spec in RANGED_FIELDS:
+                row.prop(status, f"preview_{spec.name}")
         layout.operator("blendercnn.render_real", icon="RENDER_STILL")
         if status.real_psnr >= 0:
             fit.lines(layout, context, self.bl_label, f"{status.real_psnr:.2f} dB real vs model", icon="INFO")
@@ -392,5 +477,5 @@ class RENDER_PT_blendercnn(bpy.types.Panel):
             layout.label(text=f"{resolution}×{resolution}, the model's resolution", icon="CHECKMARK")
 
 
-CLASSES = (BLENDERCNN_PT_scene, BLENDERCNN_PT_randomize, BLENDERCNN_PT_dataset, BLENDERCNN_PT_dataset_render,
+CLASSES = (BLENDERCNN_UL_parameters, BLENDERCNN_MT_parameter_presets, BLENDERCNN_PT_scene, BLENDERCNN_PT_randomize, BLENDERCNN_PT_dataset, BLENDERCNN_PT_dataset_render,
            BLENDERCNN_PT_train, BLENDERCNN_PT_train_settings, BLENDERCNN_PT_preview, RENDER_PT_blendercnn)
