@@ -8,12 +8,17 @@ For each demonstration scene (demo_scenes.py: turntable, orbit, ball_plus), side
   (--minutes, as ``train --time-budget``), its best-validation model then drawing the references'
   vectors, scored against them (PSNR, dB, peak 1).
 
+Then the chosen model estimates every reference picture's vector (``invert``, over all the scene's
+parameters); the error of each parameter is |estimate - truth| / its range.
+
 Prints one ``name: value`` line per figure: psnr_db_<scene> (the chosen architecture),
 psnr_seed_db_<scene>, psnr_gain_over_seed_db_<scene>, epochs_<arch>_<scene>,
-render_seconds_<scene>. Datasets and references are kept in --work and reused by the next run.
+render_seconds_<scene>, inversion_error_of_range_<scene> (the largest of the parameters' median
+errors) and inversion_median_<parameter>_<scene>. Datasets and references are kept in --work and
+reused by the next run; with --reuse-runs, so are trained models (only the scores are measured).
 
 Usage: python benchmarks/parameters.py [--work DIR] [--count 1000] [--minutes 10] [--resolution 64]
-       [--scenes turntable,orbit,ball_plus]
+       [--scenes turntable,orbit,ball_plus] [--reuse-runs]
 """
 
 from __future__ import annotations
@@ -51,18 +56,34 @@ def rendered(work: str, scene: str, name: str, args, *extra: str) -> tuple[str, 
     return folder, seconds
 
 
-def train_and_score(data: str, run: str, arch: str, minutes: float, refs) -> tuple[float, int]:
-    """(PSNR against the references, epochs) of ``arch`` trained on ``data`` for ``minutes``."""
+def train_and_score(data: str, run: str, arch: str, minutes: float, refs, reuse: bool) -> tuple[float, int]:
+    """(PSNR against the references, epochs) of ``arch`` trained on ``data`` for ``minutes``
+    (``reuse``: the model already in ``run``)."""
     from blendercnn_addon.ml.inference import load_run, predict
     from blendercnn_addon.ml.train import train
     from blendercnn_addon.run_config import TrainingRecipe, TrainRequest
 
-    shutil.rmtree(run, ignore_errors=True)
-    result = train(TrainRequest(data, run, TrainingRecipe(arch=arch, epochs=10_000, time_budget_s=minutes * 60)),
-                   lambda event, **fields: None)
+    if not (reuse and os.path.exists(os.path.join(run, "model.keras"))):
+        shutil.rmtree(run, ignore_errors=True)
+        train(TrainRequest(data, run, TrainingRecipe(arch=arch, epochs=10_000, time_budget_s=minutes * 60)),
+              lambda event, **fields: None)
+    epochs = len(json.load(open(os.path.join(run, "history.json"))))
     vectors, clean = refs
     generated = np.clip(predict(load_run(run), vectors, batch_size=8), 0.0, 1.0)
-    return psnr(clean, generated), result["epochs_done"]
+    return psnr(clean, generated), epochs
+
+
+def inversion_errors(run: str, refs) -> dict[str, float]:
+    """{parameter: median |estimate - truth| / range} over the references' pictures, the model ``run``'s."""
+    from blendercnn_addon.ml.inference import load_run
+    from blendercnn_addon.ml.invert import invert
+
+    trained = load_run(run)
+    low, high = np.array(trained.config.vector_min), np.array(trained.config.vector_max)
+    vectors, clean = refs
+    errors = np.array([np.abs(invert(trained, picture).vector - truth) / np.maximum(high - low, 1e-9)
+                       for truth, picture in zip(vectors, clean)])
+    return {name: float(np.median(errors[:, i])) for i, name in enumerate(trained.config.layout.names)}
 
 
 def references(folder: str):
@@ -82,12 +103,16 @@ def measure_scene(work: str, scene: str, args) -> None:
     scores = {}
     for arch in ("auto", "seed"):
         scores[arch], epochs = train_and_score(data, os.path.join(work, f"{scene}_run_{arch}"), arch, args.minutes,
-                                               refs)
+                                               refs, args.reuse_runs)
         chosen = json.load(open(os.path.join(work, f"{scene}_run_{arch}", "config.json")))["arch"]
         print(f"epochs_{chosen}_{scene}: {epochs}", flush=True)
     print(f"psnr_db_{scene}: {scores['auto']:.2f}", flush=True)
     print(f"psnr_seed_db_{scene}: {scores['seed']:.2f}", flush=True)
     print(f"psnr_gain_over_seed_db_{scene}: {scores['auto'] - scores['seed']:.2f}", flush=True)
+    errors = inversion_errors(os.path.join(work, f"{scene}_run_auto"), refs)
+    for name, error in errors.items():
+        print(f"inversion_median_{name}_{scene}: {error:.4f}", flush=True)
+    print(f"inversion_error_of_range_{scene}: {max(errors.values()):.4f}", flush=True)
 
 
 def main() -> None:
@@ -97,6 +122,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--resolution", type=int, default=64)
     parser.add_argument("--scenes", default=",".join(SCENES))
+    parser.add_argument("--reuse-runs", action="store_true", help="score the models already in --work")
     args = parser.parse_args()
     os.makedirs(args.work, exist_ok=True)
     print(f"cpu: {os.cpu_count()} cores, {args.count} renders at {args.resolution}², {args.minutes:g} min per "

@@ -119,6 +119,10 @@ def test_a_model_of_six_numbers_trains_with_the_general_architecture_and_predict
     assert sorted(os.listdir(tmp_path / "out")) == ["higher.png", "up.png"]
     done = run_cli("predict", "--model", str(run), "--vector", "1,0,0,0,0,0.9", "--out", str(tmp_path / "x.png"))
     assert done.returncode != 0 and "ball_location_z = 0.9 is outside the range the model was trained on" in done.stderr
+    done = run_cli("invert", "--model", str(run), "--image", str(tmp_path / "out" / "up.png"))
+    assert done.returncode == 0, done.stderr  # the model's own picture: found again over all six
+    estimate = dict(line.split(": ") for line in done.stdout.splitlines())
+    assert float(estimate["fit_psnr_db"]) > 35 and 0.3 <= float(estimate["ball_location_z"]) <= 0.8
     done = run_cli("train", "--data", str(six), "--out", str(tmp_path / "r2"), "--epochs", "1", "--arch", "radiance")
     assert done.returncode != 0 and "models the ball room's five parameters" in done.stderr
     assert not os.path.exists(tmp_path / "r2")

@@ -461,7 +461,7 @@ def test_estimate_from_image_refuses_a_poor_fit_and_leaves_the_ball(preview, see
     before = tuple(ball.location)
     try:
         seed_scene.blendercnn.estimate_image = square
-        with pytest.raises(RuntimeError, match="explains the picture poorly.*the ball was left where it was"):
+        with pytest.raises(RuntimeError, match="explains the picture poorly.*the scene was left as it was"):
             bpy.ops.blendercnn.estimate_from_image()
         assert tuple(ball.location) == before and preview.estimate.startswith("poor fit")
     finally:

@@ -17,7 +17,7 @@ from .preview_session import compare_with_real, model_dir, preview_status
 from ..run_config import RunConfig, read_run_config
 from ..settings import GenerationSettings
 from ..randomization import VectorSpec
-from ..vector import DEFAULT_LAYOUT, describe
+from ..vector import DEFAULT_LAYOUT
 
 
 def _shown_vector() -> list[float] | None:
@@ -66,9 +66,6 @@ def estimate_from_image(context) -> str:
     session = background.get("preview")
     if session is None or not session.ready:
         raise UserError("load a model first (Load Model): the estimate runs in the preview's worker")
-    if not session.layout.is_default:
-        raise UserError(f"Estimate from Image finds the ball room's colour and x, y; this model's parameters are "
-                        f"{', '.join(session.layout.names)}")
     props = context.scene.blendercnn
     image = props.estimate_image or bpy.data.images.get(REAL_IMAGE)
     if image is None:
@@ -81,15 +78,15 @@ def estimate_from_image(context) -> str:
     if (width, height) != (resolution, resolution):
         raise UserError(f"{image.name} is {width}x{height}, the model draws {resolution}x{resolution}: "
                         "use an image of the model's resolution")
-    target = renderer.resolve_target(context.scene, props.target_names())
+    target = renderer.resolve_target(context.scene, props.target_names(), session.layout)
     answer = session.estimate(read_image(image))
     if answer.get("note"):  # a poor fit: shown in Preview, but the scene keeps its ball
         status.estimate = f"poor fit · {answer['psnr_db']:.1f} dB"
-        raise UserError(f"{image.name}: {answer['note']}; the ball was left where it was")
+        raise UserError(f"{image.name}: {answer['note']}; the scene was left as it was")
     vector = [float(v) for v in answer["vector"]]
     renderer.apply_vector(target, vector)
     session.scene_vector = vector  # Follow Scene needs no new image: it is shown already
     status.show_preview_vector(vector)
     status.estimate = ", ".join(f"{v:.2f}" for v in vector) + f" · {answer['psnr_db']:.1f} dB"
-    return (f"Estimated {describe(vector)} from {image.name}: "
+    return (f"Estimated {session.layout.describe(vector)} from {image.name}: "
             f"the model's image fits it at {answer['psnr_db']:.1f} dB")

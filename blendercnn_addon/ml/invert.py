@@ -49,6 +49,9 @@ ATLAS_GREY = 0.2  # the atlas ball's colour: dim, so that (as with a saturated c
 ATLAS_BATCH = 32  # images per forward pass while drawing the atlas (32 × 256² × 3 floats = 25 MB)
 MIN_CORE_BRIGHTNESS = 0.6  # display value the ball's core reaches in any render of it (it is white-hot)
 MIN_MASK_PSNR_DB = 18.0  # below this inside the ball-and-glow mask, the estimate explains little
+ANY_CANDIDATES = 512  # vectors drawn over the trained ranges to start a model of other parameters from
+ANY_STARTS = 4  # the nearest of them, descended side by side
+ANY_STEPS = 300  # descent steps at least, for other parameters (no first guess as good as the ball's atlas)
 COLOURS = [i for i, f in enumerate(FIELDS) if f.kind == COLOUR_CHANNEL]  # the vector's colour channels
 RANGED = [i for i, f in enumerate(FIELDS) if f.ranged]  # its ranged fields (x, y, ...)
 # POSITION's place among the ranged fields: where the atlas's x, y go
@@ -88,11 +91,10 @@ def check_picture(image: np.ndarray, resolution: int, where: str = "the picture"
 def invert(trained: TrainedModel, picture: np.ndarray, steps: int = STEPS) -> Estimate:
     """The vector whose image under ``trained`` best matches ``picture`` (see the module docstring).
 
-    UserError when the picture shows no ball-bright core (nothing to find), or the model's vector is
-    not the ball room's five (the search starts from the ball's place)."""
+    UserError when the picture shows no ball-bright core (nothing to find). A model of other parameters
+    than the ball room's five: :func:`invert_any`."""
     if not trained.config.layout.is_default:
-        raise UserError(f"estimating from an image needs a model of the ball room's five parameters "
-                        f"(r, g, b, x, y); this one takes {', '.join(trained.config.layout.names)}")
+        return invert_any(trained, picture, max(steps, ANY_STEPS))
     began = time.perf_counter()
     target = check_picture(picture, trained.resolution)
     if target.max() < MIN_CORE_BRIGHTNESS:
@@ -108,6 +110,38 @@ def invert(trained: TrainedModel, picture: np.ndarray, steps: int = STEPS) -> Es
                     psnr_db=psnr(target, image), mask_psnr_db=psnr(target, image, mask) if mask.any() else 0.0,
                     seconds=time.perf_counter() - began,
                     at_range_edge=bool(np.any(position_share < 0.005) or np.any(position_share > 0.995)))
+
+
+def invert_any(trained: TrainedModel, picture: np.ndarray, steps: int = STEPS) -> Estimate:
+    """The vector of any layout whose image best matches ``picture``: ANY_CANDIDATES vectors drawn
+    (seeded) over the trained ranges are drawn by the model, the ANY_STARTS nearest the picture
+    start the same projected descent (colour channels kept in [0, 1], ranged fields through tanh
+    inside their range). Nothing is known of where a parameter shows, so the fit is judged on the
+    whole picture (mask_psnr_db is its PSNR too)."""
+    began = time.perf_counter()
+    target = check_picture(picture, trained.resolution)
+    layout = trained.config.layout
+    colours = [i for i, f in enumerate(layout.fields) if not f.ranged]
+    ranged = [i for i, f in enumerate(layout.fields) if f.ranged]
+    low_all = np.array(trained.config.vector_min, np.float64)
+    high_all = np.array(trained.config.vector_max, np.float64)
+    candidates = np.random.default_rng(0).uniform(low_all, high_all, (ANY_CANDIDATES, layout.size)).astype(np.float32)
+    errors = np.concatenate([
+        np.mean((np.asarray(trained.model(candidates[i:i + ATLAS_BATCH], training=False)) - target) ** 2,
+                axis=(1, 2, 3)) for i in range(0, len(candidates), ATLAS_BATCH)])
+    starts = candidates[np.argsort(errors)[:ANY_STARTS]]
+    low, high = low_all[ranged], high_all[ranged]
+    descent = _descent_for(trained, low, high, colours, ranged, len(starts))
+    descent.reset(target, starts[:, ranged], starts[:, colours])
+    for first in range(1, steps + 1, STEPS_PER_CALL):  # Python between the calls: Ctrl-C stops here
+        last = descent.run(np.int32(first), np.int32(min(STEPS_PER_CALL, steps + 1 - first))).numpy()
+    vector = descent.best(int(np.argmin(last)))
+    image = np.asarray(trained.model(vector[None], training=False))[0]
+    share = (vector[ranged] - low) / np.maximum(high - low, 1e-9)
+    fit = psnr(target, image)
+    return Estimate(vector=vector, image=np.clip(np.rint(image * 255), 0, 255).astype(np.uint8), psnr_db=fit,
+                    mask_psnr_db=fit, seconds=time.perf_counter() - began,
+                    at_range_edge=bool(np.any(share < 0.005) or np.any(share > 0.995)))
 
 
 def judge(estimate: Estimate) -> str | None:
@@ -183,29 +217,32 @@ def _descend(trained: TrainedModel, target: np.ndarray, start: np.ndarray, low: 
 _DESCENTS: dict = {}  # id(model) -> _Descent: traced once per model, reused for every picture
 
 
-def _descent_for(trained: TrainedModel, low: np.ndarray, high: np.ndarray) -> "_Descent":
-    key = (id(trained.model), tuple(low), tuple(high), trained.resolution)
+def _descent_for(trained: TrainedModel, low: np.ndarray, high: np.ndarray, colours=COLOURS, ranged=RANGED,
+                 starts: int = len(START_COLOURS)) -> "_Descent":
+    key = (id(trained.model), tuple(low), tuple(high), trained.resolution, tuple(colours), tuple(ranged), starts)
     if key not in _DESCENTS:
         _DESCENTS.clear()  # one model at a time (the preview worker, the CLI)
-        _DESCENTS[key] = _Descent(trained.model, low, high, trained.resolution)
+        _DESCENTS[key] = _Descent(trained.model, low, high, trained.resolution, colours, ranged, starts)
     return _DESCENTS[key]
 
 
 class _Descent:
-    """Adam (β 0.9, 0.999) on a batch of starts, one per START_COLOURS, traced once.
+    """Adam (β 0.9, 0.999) on a batch of starts (one per START_COLOURS for the ball room), traced once.
 
-    Variables: colour (starts, 3), linear RGB kept in [0, 1], and the ranged fields before tanh
-    (starts, len(RANGED)); the picture is a variable too, so a new picture needs no new trace."""
+    Variables: colour (starts, len(colours)), linear RGB kept in [0, 1], and the ranged fields before
+    tanh (starts, len(ranged)); the picture is a variable too, so a new picture needs no new trace.
+    ``colours``, ``ranged``: where those sit in the vector (the ball room's by default)."""
 
-    def __init__(self, model, low: np.ndarray, high: np.ndarray, resolution: int):
+    def __init__(self, model, low: np.ndarray, high: np.ndarray, resolution: int, colours=COLOURS, ranged=RANGED,
+                 starts: int = len(START_COLOURS)):
         import tensorflow as tf
 
-        starts = len(START_COLOURS)
+        self.colours, self.ranged, self.size = list(colours), list(ranged), len(colours) + len(ranged)
         self.middle, self.half = (low + high) / 2.0, np.maximum((high - low) / 2.0, 1e-6)
-        self.colour = tf.Variable(tf.zeros((starts, len(COLOURS)), tf.float32))
-        self.where = tf.Variable(tf.zeros((starts, len(RANGED)), tf.float32))
-        # vector.py's order from (colour channels, then ranged fields)
-        order = tf.constant([(COLOURS + RANGED).index(i) for i in range(VECTOR_SIZE)], tf.int32)
+        self.colour = tf.Variable(tf.zeros((starts, len(self.colours)), tf.float32))
+        self.where = tf.Variable(tf.zeros((starts, len(self.ranged)), tf.float32))
+        # the vector's order from (colour channels, then ranged fields)
+        order = tf.constant([(self.colours + self.ranged).index(i) for i in range(self.size)], tf.int32)
         self.goal = tf.Variable(tf.zeros((1, resolution, resolution, 3), tf.float32))
         variables = [self.colour, self.where]
         moments = [(tf.Variable(tf.zeros_like(v)), tf.Variable(tf.zeros_like(v))) for v in variables]
@@ -239,19 +276,22 @@ class _Descent:
 
         self.run = run
 
-    def reset(self, target: np.ndarray, start: np.ndarray) -> None:
-        """Start over for ``target`` (R, R, 3) from ``start`` (len(RANGED),): the ranged fields."""
-        inner = np.clip((start - self.middle) / self.half, -0.999, 0.999)
-        self.colour.assign(np.array(START_COLOURS, np.float32))
-        self.where.assign(np.tile(np.arctanh(inner), (len(START_COLOURS), 1)).astype(np.float32))
+    def reset(self, target: np.ndarray, start: np.ndarray, colours: np.ndarray | None = None) -> None:
+        """Start over for ``target`` (R, R, 3) from ``start``: the ranged fields, (len(ranged),) for every
+        start or (starts, len(ranged)); ``colours``: (starts, len(colours)), else START_COLOURS."""
+        starts = int(self.where.shape[0])
+        inner = np.clip((np.asarray(start, np.float64) - self.middle) / self.half, -0.999, 0.999)
+        self.colour.assign(np.array(START_COLOURS if colours is None else colours, np.float32)
+                           .reshape(starts, len(self.colours)))
+        self.where.assign(np.broadcast_to(np.arctanh(inner), (starts, len(self.ranged))).astype(np.float32))
         self.goal.assign(target[None].astype(np.float32))
         for first, second in self._moments:
             first.assign(np.zeros(first.shape, np.float32))
             second.assign(np.zeros(second.shape, np.float32))
 
     def best(self, start: int) -> np.ndarray:
-        """(VECTOR_SIZE,) float32: the vector of start ``start`` now."""
-        vector = np.zeros(VECTOR_SIZE, np.float32)
-        vector[COLOURS] = self.colour.numpy()[start]
-        vector[RANGED] = self.middle + self.half * np.tanh(self.where.numpy()[start])
+        """(size,) float32: the vector of start ``start`` now."""
+        vector = np.zeros(self.size, np.float32)
+        vector[self.colours] = self.colour.numpy()[start]
+        vector[self.ranged] = self.middle + self.half * np.tanh(self.where.numpy()[start])
         return vector

@@ -14,17 +14,16 @@ import numpy as np
 
 from ..dataset_format import write_atomically
 from ..errors import UserError
-from ..vector import VECTOR_FIELDS
 from .dataset import load_image, save_png
 from .inference import load_run
 from .invert import STEPS, Estimate, check_picture, invert, judge
 
-CSV_COLUMNS = ("name", *VECTOR_FIELDS, "fit_psnr_db", "mask_psnr_db", "note")
+SCORE_COLUMNS = ("fit_psnr_db", "mask_psnr_db", "note")
 
 
-def _describe(estimate: Estimate) -> str:
+def _describe(estimate: Estimate, names) -> str:
     vector = estimate.vector
-    lines = [f"{name}: {value:.4f}" for name, value in zip(VECTOR_FIELDS, vector)]
+    lines = [f"{name}: {value:.4f}" for name, value in zip(names, vector)]
     lines += [f"vector: {','.join(f'{value:.5f}' for value in vector)}", f"fit_psnr_db: {estimate.psnr_db:.2f}",
               f"mask_psnr_db: {estimate.mask_psnr_db:.2f}", f"seconds: {estimate.seconds:.2f}"]
     return "\n".join(lines)
@@ -41,7 +40,7 @@ def invert_one(run: str, picture_path: str, out: str | None, steps: int = STEPS)
         raise UserError(f"{picture_path}: {problem}")
     if out:
         save_png(out, estimate.image)
-    print(_describe(estimate))
+    print(_describe(estimate, trained.config.layout.names))
     return 0
 
 
@@ -59,7 +58,7 @@ def invert_folder(run: str, folder: str, out: str, steps: int = STEPS) -> int:
     rows = [_row(trained, name, picture, steps) for name, picture in pictures.items()]
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow(("name", *trained.config.layout.names, *SCORE_COLUMNS))
     writer.writerows(rows)
     write_atomically(out, text.getvalue().encode())
     noted = sum(1 for row in rows if row[-1])
@@ -73,6 +72,6 @@ def _row(trained, name: str, picture: np.ndarray, steps: int) -> list:
     try:
         estimate = invert(trained, picture, steps)
     except UserError as err:  # no ball in this one
-        return [stem, *([""] * len(VECTOR_FIELDS)), "", "", str(err)]
+        return [stem, *([""] * trained.config.layout.size), "", "", str(err)]
     return [stem, *(repr(float(v)) for v in estimate.vector), f"{estimate.psnr_db:.2f}",
             f"{estimate.mask_psnr_db:.2f}", judge(estimate) or ""]
