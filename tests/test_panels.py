@@ -108,7 +108,8 @@ def test_randomize_panel_shows_the_current_colour_and_position(seed_scene):
     log = draw("BLENDERCNN_PT_randomize")
     assert ("operator", "blendercnn.randomize") in log
     assert ("prop", "default_value") in log and ("prop", "location") in log
-    assert ("template_list", "parameters") in log and ("prop", "x_min") in log
+    assert ("operator", "blendercnn.parameter_add") in log and ("prop", "x_min") in log
+    assert ("template_list", "parameters") not in log  # the five take no room: Add sits beside Randomize
 
 
 def test_a_demonstration_scene_fills_the_parameters_and_randomize_sets_every_one(scene):
@@ -127,6 +128,7 @@ def test_a_demonstration_scene_fills_the_parameters_and_randomize_sets_every_one
     depsgraph.update()
     assert ball.evaluated_get(depsgraph).scale.z == pytest.approx(ball.scale.x, rel=1e-5)  # drivers keep it round
     log = draw("BLENDERCNN_PT_randomize")
+    assert ("template_list", "parameters") in log
     assert ("prop", "x_min") in log and log.count(("prop", "location")) >= 3  # x, y and z
     assert ("prop", "scale") in log
     props.demo_scene = "turntable"

@@ -223,3 +223,15 @@ def test_render_animation_of_a_keyframed_picked_parameter(six_scene, six_run, tm
     finally:
         ball.animation_data_clear()
         six_scene.render.engine = "CYCLES"
+
+
+def test_the_train_panel_trains_the_general_architecture_on_other_parameters(seed_scene, six, tmp_path):
+    sessions, props = addon_module("blender.training_session"), seed_scene.blendercnn
+    assert props.architecture == "radiance"  # the panel's default
+    assert sessions.architecture_for(props, str(six), follow=False) == "field"
+    props.architecture = "seed"
+    assert sessions.architecture_for(props, str(six), follow=False) == "seed"  # a choice that fits is kept
+    props.architecture = "radiance"
+    assert sessions.architecture_for(props, str(tmp_path / "being-made"), follow=True) == "radiance"  # the five
+    props.fill_parameters(SIX[1::2])
+    assert sessions.architecture_for(props, str(tmp_path / "being-made"), follow=True) == "field"

@@ -19,9 +19,9 @@ import bpy
 
 from . import background, status_bar
 from .. import view_lut
-from ..architectures import ARCHITECTURES
+from ..architectures import ARCHITECTURES, GENERAL
 from .background import crash_message, log_path
-from ..dataset_format import METADATA_NAME
+from ..dataset_format import METADATA_NAME, DatasetFolder
 from ..errors import UserError
 from ..run_folder import MODEL_NAME, resumable, run_files
 from .images import TRAINING_IMAGE, write_image
@@ -156,14 +156,30 @@ def _number(value) -> float:
     return -1.0 if value is None else float(value)
 
 
-def _train_argv(python: str, props, data: str, run_dir: str, resume: bool, follow: bool = False) -> list[str]:
+def architecture_for(props, data: str, follow: bool) -> str:
+    """The Train panel's architecture, unless it models the ball room's five parameters and the
+    dataset's are others: then the general one (architectures.GENERAL). The layout is the dataset
+    card's, or for a dataset Generate is writing now (``follow``) the Parameters list's."""
+    chosen = ARCHITECTURES[props.architecture]
+    if not chosen.needs_ball_room:
+        return chosen.name
+    try:
+        card = None if follow else DatasetFolder(data).read_card()
+        layout = card.identity.layout if card is not None else (props.layout() if follow else None)
+    except UserError:
+        return chosen.name  # an unreadable card: train says so
+    return GENERAL if layout is not None and not layout.is_default else chosen.name
+
+
+def _train_argv(python: str, props, data: str, run_dir: str, resume: bool, follow: bool = False,
+                arch: str | None = None) -> list[str]:
     args = ["train", "--data", data, "--out", run_dir, "--progress", "json", *(["--follow"] if follow else [])]
     if resume:
         return addon_command(python, *args, "--resume", "--epochs", str(props.epochs))
     recipe = [] if props.recipe_auto else ["--batch-size", str(props.batch_size),
                                            "--learning-rate", repr(props.learning_rate)]
     return addon_command(
-        python, *args, "--arch", props.architecture, "--epochs", str(props.epochs), *recipe,
+        python, *args, "--arch", arch or props.architecture, "--epochs", str(props.epochs), *recipe,
         "--seed", str(props.train_seed), "--split-seed", str(props.train_seed), "--patience", str(props.patience))
 
 
@@ -249,8 +265,9 @@ def start_training(context, resume: bool, follow_data: str = "") -> str:
             raise UserError("nothing to resume: the run folder has no finished epoch")
     else:
         run_dir = os.path.abspath(bpy.path.abspath(props.run_dir)) if props.run_dir.strip() else new_run_dir()
-    _check_folders(data, run_dir, props.architecture, resume, follow=bool(follow_data))
-    worker = Worker(_train_argv(python, props, data, run_dir, resume, follow=bool(follow_data)),
+    arch = architecture_for(props, data, bool(follow_data))
+    _check_folders(data, run_dir, arch, resume, follow=bool(follow_data))
+    worker = Worker(_train_argv(python, props, data, run_dir, resume, follow=bool(follow_data), arch=arch),
                     log_path=log_path("train"))
     status = _status(context)
     for name in ("epoch", "batch", "batches"):
@@ -261,7 +278,9 @@ def start_training(context, resume: bool, follow_data: str = "") -> str:
     status.error = status.log_tail = status.device = ""
     status.run_dir = run_dir
     status.epochs = props.epochs
-    status.message = f"Starting TensorFlow ({python})"
+    chose = "" if arch == props.architecture else \
+        f"; {ARCHITECTURES[arch].label}: the dataset's parameters are not the ball room's five"
+    status.message = f"Starting TensorFlow ({python}){chose}"
     background.start(TrainingSession(worker, run_dir, context.scene.name))
     return run_dir
 

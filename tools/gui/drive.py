@@ -29,6 +29,8 @@ JOURNEY = "/root/blendercnn-journey/files"  # run_journey.sh starts every run wi
 DATASET = JOURNEY + "/dataset"
 EMPTY_DATASET = JOURNEY + "/empty"
 RUN = JOURNEY + "/run"
+DATASET_SIX = JOURNEY + "/dataset-six"
+RUN_SIX = JOURNEY + "/run-six"
 
 
 COPY_OPERATOR_KEY = "ctrl+shift+alt+p"
@@ -275,7 +277,8 @@ def journey(d: Driver):
     add_probe_key()
     steps = (install_and_open_the_tab, set_up_and_randomize, generate_a_tiny_dataset, cancel_and_resume,
              train_in_a_new_environment, preview_and_type_a_vector, render_real_beside_it, estimate_from_image,
-             preview_latency_at_256, follow_a_dragged_ball, the_model_as_the_render_engine, an_error_and_blender_goes_on)
+             preview_latency_at_256, follow_a_dragged_ball, the_model_as_the_render_engine,
+             six_parameters_by_right_click, an_error_and_blender_goes_on)
     only = os.environ.get("BLENDERCNN_JOURNEY_STEPS")  # a developer's shortcut: some steps, by name
     for step in steps:
         if not only or step.__name__ in only.split(","):
@@ -296,15 +299,19 @@ def install_and_open_the_tab(d: Driver):
     yield 0.8
     d.key("n") if not d.view3d().spaces.active.show_region_ui else None
     yield 0.8
+    yield from open_sidebar_tab(d, "BlenderCNN")
+    d.shot("tab")
+
+
+def open_sidebar_tab(d: Driver, name: str):
+    """Click down the sidebar's tab strip (its right edge) until tab ``name`` is the active one."""
     ui = d.sidebar()
-    for t in range(40, ui.height // 2, 12):  # the tab strip runs down the sidebar's right edge
+    for t in range(40, ui.height // 2, 12):
+        if d.sidebar().active_panel_category == name:
+            break
         d.click(*d.to_screen(ui, ui.width - 12, t))
         yield 0.25
-        if d.sidebar().active_panel_category == "BlenderCNN":
-            break
-    d.check("BlenderCNN tab clicked", d.sidebar().active_panel_category == "BlenderCNN",
-            d.sidebar().active_panel_category)
-    d.shot("tab")
+    d.check(f"{name} tab clicked", d.sidebar().active_panel_category == name, d.sidebar().active_panel_category)
 
 
 def set_up_and_randomize(d: Driver):
@@ -530,6 +537,99 @@ def estimate_from_image(d: Driver):
             glow)
     d.figures["estimate_position_error_m"] = round(((found[0] - 0.6) ** 2 + (found[1] + 0.4) ** 2) ** 0.5, 4)
     d.shot("estimated", estimate=preview.estimate)
+
+
+def six_parameters_by_right_click(d: Driver):
+    """7. A sixth parameter, as a user adds one: the ball selected, the sidebar's Item tab, a right-click
+    on Location Z ▸ Add to BlenderCNN Parameters; its range typed in the Parameters list; then a tiny
+    dataset, training and the Preview with six numbers."""
+    scene = bpy.context.scene
+    props, ball = scene.blendercnn, scene.objects["Ball"]
+    env = status("blendercnn_env")
+    if not env.python and os.environ.get("BLENDERCNN_JOURNEY_PYTHON"):  # the developer's shortcut only
+        bpy.context.preferences.addons[ADDON].preferences.python_path = os.environ["BLENDERCNN_JOURNEY_PYTHON"]
+    scene.render.engine = "CYCLES"
+    d.view3d().spaces.active.shading.type = "SOLID"  # the viewport idles while the dataset renders
+    bpy.context.view_layer.objects.active = ball  # the Item tab shows the active object's transform
+    ball.select_set(True)
+    yield from open_sidebar_tab(d, "Item")
+    yield from d.find("location")
+    row_y = d.found[1]
+    components = yield from d.component_centres(row_y, "location")
+    d.check("Location X, Y, Z located in the Item tab", sorted(components) == [0, 1, 2], components)
+    d.move(components[2], row_y)
+    yield 0.2
+    d.xdo("click", "3")  # the property's right-click menu
+    yield 0.8
+    d.shot("property-menu")
+    found = None
+    for offset in [o for step in range(8, 520, 8) for o in (step, -step)]:  # the menu opens below or above
+        yield from d.probe_at(components[2] + 40, row_y + offset, "blendercnn.parameter_add_button(")
+        if d.found:
+            found = d.found
+            break
+    d.check("Add to BlenderCNN Parameters is in the property's right-click menu", found is not None)
+    d.click(*found)
+    yield 0.6
+    names = props.layout().names
+    d.check("the ball's z joined the five as a sixth parameter", names == ("r", "g", "b", "x", "y", "ball_location_z"),
+            names)
+    yield from open_sidebar_tab(d, "BlenderCNN")
+    yield from d.enter_value("blendercnn.parameters[1].minimum", "0.3")
+    yield from d.enter_value("blendercnn.parameters[1].maximum", "0.8")
+    d.check("its range typed in the Parameters list", props.vector_spec().ranges["ball_location_z"]
+            == (round(props.parameters[1].minimum, 6), round(props.parameters[1].maximum, 6))
+            and abs(props.parameters[1].minimum - 0.3) < 1e-6 and abs(props.parameters[1].maximum - 0.8) < 1e-6,
+            (props.parameters[1].minimum, props.parameters[1].maximum))
+    d.shot("six-parameters")
+    yield from d.press("blendercnn.randomize(")
+    d.check("Randomize sets the sixth too", 0.3 <= ball.location.z <= 0.8 and abs(ball.location.z - 0.5) > 1e-6,
+            ball.location.z)
+    for name, value in (("output_dir", DATASET_SIX), ("count", "60"), ("resolution", "32"), ("render_samples", "4")):
+        yield from d.enter_value(f"blendercnn.{name}", value)
+    job = status("blendercnn_status")
+    yield from d.press("blendercnn.generate_dataset(")
+    yield from d.wait_for(lambda: not job.running, 180, "the six-parameter dataset")
+    with open(os.path.join(DATASET_SIX, "vectors.csv")) as handle:
+        header = handle.readline().strip().split(",")
+    d.check("the dataset's tables name the sixth column", header[2:8] == ["r", "g", "b", "x", "y", "ball_location_z"],
+            header)
+    yield from d.enter_value("blendercnn.train_data_dir", DATASET_SIX)
+    yield from d.enter_value("blendercnn.run_dir", RUN_SIX)
+    yield from d.enter_value("blendercnn.epochs", "2")
+    training = status("blendercnn_training")
+    yield from d.press("blendercnn.train(")
+    yield from d.wait_for(lambda: not training.running, 300, "training on six")
+    trained = os.path.isfile(RUN_SIX + "/model.keras")
+    d.check("a model of six numbers trained", trained, training.error or training.message)
+    arch = sys.modules[ADDON + ".run_config"].read_run_config(RUN_SIX).arch if trained else None
+    d.check("... with the general architecture", arch == "field", arch)
+    yield from d.enter_value("blendercnn.preview_model", RUN_SIX)
+    yield from d.press("blendercnn.load_preview(")
+    preview = status("blendercnn_preview")
+    yield from d.wait_for(lambda: preview.state in {"READY", "ERROR"}, 120, "the six-number model to load")
+    d.check("the Preview has a field per parameter", preview.parameter_names.split(",")[5:] == ["ball_location_z"],
+            preview.parameter_names)
+    yield from d.find("blendercnn_preview.parameter_values")
+    first_x, first_y = d.found
+    session = sys.modules[ADDON + ".blender.background"].get("preview")
+    for below in range(0, 200, 4):  # the sixth field is five rows under the first
+        yield from d.probe_at(first_x, first_y + below, "blendercnn_preview.parameter_values")
+        if d.found:
+            d.key("ctrl+shift+alt+c")
+            yield 0.05
+            if bpy.context.window_manager.clipboard.endswith("parameter_values[5]"):
+                break
+    d.check("the sixth field found", bpy.context.window_manager.clipboard.endswith("parameter_values[5]"),
+            bpy.context.window_manager.clipboard)
+    yield from d.type_into(*d.found, "0.75", start_with_enter=True)
+    d.check("the height typed into the Preview", abs(preview.preview_vector()[5] - 0.75) < 1e-6,
+            preview.preview_vector())
+    yield from d.wait_for(lambda: session.in_flight is None and session.waiting is None and session.shown
+                          and abs(session.shown[-1].vector[5] - 0.75) < 1e-6, 30, "the preview of six numbers")
+    d.figures["six_parameter_preview"] = True
+    yield 0.6
+    d.shot("six-parameter-preview", vector=[round(v, 3) for v in preview.preview_vector()])
 
 
 def an_error_and_blender_goes_on(d: Driver):

@@ -86,7 +86,8 @@ class BLENDERCNN_PT_randomize(_BlenderCNNPanel, bpy.types.Panel):
     def draw(self, context):
         layout = self.layout
         props = context.scene.blendercnn
-        _draw_parameter_list(layout, props)
+        if len(props.parameters):
+            _draw_parameter_list(layout, props)
         try:
             layout_of_vector = props.layout()
         except UserError as err:
@@ -100,7 +101,11 @@ class BLENDERCNN_PT_randomize(_BlenderCNNPanel, bpy.types.Panel):
         col = fit.split_column(layout)
         fit.field(col, context, self.bl_label, props, "colour_scheme")
         fit.field(col, context, self.bl_label, props, "randomize_seed")
-        layout.operator("blendercnn.randomize", icon="FILE_REFRESH")
+        row = layout.row(align=True)
+        row.operator("blendercnn.randomize", icon="FILE_REFRESH")
+        if not len(props.parameters):  # the ball room's five: the list's buttons only, no room taken
+            row.operator("blendercnn.parameter_add", icon="ADD", text="")
+            row.menu("BLENDERCNN_MT_parameter_presets", icon="PRESET", text="")
         try:
             target = renderer.resolve_target(context.scene, props.target_names(), layout_of_vector)
         except UserError as err:
@@ -111,7 +116,8 @@ class BLENDERCNN_PT_randomize(_BlenderCNNPanel, bpy.types.Panel):
 
 
 def _draw_parameter_list(layout, props) -> None:
-    """The list with its buttons, and the selected row's fields."""
+    """The list with its buttons, and the selected row's fields (drawn once the list has a row: empty,
+    it is the ball room's five, and Randomize's row holds Add and the presets)."""
     row = layout.row()
     row.template_list("BLENDERCNN_UL_parameters", "", props, "parameters", props, "parameter_index", rows=2)
     buttons = row.column(align=True)
@@ -121,9 +127,6 @@ def _draw_parameter_list(layout, props) -> None:
     buttons.menu("BLENDERCNN_MT_parameter_presets", icon="PRESET", text="")
     buttons.operator("blendercnn.parameter_move", icon="TRIA_UP", text="").step = -1
     buttons.operator("blendercnn.parameter_move", icon="TRIA_DOWN", text="").step = 1
-    if not len(props.parameters):
-        layout.label(text="The ball room's five; right-click any field ▸ Add to BlenderCNN Parameters", icon="INFO")
-        return
     item = props.parameters[min(props.parameter_index, len(props.parameters) - 1)]
     if item.kind == "BALL_ROOM":
         return
