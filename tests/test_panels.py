@@ -157,6 +157,12 @@ def test_a_parameter_added_by_path_joins_the_five_and_a_bad_one_is_refused(seed_
     assert props.layout().names[0] == "ball_location_z"
     assert bpy.ops.blendercnn.parameter_remove() == {"FINISHED"}
     assert props.layout().names == ("r", "g", "b", "x", "y")
+    props.parameters.add().data_path = "not a path"  # edited by hand in the list's field
+    for panel in ("BLENDERCNN_PT_randomize", "BLENDERCNN_PT_dataset"):
+        labels = [entry[1] for entry in draw(panel) if entry[0] == "label"]
+        assert any("is not a Blender data path" in text for text in labels), (panel, labels)
+    with pytest.raises(RuntimeError, match="is not a Blender data path"):
+        bpy.ops.blendercnn.generate_dataset()
 
 
 def test_dataset_panel_shows_progress_and_cancel_while_running(seed_scene):

@@ -73,7 +73,12 @@ class BLENDERCNN_OT_generate_dataset(bpy.types.Operator):
 
     def _start(self, context) -> DatasetJob | None:
         status = context.window_manager.blendercnn_status
-        job = self._make_job(context)
+        try:
+            job = self._make_job(context)  # UserError for a Parameters row that is not one
+        except UserError as err:
+            self.report({"ERROR"}, str(err))
+            status.message = f"Error: {err}"
+            return None
         try:
             job.start()
         except (UserError, OSError, DamagedImage) as err:

@@ -189,9 +189,14 @@ class BLENDERCNN_PT_dataset(_BlenderCNNPanel, bpy.types.Panel):
                             text=f"{status.done} / {status.total} · ETA {format_duration(status.eta_seconds)}")
             layout.operator("blendercnn.cancel_generation", icon="CANCEL")
         else:
-            settings = props.generation_settings("-")
-            fit.lines(layout, context, self.bl_label, f"≈ {format_duration(estimate_seconds(settings))} for "
-                      f"{props.count:,} images{estimate_basis(settings)}", icon="TIME")
+            try:
+                settings = props.generation_settings("-")
+            except UserError as err:  # a Parameters row that is not one (the Randomize panel names it too)
+                fit.lines(layout, context, self.bl_label, str(err), icon="ERROR")
+                settings = None
+            if settings is not None:
+                fit.lines(layout, context, self.bl_label, f"≈ {format_duration(estimate_seconds(settings))} for "
+                          f"{props.count:,} images{estimate_basis(settings)}", icon="TIME")
             _draw_count_advice(layout, context, self.bl_label, props)
             col = layout.column(align=True)
             col.operator("blendercnn.generate_dataset", icon="RENDER_STILL")
