@@ -32,6 +32,7 @@ from .vector import COLOUR_CHANNEL, COLOUR_RANGE, FIELDS, PROPERTY, VectorField,
 _KEY = r'\[(?:"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|\d+)\]'
 _PATH = re.compile(rf"[A-Za-z_]\w*(?:{_KEY})*(?:\.[A-Za-z_]\w*(?:{_KEY})*)*")
 _TRAILING_INDEX = re.compile(r"^(.*)\[(\d+)\]$")
+_SINGLE_QUOTED = re.compile(r"\['((?:[^'\\]|\\.)*)'\]")  # Python's repr writes ['Ball']
 _NAME_PREFIX = re.compile(r"^([A-Za-z_]\w*):(?=[A-Za-z_])")  # "z:objects[...]": a path never starts "word:"
 _AXIS_NAMES = {"location": "xyz", "delta_location": "xyz", "rotation_euler": "xyz", "delta_rotation_euler": "xyz",
                "scale": "xyz", "delta_scale": "xyz", "dimensions": "xyz", "color": "rgba", "default_value": "rgba"}
@@ -47,6 +48,7 @@ def split_path(path: str) -> tuple[str, int]:
     path = path.strip().removeprefix("bpy.data.")
     if not _PATH.fullmatch(path):
         raise UserError(f"{path!r} is not a Blender data path (e.g. objects[\"Ball\"].location[2])")
+    path = _SINGLE_QUOTED.sub(lambda m: '["' + m.group(1).replace('"', '\\"') + '"]', path)  # Blender reads "…" only
     match = _TRAILING_INDEX.match(path)
     return (match.group(1), int(match.group(2))) if match else (path, -1)
 

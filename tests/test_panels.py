@@ -135,9 +135,16 @@ def test_a_demonstration_scene_fills_the_parameters_and_randomize_sets_every_one
     assert bpy.ops.blendercnn.setup_scene() == {"FINISHED"}
     assert props.layout().names == ("turn", "key_r", "key_g", "key_b") and "BlenderCNN Block" in scene.objects
     assert ("prop", "x_min") not in draw("BLENDERCNN_PT_randomize")
+    props.demo_scene = "orbit"
+    assert bpy.ops.blendercnn.setup_scene() == {"FINISHED"}
+    camera = scene.camera
+    assert camera.parent.name == "BlenderCNN Orbit" and camera.constraints[0].target == ball
+    assert bpy.ops.blendercnn.randomize() == {"FINISHED"}
+    assert -0.7 <= camera.parent.rotation_euler.z <= 0.7 and 0.6 <= camera.location.z <= 2.4
     props.demo_scene = "ball_room"
     assert bpy.ops.blendercnn.setup_scene() == {"FINISHED"}
     assert not len(props.parameters) and "BlenderCNN Block" not in scene.objects and not ball.hide_render
+    assert camera.parent is None and not camera.constraints and "BlenderCNN Orbit" not in scene.objects
 
 
 def test_a_parameter_added_by_path_joins_the_five_and_a_bad_one_is_refused(seed_scene):
@@ -153,6 +160,11 @@ def test_a_parameter_added_by_path_joins_the_five_and_a_bad_one_is_refused(seed_
         with pytest.raises(RuntimeError, match=message):
             bpy.ops.blendercnn.parameter_add(data_path=path, minimum=0.0, maximum=1.0)
     assert len(props.parameters) == 2  # nothing added by the refused ones
+    props.parameter_owner = seed_scene.objects["Ball"]  # picked with the eyedropper: the path is the object's
+    assert bpy.ops.blendercnn.parameter_add(data_path="scale[0]", minimum=0.5, maximum=1.5) == {"FINISHED"}
+    assert props.layout().names[-1] == "ball_scale_x" and props.parameters[-1].data_path == 'objects["Ball"].scale[0]'
+    assert bpy.ops.blendercnn.parameter_remove() == {"FINISHED"}
+    props.parameter_owner = None
     assert bpy.ops.blendercnn.parameter_move(step=-1) == {"FINISHED"}
     assert props.layout().names[0] == "ball_location_z"
     assert bpy.ops.blendercnn.parameter_remove() == {"FINISHED"}

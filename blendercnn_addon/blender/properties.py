@@ -171,6 +171,10 @@ class BlenderCNNSceneSettings(bpy.types.PropertyGroup):
     parameters: CollectionProperty(type=BlenderCNNParameter, name="Parameters",
                                    description="What each sample varies (empty: the ball room's five)")
     parameter_index: IntProperty(name="Parameter", default=0, min=0)
+    parameter_owner: PointerProperty(
+        name="Owner", type=bpy.types.Object,
+        description="The object whose property Add Parameter adds (pick it with the eyedropper); the Data Path is "
+                    "then from the object, e.g. location[2] or data.energy (empty: the path is from bpy.data)")
     # <name>_min, <name>_max of every ranged vector field (x_min .. y_max): added below, from vector.py's table.
     colour_scheme: EnumProperty(name="Colours", items=COLOUR_SCHEME_ITEMS, default="vibrant")
     randomize_seed: IntProperty(name="Seed", default=0, min=0,

@@ -22,7 +22,7 @@ def test_a_param_is_a_data_path_and_a_range_named_from_its_path():
     z, energy, red = layout.fields[:3]
     assert (z.kind, z.data_path, z.index, z.default_range, z.unit) == (
         PROPERTY, 'objects["Ball"].location', 2, (0.3, 0.8), "m")
-    assert (energy.index, energy.full_path) == (-1, "lights['Key'].energy")
+    assert (energy.index, energy.full_path) == (-1, 'lights["Key"].energy')  # Blender reads double quotes only
     assert red.kind == COLOUR_CHANNEL and red.full_path == GLOW + "[0]" and not red.ranged
     assert split_path('bpy.data.objects["Ball"].scale[1]') == ('objects["Ball"].scale', 1)
     assert default_name('cameras["Cam"].lens', -1) == "cam_lens"

@@ -105,8 +105,18 @@ class BLENDERCNN_OT_parameter_add_button(bpy.types.Operator):
         return {"FINISHED"}
 
 
+def full_path(owner, path: str) -> str:
+    """The data path from bpy.data of ``path`` on object ``owner`` (None: ``path`` is from bpy.data already)."""
+    path = path.strip().removeprefix("bpy.data.")
+    if owner is None:
+        return path
+    name = owner.name.replace("\\", "\\\\").replace('"', '\\"')
+    return f'objects["{name}"]' + ("" if path.startswith("[") else ".") + path
+
+
 class BLENDERCNN_OT_parameter_add(bpy.types.Operator):
-    """Add a parameter by its data path from bpy.data (e.g. objects["Ball"].location[2])"""
+    """Add a parameter: an object (the eyedropper) and the path of its property (location[2], data.energy),
+    or a data path from bpy.data (objects["Ball"].location[2])"""
 
     bl_idname = "blendercnn.parameter_add"
     bl_label = "Add Parameter"
@@ -121,9 +131,15 @@ class BLENDERCNN_OT_parameter_add(bpy.types.Operator):
     def invoke(self, context, event):
         return context.window_manager.invoke_props_dialog(self, width=420)
 
+    def draw(self, context):
+        layout = self.layout
+        layout.prop(context.scene.blendercnn, "parameter_owner")
+        for name in ("data_path", "kind", "minimum", "maximum"):
+            layout.prop(self, name)
+
     def execute(self, context):
-        problem = add_parameter(context, self.kind, self.data_path.strip().removeprefix("bpy.data."),
-                                self.minimum, self.maximum)
+        path = full_path(context.scene.blendercnn.parameter_owner, self.data_path)
+        problem = add_parameter(context, self.kind, path, self.minimum, self.maximum)
         if problem:
             self.report({"ERROR"}, problem)
             return {"CANCELLED"}
