@@ -26,12 +26,15 @@ def add_commands(commands) -> None:
 
     pr = commands.add_parser(
         "predict", help="render images with a trained model, from a vector or a CSV of vectors",
-        description="Generate images from vectors (r, g, b in 0..1; x, y inside the trained range).")
+        description="Generate images from vectors (r, g, b in 0..1; x, y inside the trained range; a model of "
+                    "your parameters takes its own, in their order and by their names).")
     pr.add_argument("--model", required=True, metavar="RUN", help="run folder (or its model.keras)")
     source = pr.add_mutually_exclusive_group(required=True)
-    source.add_argument("--vector", metavar=",".join(VECTOR_FIELDS).upper(), help="one vector, comma-separated")
+    source.add_argument("--vector", metavar=",".join(VECTOR_FIELDS).upper(),
+                        help="one vector, comma-separated (the model's parameters in their order)")
     source.add_argument("--vectors", metavar="CSV",
-                        help=f"CSV with columns {','.join(VECTOR_FIELDS)} (and optionally name)")
+                        help=f"CSV with columns {','.join(VECTOR_FIELDS)} (a model of your parameters: their "
+                             "names, as its dataset's vectors.csv) in any order, and optionally name")
     pr.add_argument("--out", required=True, help="PNG file for --vector, folder for --vectors")
     pr.set_defaults(handler=predict)
 
@@ -71,7 +74,8 @@ def add_commands(commands) -> None:
         "export", help="write a trained model as ONNX or a TensorFlow SavedModel, checked against Keras",
         description="Export a trained run for use without Keras: --format onnx (onnxruntime, in a game engine, "
                     "a web page or a phone; needs tf2onnx and onnx) or savedmodel. Input \"vector\" (batch, "
-                    f"{len(VECTOR_FIELDS)}) float32 ({','.join(VECTOR_FIELDS)}), output \"image\" (batch, R, R, 3) "
+                    f"{len(VECTOR_FIELDS)}) float32 ({','.join(VECTOR_FIELDS)}; a model of your parameters: its "
+                    "own, named in the ONNX metadata blendercnn_vector), output \"image\" (batch, R, R, 3) "
                     "in 0..1, top row first. The export is run on 16 vectors and must match Keras's images to "
                     "at least 60 dB before it takes its name.")
     ex.add_argument("--model", required=True, metavar="RUN", help="run folder (or its model.keras)")

@@ -11,10 +11,9 @@ import sys
 from PIL import Image, ImageDraw
 
 from ..errors import UserError
-from ..vector import POSITION_FIELDS, colour_of, position_of
 from .dataset import load_image, read_index, save_png
 
-CAPTION_HEIGHT = 14  # pixels below each tile for "x, y" and a swatch of the emitted colour
+CAPTION_HEIGHT = 14  # pixels below each tile for its numbers ("x, y") and a swatch of its colour
 
 
 def make_contact_sheet(folder: str, out_path: str, columns: int = 4, limit: int = 16, tile: int = 128) -> int:
@@ -29,13 +28,21 @@ def make_contact_sheet(folder: str, out_path: str, columns: int = 4, limit: int 
         top = (row // columns) * (tile + CAPTION_HEIGHT)
         image = Image.fromarray(load_image(index.image_path(row))).resize((tile, tile), Image.NEAREST)
         sheet.paste(image, (left, top))
-        colour, position = colour_of(index.vectors[row]), position_of(index.vectors[row])
-        swatch = tuple(int(round(255 * min(max(c, 0.0), 1.0))) for c in colour)
-        draw.rectangle([left + 2, top + tile + 2, left + 12, top + tile + 12], fill=swatch)
-        caption = "  ".join(f"{name} {value:+.2f}" for name, value in zip(POSITION_FIELDS, position))
-        draw.text((left + 16, top + tile + 1), caption, fill=(220, 220, 220))
+        draw_caption(draw, index.layout, index.vectors[row], left, top + tile)
     save_png(out_path, sheet)
     return count
+
+
+def draw_caption(draw, layout, vector, left: int, top: int) -> None:
+    """Under a tile: a swatch of its first colour (if the layout has one), then its ranged numbers
+    ("x +0.12  y -0.30"; a layout of the user's parameters: each by name)."""
+    channels = [f for f in layout.fields if not f.ranged]
+    colour = [float(v) for f, v in zip(layout.fields, vector) if f in channels and f.data_path == channels[0].data_path]
+    if len(colour) == 3:
+        swatch = tuple(int(round(255 * min(max(c, 0.0), 1.0))) for c in colour)
+        draw.rectangle([left + 2, top + 2, left + 12, top + 12], fill=swatch)
+    caption = "  ".join(f"{f.name} {float(v):+.2f}" for f, v in zip(layout.fields, vector) if f.ranged)
+    draw.text((left + (16 if len(colour) == 3 else 2), top + 1), caption, fill=(220, 220, 220))
 
 
 def main(argv=None) -> int:
