@@ -539,6 +539,21 @@ def estimate_from_image(d: Driver):
     d.shot("estimated", estimate=preview.estimate)
 
 
+def field_with_path(d: Driver, start: tuple[int, int], ending: str, rows: int = 120, step: int = 3):
+    """Screen (x, y) of the field under ``start`` or below it whose full data path (Ctrl+Shift+Alt+C)
+    ends in ``ending``; None if none within ``rows`` pixels (probed every ``step``)."""
+    wm = bpy.context.window_manager
+    for below in range(0, rows, step):
+        wm.clipboard = ""
+        d.move(start[0], start[1] + below)
+        yield 0.02
+        d.key("ctrl+shift+alt+c")
+        yield 0.04
+        if wm.clipboard.endswith(ending):
+            return start[0], start[1] + below
+    return None
+
+
 def six_parameters_by_right_click(d: Driver):
     """7. A sixth parameter, as a user adds one: the ball selected, the sidebar's Item tab, a right-click
     on Location Z ▸ Add to BlenderCNN Parameters; its range typed in the Parameters list; then a tiny
@@ -554,33 +569,27 @@ def six_parameters_by_right_click(d: Driver):
     ball.select_set(True)
     yield from open_sidebar_tab(d, "Item")
     yield from d.find("location")
-    row_y = d.found[1]
-    components = yield from d.component_centres(row_y, "location")
-    d.check("Location X, Y, Z located in the Item tab", sorted(components) == [0, 1, 2], components)
-    d.move(components[2], row_y)
+    z_field = yield from field_with_path(d, d.found, ".location[2]")  # the Item tab stacks X, Y, Z
+    d.check("Location Z located in the Item tab", z_field is not None, d.found)
+    d.move(*z_field)
     yield 0.2
     d.xdo("click", "3")  # the property's right-click menu
     yield 0.8
-    d.shot("property-menu")
-    found = None
-    for offset in [o for step in range(8, 520, 8) for o in (step, -step)]:  # the menu opens below or above
-        yield from d.probe_at(components[2] + 40, row_y + offset, "blendercnn.parameter_add_button(")
-        if d.found:
-            found = d.found
-            break
-    d.check("Add to BlenderCNN Parameters is in the property's right-click menu", found is not None)
-    d.click(*found)
-    yield 0.6
+    d.shot("property-menu")  # its last entry: Add to BlenderCNN Parameters, B underlined
+    # A menu's buttons answer no copy key, so the entry is chosen as a keyboard user does: by its
+    # underlined letter (Blender 4.3 gives this menu's B to it alone).
+    d.key("b")
+    yield 0.8
     names = props.layout().names
     d.check("the ball's z joined the five as a sixth parameter", names == ("r", "g", "b", "x", "y", "ball_location_z"),
             names)
     yield from open_sidebar_tab(d, "BlenderCNN")
-    yield from d.enter_value("blendercnn.parameters[1].minimum", "0.3")
-    yield from d.enter_value("blendercnn.parameters[1].maximum", "0.8")
-    d.check("its range typed in the Parameters list", props.vector_spec().ranges["ball_location_z"]
-            == (round(props.parameters[1].minimum, 6), round(props.parameters[1].maximum, 6))
-            and abs(props.parameters[1].minimum - 0.3) < 1e-6 and abs(props.parameters[1].maximum - 0.8) < 1e-6,
-            (props.parameters[1].minimum, props.parameters[1].maximum))
+    yield from d.find("blendercnn.parameters[1].minimum", x_fraction=0.25)  # Min | Max share a row
+    yield from d.type_into(*d.found, "0.3")
+    yield from d.find("blendercnn.parameters[1].maximum", x_fraction=0.75)
+    yield from d.type_into(*d.found, "0.8")
+    d.check("its range typed in the Parameters list", abs(props.parameters[1].minimum - 0.3) < 1e-6
+            and abs(props.parameters[1].maximum - 0.8) < 1e-6, (props.parameters[1].minimum, props.parameters[1].maximum))
     d.shot("six-parameters")
     yield from d.press("blendercnn.randomize(")
     d.check("Randomize sets the sixth too", 0.3 <= ball.location.z <= 0.8 and abs(ball.location.z - 0.5) > 1e-6,
@@ -610,19 +619,17 @@ def six_parameters_by_right_click(d: Driver):
     yield from d.wait_for(lambda: preview.state in {"READY", "ERROR"}, 120, "the six-number model to load")
     d.check("the Preview has a field per parameter", preview.parameter_names.split(",")[5:] == ["ball_location_z"],
             preview.parameter_names)
-    yield from d.find("blendercnn_preview.parameter_values")
-    first_x, first_y = d.found
     session = sys.modules[ADDON + ".blender.background"].get("preview")
-    for below in range(0, 200, 4):  # the sixth field is five rows under the first
-        yield from d.probe_at(first_x, first_y + below, "blendercnn_preview.parameter_values")
-        if d.found:
-            d.key("ctrl+shift+alt+c")
-            yield 0.05
-            if bpy.context.window_manager.clipboard.endswith("parameter_values[5]"):
-                break
-    d.check("the sixth field found", bpy.context.window_manager.clipboard.endswith("parameter_values[5]"),
-            bpy.context.window_manager.clipboard)
-    yield from d.type_into(*d.found, "0.75", start_with_enter=True)
+    sixth = None
+    for page in range(4):  # the sixth field may sit below the window's edge: a page at a time
+        yield from d._scroll_to_page(page)
+        region = d.sidebar()
+        top = d.to_screen(region, region.width // 2, 30)
+        sixth = yield from field_with_path(d, top, "parameter_values[5]", rows=region.height - 40, step=6)
+        if sixth:
+            break
+    d.check("the sixth field found", sixth is not None)
+    yield from d.type_into(*sixth, "0.75", start_with_enter=True)
     d.check("the height typed into the Preview", abs(preview.preview_vector()[5] - 0.75) < 1e-6,
             preview.preview_vector())
     yield from d.wait_for(lambda: session.in_flight is None and session.waiting is None and session.shown

@@ -22,6 +22,7 @@ from ...settings import RENDER_PRESETS, estimate_basis, estimate_seconds
 from ...text import format_duration
 from ...vector import COLOUR_CHANNEL, LOCATION, RANGED_FIELDS
 from ..properties import DEMO_SCENE_ITEMS
+from ...parameters import default_name, split_path
 
 
 class _BlenderCNNPanel:
@@ -37,7 +38,7 @@ class BLENDERCNN_PT_scene(_BlenderCNNPanel, bpy.types.Panel):
     def draw(self, context):
         layout = self.layout
         props = context.scene.blendercnn
-        row = layout.row(align=True)
+        row = layout.split(factor=0.62, align=True)  # the button wide, the scene's menu beside it
         row.operator("blendercnn.setup_scene", icon="SCENE_DATA")
         row.prop(props, "demo_scene", text="")
         col = fit.split_column(layout)
@@ -61,11 +62,19 @@ class BLENDERCNN_UL_parameters(bpy.types.UIList):
         if item.kind == "BALL_ROOM":
             layout.label(text="Ball room: colour, x, y", icon="SHADING_RENDERED")
             return
-        name = item.column or item.data_path.rsplit(".", 1)[-1] or "(no data path)"
+        name = item.column or _name_of_path(item.data_path)
         if item.kind == "COLOUR":
             layout.label(text=f"{name}: colour", icon="COLOR")
         else:
             layout.label(text=f"{name}: {item.minimum:.3g} .. {item.maximum:.3g}", icon="DRIVER_TRANSFORM")
+
+
+def _name_of_path(path: str) -> str:
+    """The column a data path gets without a name (parameters.default_name), or the path as typed."""
+    try:
+        return default_name(*split_path(path))
+    except UserError:
+        return path or "(no data path)"
 
 
 class BLENDERCNN_MT_parameter_presets(bpy.types.Menu):
