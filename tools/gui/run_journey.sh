@@ -48,7 +48,7 @@ sleep 1
 # offline from the root's wheel folder (prepare_root.sh), as a user can with BLENDERCNN_WHEEL_FOLDER.
 chroot "$ROOT" env -i PATH=/usr/bin:/bin HOME=/root/blendercnn-journey/home DISPLAY=:98 \
   BLENDER_USER_RESOURCES=/root/blendercnn-journey/user BLENDERCNN_WHEEL_FOLDER=/opt/blendercnn-wheels \
-  timeout 1500 blender --factory-startup --window-geometry 0 0 1600 1000 \
+  timeout 1800 blender --factory-startup --window-geometry 0 0 1600 1000 \
   --python /root/blendercnn-journey/drive.py -- /root/blendercnn-journey/out \
   /root/blendercnn-journey/blendercnn_addon.zip /root/blendercnn-journey/models \
   > "$WORK/blender.log" 2>&1 &
