@@ -152,6 +152,17 @@ def pytest_sessionfinish(session, exitstatus):
     _CLI_HOST.close()
 
 
+def poll_until(condition, timeout: float = 240.0) -> None:
+    """Until ``condition()`` holds (AssertionError after ``timeout`` s), letting the add-on's background
+    workers report as Blender's timer would."""
+    background = addon_module("blender.background")
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting for the worker"
+        background.poll()
+        time.sleep(0.02)
+
+
 def images(folder) -> list[str]:
     """The sample_*.png names in ``folder``, sorted."""
     return sorted(n for n in os.listdir(folder) if n.startswith("sample_") and n.endswith(".png"))

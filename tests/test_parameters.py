@@ -3,14 +3,13 @@
 import csv
 import json
 import os
-import time
 
 import bpy
 import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import ADDON_MODULE, TINY, addon, addon_module, run_cli, tensorflow_python  # noqa: F401 (a fixture)
+from conftest import ADDON_MODULE, TINY, addon_module, poll_until, run_cli, tensorflow_python
 
 Z = 'objects["Ball"].location[2]=0.3:0.8'
 SIX = ("--param", "default", "--param", Z)
@@ -67,7 +66,10 @@ def _keyed_and_driven_blend(scene, path):
     ball = scene.objects["Ball"]
     ball.keyframe_insert("location", index=2, frame=1)
     ball.driver_add("scale", 0)
-    bpy.ops.wm.save_as_mainfile(filepath=str(path), copy=True)
+    try:
+        bpy.ops.wm.save_as_mainfile(filepath=str(path), copy=True)
+    finally:
+        ball.animation_data_clear()  # only the saved file keeps them (Blender 4.2's bpy crashed at exit otherwise)
     return scene.name
 
 
@@ -134,15 +136,6 @@ def test_every_property_menu_offers_add_to_blendercnn_parameters(addon):
     assert draws.count("draw_in_property_menu") == 1
 
 
-def _poll_until(condition, timeout=120.0):
-    background = addon_module("blender.background")
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting for the worker"
-        background.poll()
-        time.sleep(0.02)
-
-
 def _predicted(run, vector, path):
     done = run_cli("predict", "--model", str(run), "--vector", ",".join(repr(float(v)) for v in vector),
                    "--out", str(path))
@@ -175,12 +168,12 @@ def test_the_preview_of_a_six_number_model_has_a_field_per_parameter_and_follows
     assert bpy.ops.blendercnn.load_preview() == {"FINISHED"}
     assert status.parameter_names == "r,g,b,x,y,ball_location_z"
     assert status.preview_vector()[5] == pytest.approx(0.4)  # the fields start where the scene is
-    _poll_until(lambda: status.state == "READY" and status.latency_ms > 0)
+    poll_until(lambda: status.state == "READY" and status.latency_ms > 0)
     session = addon_module("blender.background").get("preview")
     ball.location.z = 0.7  # Follow Scene: the height is read from the scene like the rest
     addon_module("blender.follow_scene").follow_scene(six_scene)
     assert status.preview_vector()[5] == pytest.approx(0.7) and session.scene_vector[5] == pytest.approx(0.7)
-    _poll_until(lambda: session.in_flight is None and session.waiting is None and session.shown
+    poll_until(lambda: session.in_flight is None and session.waiting is None and session.shown
                 and session.shown[-1].vector[5] == pytest.approx(0.7))
     shown = addon_module("blender.images").read_image(bpy.data.images["BlenderCNN Preview"])
     expected = _predicted(six_run, session.shown[-1].vector, tmp_path / "p.png")

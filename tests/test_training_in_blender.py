@@ -22,19 +22,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import ADDON_MODULE, USER_RESOURCES, addon_module, run_cli
+from conftest import ADDON_MODULE, USER_RESOURCES, addon_module, poll_until, run_cli
 from conftest import tensorflow_python as conftest_tensorflow_python
 
 TIMEOUT = 240
-
-
-def poll_until(condition, timeout=TIMEOUT):
-    background = addon_module("blender.background")
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting for the worker"
-        background.poll()
-        time.sleep(0.02)
 
 
 @pytest.fixture(scope="module")
