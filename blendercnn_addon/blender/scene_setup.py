@@ -110,10 +110,15 @@ def _glow_material() -> bpy.types.Material:
 
 def _black_material(role: str, name: str, roughness: float, specular: float) -> bpy.types.Material:
     """Black Principled BSDF; the floor's low roughness makes the glossy coloured reflection."""
+    return _principled_material(role, name, (0.0, 0.0, 0.0, 1.0), roughness, specular)
+
+
+def _principled_material(role: str, name: str, base_colour, roughness: float, specular: float) -> bpy.types.Material:
+    """A Principled BSDF of ``base_colour`` (linear RGBA) into the output, tagged ``role`` (reset when it exists)."""
     material = _tagged(bpy.data.materials, role) or _tag(bpy.data.materials.new(name), role)
     tree = _reset_nodes(material)
     bsdf = tree.nodes.new("ShaderNodeBsdfPrincipled")
-    bsdf.inputs["Base Color"].default_value = (0.0, 0.0, 0.0, 1.0)
+    bsdf.inputs["Base Color"].default_value = base_colour
     bsdf.inputs["Roughness"].default_value = roughness
     # Blender 4 renamed "Specular" to "Specular IOR Level" with the same 0..1 scale at F0 = 0.08 * value.
     bsdf.inputs["Specular IOR Level"].default_value = specular
@@ -245,6 +250,7 @@ def build_seed_scene(scene: bpy.types.Scene | None = None) -> SetupResult:
 # -- the demonstration scenes (demo_scenes.py lists them with their parameters) -------------------
 BLOCK_PARTS = (((0.0, 0.0, 0.25), (1.3, 0.5, 0.5)), ((0.4, 0.0, 0.75), (0.5, 0.5, 0.5)))  # centre, size (m)
 BLOCK_PLACE = {"turntable": (0.0, 0.0, 0.0), "orbit": (0.7, -0.8, 0.0)}
+BLOCK_GREY = (0.6, 0.6, 0.6, 1.0)  # linear RGBA: lit by the key light, its colour shows
 KEY_LIGHT_LOCATION = (-1.2, -2.0, 2.2)
 KEY_LIGHT_WATTS = 1000.0
 ORBIT_BALL_COLOUR = (1.0, 0.45, 0.1, 1.0)  # a warm, not white-hot glow: the room and the block stay readable
@@ -316,13 +322,7 @@ def _block_mesh() -> bpy.types.Mesh:
 
 
 def _block(collection: bpy.types.Collection, location) -> bpy.types.Object:
-    material = _tag(bpy.data.materials.new("BlenderCNN Block"), "block_material")
-    tree = _reset_nodes(material)
-    bsdf = tree.nodes.new("ShaderNodeBsdfPrincipled")
-    bsdf.inputs["Base Color"].default_value = (0.6, 0.6, 0.6, 1.0)
-    bsdf.inputs["Roughness"].default_value = 0.5
-    output = tree.nodes.new("ShaderNodeOutputMaterial")
-    tree.links.new(bsdf.outputs["BSDF"], output.inputs["Surface"])
+    material = _principled_material("block_material", "BlenderCNN Block", BLOCK_GREY, roughness=0.5, specular=0.5)
     block = _object("block", "BlenderCNN Block", _block_mesh(), collection)
     _place(block, location, (0.0, 0.0, 0.0))
     _assign_material(block, material)
