@@ -25,7 +25,8 @@ class Architecture:
 
     name: the id (``--arch``, config.json); label and description: what the panel shows.
     batch_size, learning_rate: the recommended recipe (Adam's initial rate); for images of side
-    big_image_side or more the batch is big_image_batch_size (None: batch_size at every size).
+    big_image_side or more the batch is big_image_batch_size (None: batch_size at every size) and
+    each step's loss looks at one tile of side R / big_image_tile_fraction per image (ml/crop_steps.py).
     resolution_multiple, min_resolution: the square sizes it can be built for.
     needs_view_table: it maps linear light through the dataset's baked view transform
     (view_transform_lut.npy), so datasets without one cannot train it.
@@ -47,6 +48,7 @@ class Architecture:
     builder: str
     big_image_side: int | None = None
     big_image_batch_size: int | None = None
+    big_image_tile_fraction: int = 1
     needs_ball_room: bool = False
     takes_ranges: bool = False
 
@@ -58,11 +60,12 @@ class Architecture:
         return None
 
     def recipe(self, resolution: int) -> dict:
-        """{"batch_size": int, "learning_rate": float} for square images of side ``resolution``
-        pixels: what training takes when none is given, and what the panel fills in."""
+        """{"batch_size": int, "learning_rate": float, "tile_fraction": int} for square images of side
+        ``resolution`` pixels: what training takes when none is given, and what the panel fills in."""
         big = self.big_image_side is not None and resolution >= self.big_image_side
         return {"batch_size": self.big_image_batch_size if big else self.batch_size,
-                "learning_rate": self.learning_rate}
+                "learning_rate": self.learning_rate,
+                "tile_fraction": self.big_image_tile_fraction if big else 1}
 
     def batch_size_text(self) -> str:
         """The recipe's batch size in words, e.g. "16 (8 from 256²)", for help texts."""

@@ -47,7 +47,8 @@ SPLIT_BY_SAMPLE_INDEX = "sample_index"  # growing.validation_by_index: a seeded 
 FOLLOW_START_WAIT_S = 60.0
 BEFORE_RECORDED = {"min_improvement_db": 0.0,  # any gain counted as an improvement
                    "lr_reductions": 0,  # no floor on the learning rate
-                   "weight_averaging": 0.0}  # the last step's weights validated and saved
+                   "weight_averaging": 0.0,  # the last step's weights validated and saved
+                   "tile_fraction": 1}  # whole images in every step
 # The moving average's momentum per step (TrainingRecipe.weight_averaging); see docs/guide.md's
 # measurements.
 WEIGHT_AVERAGING = 0.99
@@ -78,7 +79,10 @@ class TrainingRecipe:
     initial rate: below it Adam's steps no longer change the image); time_budget_s: > 0, training
     ends at the batch that spends this many seconds, mid-epoch if need be (0: no budget);
     weight_averaging: in [0, 1), the momentum of the weights' moving average that validation and
-    the saved models use (ml/callbacks.AveragedWeights; 0: the last step's weights)."""
+    the saved models use (ml/callbacks.AveragedWeights; 0: the last step's weights);
+    tile_fraction: 1 trains on whole images, n on one (R/n)² tile of each image per step
+    (ml/crop_steps.py; validation and the saved models stay whole-image); None: the
+    architecture's recipe at the dataset's resolution."""
 
     arch: str = AUTO
     epochs: int = 50
@@ -93,6 +97,7 @@ class TrainingRecipe:
     lr_reductions: int = 3
     time_budget_s: float = 0.0
     weight_averaging: float = WEIGHT_AVERAGING
+    tile_fraction: int | None = None
 
     def for_dataset(self, has_view_table: bool, resolution: int, ball_room: bool = True) -> "TrainingRecipe":
         """This recipe for a dataset with or without its baked view table, of images of side
@@ -103,14 +108,16 @@ class TrainingRecipe:
         recommended = architecture(arch).recipe(resolution)
         return replace(self, arch=arch,
                        batch_size=recommended["batch_size"] if self.batch_size is None else self.batch_size,
-                       learning_rate=recommended["learning_rate"] if self.learning_rate is None else self.learning_rate)
+                       learning_rate=recommended["learning_rate"] if self.learning_rate is None else self.learning_rate,
+                       tile_fraction=recommended["tile_fraction"] if self.tile_fraction is None else self.tile_fraction)
 
     def filled_from(self, earlier: "TrainingRecipe") -> "TrainingRecipe":
         """This recipe with what it leaves open (an AUTO architecture, a None batch size or rate) taken
         from ``earlier``: a resumed run goes on as it was started unless told otherwise."""
         return replace(self, arch=earlier.arch if self.arch == AUTO else self.arch,
                        batch_size=earlier.batch_size if self.batch_size is None else self.batch_size,
-                       learning_rate=earlier.learning_rate if self.learning_rate is None else self.learning_rate)
+                       learning_rate=earlier.learning_rate if self.learning_rate is None else self.learning_rate,
+                       tile_fraction=earlier.tile_fraction if self.tile_fraction is None else self.tile_fraction)
 
     def validate(self) -> None:
         """UserError for a value no training can use."""
@@ -122,6 +129,8 @@ class TrainingRecipe:
             raise UserError(f"batch size must be at least 1, got {self.batch_size}")
         if self.learning_rate is not None and not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
             raise UserError(f"learning rate must be a positive number, got {self.learning_rate}")
+        if self.tile_fraction is not None and self.tile_fraction < 1:
+            raise UserError(f"tile fraction must be 1 (whole images) or more, got {self.tile_fraction}")
         if not 0 <= self.weight_averaging < 1:
             raise UserError(f"weight averaging must be in [0, 1) (0: off), got {self.weight_averaging}")
         if not (self.time_budget_s >= 0 and math.isfinite(self.time_budget_s)):

@@ -307,3 +307,53 @@ def test_the_ball_is_drawn_from_geometry_where_and_as_blender_renders_it(dataset
     assert facts["learned_rim"] != [0.0, 0.0]
     assert json.loads((radiance_run / "config.json").read_text())["ball_disc"] is True
     assert not facts["egg_draws_it"] and not facts["unknown_strength_draws_it"]
+
+
+TILE_CHECK = """
+import json, sys
+import keras, numpy as np
+import tensorflow as tf
+from blendercnn_addon import scene_geometry, view_lut
+from blendercnn_addon.ml import crop_steps, models
+from blendercnn_addon.ml.ball_disc import set_exact
+from blendercnn_addon.ml.dataset import cached_images, emission_strength, read_index, world_radiance
+data = sys.argv[1]
+index = read_index(data)
+keras.utils.set_random_seed(3)
+model = models.build_model("radiance", 32, view_lut.load(data), emission_strength(index), world_radiance(index),
+                           scene_geometry.load(data))
+set_exact(model, False)
+rng = np.random.default_rng(0)
+for weight in model.trainable_weights:  # away from the initial zeros, so every path carries numbers
+    weight.assign(weight.numpy() + rng.normal(0, 0.1, weight.shape).astype(np.float32))
+side = crop_steps.crop_side(model, 32, 2)
+corners = np.array([[0, 0], [0, 16], [16, 0], [16, 16], [8, 4], [4, 12]], np.int32)
+whole = np.asarray(model(index.vectors[:6]))
+tiles = np.asarray(crop_steps.CropForward(model, 32, side)(tf.constant(index.vectors[:6]), tf.constant(corners)))
+cut = np.stack([whole[i, r:r + side, c:c + side] for i, (r, c) in enumerate(corners)])
+print(json.dumps({"side": side, "error": float(np.abs(tiles - cut).max()),
+                  "spread": float(np.ptp(cut)), "seed_side": crop_steps.crop_side(models.build_seed(32), 32, 2)}))
+"""
+
+
+def test_a_tile_is_computed_exactly_as_the_whole_image_computes_it(dataset):
+    """Training on tiles (ml/crop_steps.py) changes which pixels the loss sees, never their values:
+    tiles at the image's corners and edges (the convolutions' zero padding, the resize's clamping)
+    and inside it equal the whole image's pixels there."""
+    result = in_tensorflow_process(TILE_CHECK, str(dataset))
+    assert result["side"] == 16 and result["seed_side"] is None
+    assert result["spread"] > 0.1  # the tiles hold a picture, not a constant
+    assert result["error"] < 1e-5, result
+
+
+def test_training_on_tiles_is_recorded_and_learns(dataset, tmp_path):
+    """--tile-fraction 2: each step's loss on one 16² tile per image; validation whole-image."""
+    run = tmp_path / "run"
+    done = run_cli("train", "--data", str(dataset), "--out", str(run), "--epochs", "3", "--tile-fraction", "2")
+    assert done.returncode == 0, done.stderr
+    assert json.loads((run / "config.json").read_text())["tile_fraction"] == 2
+    history = json.loads((run / "history.json").read_text())
+    assert len(history) == 3 and history[-1]["val_psnr"] > history[0]["val_psnr"] - 0.5, history
+    assert os.path.exists(run / "model.keras")
+    done = run_cli("train", "--data", str(dataset), "--out", str(tmp_path / "bad"), "--tile-fraction", "0")
+    assert done.returncode != 0 and "tile fraction" in done.stderr and len(done.stderr.strip().splitlines()) == 1

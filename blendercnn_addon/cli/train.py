@@ -48,6 +48,10 @@ def add_commands(commands) -> None:
     tr.add_argument("--weight-averaging", type=float, default=DEFAULTS.weight_averaging, metavar="MOMENTUM",
                     help="validate and save a moving average of the weights with this momentum per step "
                          "(a steadier curve; default %(default)s, 0: the last step's weights)")
+    tr.add_argument("--tile-fraction", type=int, metavar="N",
+                    help="1: every step's loss looks at whole images; N: at one (R/N)² tile of each image, the "
+                         "rest of the model's work skipped (validation and the saved model stay whole-image; "
+                         "radiance only; measured in docs/benchmarks.md). Default: 1")
     tr.add_argument("--resume", action="store_true", help="continue the run in RUN from its last epoch")
     tr.add_argument("--follow", action="store_true",
                     help="train as it renders: start while generate is still writing DIR (once "
@@ -66,7 +70,8 @@ def request_from_args(args: argparse.Namespace) -> TrainRequest:
     recipe = TrainingRecipe(arch=args.arch, epochs=args.epochs, batch_size=args.batch_size,
                             learning_rate=args.learning_rate, validation_fraction=args.validation_fraction,
                             split_seed=args.split_seed, seed=args.seed, early_stopping_patience=args.patience,
-                            time_budget_s=args.time_budget, weight_averaging=args.weight_averaging)
+                            time_budget_s=args.time_budget, weight_averaging=args.weight_averaging,
+                            tile_fraction=args.tile_fraction)
     return TrainRequest(data=folder_argument(args.data, "--data"), out=folder_argument(args.out), recipe=recipe,
                         resume=args.resume, follow=args.follow, follow_start_wait_s=args.follow_wait)
 

@@ -122,13 +122,41 @@ class BallCoverage(layers.Layer):
 
     def call(self, position):
         count = self.resolution * self.resolution
-        height = ops.ones_like(position[:, :1]) * self.ball_height
-        centre = ops.concatenate([position, height], axis=-1)  # (batch, 3)
+        centre = self._centre(position)  # (batch, 3)
         products = ops.matmul(centre, self.projection)  # (batch, 2N): C·d, then C·o
-        along = products[:, :count] - self.constants[0]  # (batch, N) distance along the ray to the point nearest C
-        miss2 = (ops.sum(centre * centre, axis=-1, keepdims=True) - 2.0 * products[:, count:] + self.constants[1]
+        coverage = self._coverage(centre, products[:, :count], products[:, count:], self.constants)
+        return ops.reshape(coverage, (-1, self.resolution, self.resolution, 1))
+
+    def tile(self, position, corners, side: int):
+        """(batch, side, side, 1): the coverage of one tile per image, the pixels from ``corners``
+        (batch, 2) int32, (row, column) of each tile's top-left pixel (crop_steps.py)."""
+        import tensorflow as tf
+
+        count = self.resolution * self.resolution
+        steps = tf.range(side, dtype=corners.dtype)
+        pixels = ((corners[:, :1, None] + steps[None, :, None]) * self.resolution
+                  + corners[:, 1:, None] + steps[None, None, :])  # (batch, side, side) flat pixel indices
+        pixels = tf.reshape(pixels, (-1, side * side))
+        centre = self._centre(position)
+        directions = tf.gather(self.projection[:, :count], pixels, axis=1)  # (3, batch, K)
+        origins = tf.gather(self.projection[:, count:], pixels, axis=1)
+        along = tf.einsum("bc,cbk->bk", centre, directions)
+        towards_origin = tf.einsum("bc,cbk->bk", centre, origins)
+        constants = tf.transpose(tf.gather(self.constants, pixels, axis=1), (1, 0, 2))  # (batch, 4, K)
+        coverage = self._coverage(centre, along, towards_origin, [constants[:, row] for row in range(4)])
+        return ops.reshape(coverage, (-1, side, side, 1))
+
+    def _centre(self, position):
+        """(batch, 3): the ball's centre, metres."""
+        height = ops.ones_like(position[:, :1]) * self.ball_height
+        return ops.concatenate([position, height], axis=-1)
+
+    def _coverage(self, centre, centre_dot_direction, centre_dot_origin, constants):
+        """(batch, K) coverage of K pixels from C·d and C·o (batch, K) and the pixels' four ray constants."""
+        along = centre_dot_direction - constants[0]  # distance along the ray to the point nearest C
+        miss2 = (ops.sum(centre * centre, axis=-1, keepdims=True) - 2.0 * centre_dot_origin + constants[1]
                  - along * along)  # |C - o|² - along²: the ray's squared distance from C
-        spacing = self.constants[2] + self.constants[3] * along  # metres between neighbouring rays there
+        spacing = constants[2] + constants[3] * along  # metres between neighbouring rays there
         outside = (ops.sqrt(ops.maximum(miss2, 0.0)) - self.ball_radius) / spacing  # pixels outside the disc
         # edge_coverage assumes a straight edge; a disc curves away from it, which would add σ²·π
         # pixels to its area: moving the edge in by σ² / 2r keeps the area exact (σ² in px², r in px)
@@ -137,8 +165,7 @@ class BallCoverage(layers.Layer):
         scale = self.exact + (1.0 - self.exact) * narrowing  # exact: 1, 0; as rendered: the learned rim
         offset = (self.exact - 1.0) * self.render_rim[0] * narrowing
         coverage = edge_coverage(outside * scale + offset, self.pixel_filter, self.filter_width)
-        coverage = ops.where(along > 0.0, coverage, 0.0)  # nothing behind the camera
-        return ops.reshape(coverage, (-1, self.resolution, self.resolution, 1))
+        return ops.where(along > 0.0, coverage, 0.0)  # nothing behind the camera
 
     def get_config(self):
         return {**super().get_config(), "resolution": self.resolution, "ball_height": self.ball_height,

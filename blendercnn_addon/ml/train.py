@@ -70,6 +70,7 @@ def _train(request: TrainRequest, report, stop_requested, epoch_hook, trainer_lo
     else:
         _start(model, recipe, index.vectors, images, train_rows)
 
+    _use_tiles(model, recipe, resolution)
     progress = TrainingProgress(run_config, request.out, state, growing=growing is not None)
     progress.take_split(_with_samples(run_config, index, train_rows, val_rows), index.vectors, images,
                         train_rows, val_rows)
@@ -140,6 +141,15 @@ def _start(model, recipe: TrainingRecipe, vectors: np.ndarray, images: np.ndarra
     start_from_data(model, vectors[fit_rows], images[fit_rows])
     set_exact(model, False)  # trained and validated against the renders, rim and all (ball_disc.py)
     model.compile(optimizer=keras.optimizers.Adam(recipe.learning_rate), loss="mse")
+
+
+def _use_tiles(model, recipe: TrainingRecipe, resolution: int) -> None:
+    """Train on one tile per image when the recipe asks for it and the model can (crop_steps.py);
+    otherwise on whole images."""
+    from .crop_steps import crop_side, use_crop_steps
+
+    if recipe.tile_fraction > 1 and crop_side(model, resolution, recipe.tile_fraction):
+        use_crop_steps(model, resolution, crop_side(model, resolution, recipe.tile_fraction), recipe.seed)
 
 
 def _train_to_the_end(model, recipe: TrainingRecipe, progress, index: DatasetIndex, images: np.ndarray,

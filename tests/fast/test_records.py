@@ -103,8 +103,10 @@ def test_an_older_run_config_reads_and_a_config_round_trips(tmp_path):
     assert (config.arch, config.resolution, config.validation_indices) == ("radiance", 32, (2,))
     assert config.dataset_identity.seed == 7 and config.dataset_fingerprint is None
     assert config.checked_input(["1", "0", "0", "0.5", "-0.5"]) == [1.0, 0.0, 0.0, 0.5, -0.5]
-    # settings it does not record were not there yet: the run trained with any gain counted, no rate floor
-    assert (config.recipe.min_improvement_db, config.recipe.lr_reductions, config.recipe.weight_averaging) == (0.0, 0, 0.0)
+    # settings it does not record were not there yet: the run trained with any gain counted, no rate floor,
+    # its last step's weights, on whole images
+    assert (config.recipe.min_improvement_db, config.recipe.lr_reductions, config.recipe.weight_averaging,
+            config.recipe.tile_fraction) == (0.0, 0, 0.0, 1)
     assert config.recipe.batch_size == 8 and config.features.ball_disc and config.features.scene_light
     write_run_config(str(tmp_path), config)
     again = read_run_config(str(tmp_path))
@@ -146,16 +148,18 @@ def test_the_recipe_depends_on_the_resolution_and_training_takes_it_from_the_dat
     from blendercnn_addon.run_config import TrainingRecipe
 
     radiance, seed = architectures.RADIANCE, architectures.SEED
-    assert radiance.recipe(64) == {"batch_size": 16, "learning_rate": 0.003}
+    assert radiance.recipe(64) == {"batch_size": 16, "learning_rate": 0.003, "tile_fraction": 1}
     assert radiance.recipe(255)["batch_size"] == 16 and radiance.recipe(256)["batch_size"] == 8
-    assert seed.recipe(64) == seed.recipe(1024) == {"batch_size": 32, "learning_rate": 1e-3}
+    assert radiance.recipe(256)["tile_fraction"] == radiance.big_image_tile_fraction
+    assert seed.recipe(64) == seed.recipe(1024) == {"batch_size": 32, "learning_rate": 1e-3, "tile_fraction": 1}
     assert architectures.recipe("unknown", 256) == seed.recipe(256)
     auto = TrainingRecipe()
     assert (auto.batch_size, auto.learning_rate) == (None, None)  # nothing chosen before the dataset is known
     assert auto.for_dataset(True, 256).batch_size == 8 and auto.for_dataset(True, 64).batch_size == 16
     assert auto.for_dataset(False, 256).arch == "seed" and auto.for_dataset(False, 256).batch_size == 32
-    given = TrainingRecipe(arch="radiance", batch_size=12, learning_rate=0.01).for_dataset(True, 256)
-    assert (given.batch_size, given.learning_rate) == (12, 0.01)
+    assert auto.for_dataset(True, 64).tile_fraction == 1 and auto.for_dataset(False, 256).tile_fraction == 1
+    given = TrainingRecipe(arch="radiance", batch_size=12, learning_rate=0.01, tile_fraction=2).for_dataset(True, 256)
+    assert (given.batch_size, given.learning_rate, given.tile_fraction) == (12, 0.01, 2)
     with pytest.raises(UserError, match="unknown architecture 'big'"):
         TrainingRecipe(arch="big").validate()
     assert "radiance 16 (8 from 256²)" in " ".join(_train_help("batch_size").split())
