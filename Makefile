@@ -24,7 +24,7 @@ export PIP_RETRIES ?= 10
 export PIP_RESUME_RETRIES ?= 50
 MAKE_VENV = tools/retry.sh 3 tools/make_venv.sh
 
-.PHONY: venv build repo demo check test test-faults test-compat bench bench-job bench-curve gui-test clean
+.PHONY: venv build repo demo check test test-faults test-compat bench bench-job bench-curve bench-tiles gui-test clean
 .DELETE_ON_ERROR:
 
 venv: $(VENV)/.installed
@@ -101,6 +101,12 @@ bench-job: $(VENV)/.installed
 # for the 256² curve (about 70 minutes): BENCH_CURVE_ARGS="--resolution 256 --counts 250,500,1000,2000 --epochs 40"
 bench-curve: $(VENV)/.installed
 	$(PY) benchmarks/learning_curve.py $(BENCH_CURVE_ARGS)
+
+# Whole images against tiles at 256² (1,000 Default renders, 40 clean references, 10 minutes of
+# training per variant): about 50 minutes. BENCH_TILES_ARGS to change the budget or the variants.
+BENCH_TILES_ARGS ?= --work $(CURDIR)/build/bench-tiles
+bench-tiles: $(VENV)/.installed
+	$(PY) benchmarks/train_throughput.py $(BENCH_TILES_ARGS)
 
 clean:
 	rm -rf build dist repo $(DEMO_OUT) gui_output .pytest_cache

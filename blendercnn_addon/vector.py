@@ -164,6 +164,14 @@ class VectorLayout:
         return tuple(f for f in self.fields if f.ranged)
 
     @property
+    def colours(self) -> tuple[int, ...]:
+        """Where each whole colour starts in the vector: three colour channels in a row, channels 0, 1,
+        2 of one data path (the Preview panel shows them as one swatch)."""
+        return tuple(start for start in range(self.size - 2)
+                     if [(f.kind, f.index) for f in self.fields[start:start + 3]] == [(COLOUR_CHANNEL, i) for i in range(3)]
+                     and len({f.data_path for f in self.fields[start:start + 3]}) == 1)
+
+    @property
     def is_default(self) -> bool:
         """Whether this is the ball room's five (r, g, b of the target's emission, x, y of its location)."""
         return self.fields == FIELDS

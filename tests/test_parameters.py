@@ -179,7 +179,10 @@ def test_the_preview_of_a_six_number_model_has_a_field_per_parameter_and_follows
     expected = _predicted(six_run, session.shown[-1].vector, tmp_path / "p.png")
     assert np.abs(shown.astype(int) - expected).max() <= 1
     labels = [entry for entry in _panel_log("BLENDERCNN_PT_preview") if entry[0] == "prop"]
-    assert labels.count(("prop", "parameter_values")) == 6
+    # the colour as a swatch over its three channels, x, y and z as numbers
+    assert labels.count(("prop", "parameter_colour_0")) == 4 and labels.count(("prop", "parameter_values")) == 3
+    status.parameter_colour_0 = (0.1, 0.8, 0.3)  # the swatch is the vector's colour
+    assert status.preview_vector()[:3] == pytest.approx([0.1, 0.8, 0.3]) and status.preview_vector()[5] == pytest.approx(0.7)
 
 
 def _panel_log(name):

@@ -343,6 +343,7 @@ def load_preview(context) -> str:
     status.latency_ms = status.real_psnr = -1.0
     layout = config.layout
     status.parameter_names = "" if layout.is_default else ",".join(layout.names)
+    status.parameter_colour_starts = ",".join(str(start) for start in layout.colours)
     if not layout.is_default:  # the fields start where the scene is (else mid-range)
         middle = [(a + b) / 2 for a, b in zip(config.vector_min or [0.0] * layout.size,
                                              config.vector_max or [0.0] * layout.size)]

@@ -123,6 +123,7 @@ def _objects_in_scene(self, obj):
 
 
 MAX_PARAMETERS = 32  # the Preview panel's fields for a model of the user's parameters (Blender's vector limit)
+MAX_PREVIEW_COLOURS = 4  # colour swatches the Preview panel has for them (more colours show as numbers)
 PARAMETER_KIND_ITEMS = (
     ("BALL_ROOM", "Ball Room's Five", "The target's emission colour (r, g, b) and its x, y: the ranges below"),
     ("PROPERTY", "Property", "A number: its data path from bpy.data, drawn uniformly from Min .. Max"),
@@ -387,12 +388,22 @@ class BlenderCNNPreviewStatus(bpy.types.PropertyGroup):
     parameter_values: FloatVectorProperty(
         name="Parameters", size=MAX_PARAMETERS, default=(0.0,) * MAX_PARAMETERS, update=_preview_vector_changed,
         description="Given to the model: the value of each of its parameters")
+    parameter_colour_starts: StringProperty(default="", description="Where each of the loaded model's colours "
+                                            "starts among parameter_names (VectorLayout.colours), comma-separated")
+    # parameter_colour_0 .. parameter_colour_<MAX_PREVIEW_COLOURS - 1>: those colours' swatches, added below
+
+    def colour_starts(self) -> list[int]:
+        """The loaded model's colours with a swatch: where each starts in its vector."""
+        return [int(start) for start in self.parameter_colour_starts.split(",") if start][:MAX_PREVIEW_COLOURS]
 
     def preview_vector(self) -> list[float]:
         """The vector the Preview panel shows: the ball room's colour (from the swatch) and x, y, or the
-        loaded model's own parameters (parameter_names)."""
+        loaded model's own parameters (parameter_names; its colours from their swatches)."""
         if self.parameter_names:
-            return [float(v) for v in self.parameter_values[:len(self.parameter_names.split(","))]]
+            values = [float(v) for v in self.parameter_values[:len(self.parameter_names.split(","))]]
+            for swatch, start in enumerate(self.colour_starts()):
+                values[start:start + 3] = [float(c) for c in getattr(self, f"parameter_colour_{swatch}")]
+            return values
         return [float(self.preview_colour[f.index]) if f.kind == COLOUR_CHANNEL else float(getattr(self, f"preview_{f.name}"))
                 for f in FIELDS]
 
@@ -401,6 +412,8 @@ class BlenderCNNPreviewStatus(bpy.types.PropertyGroup):
         if self.parameter_names:
             values = [float(v) for v in values][:MAX_PARAMETERS]
             self["parameter_values"] = values + [0.0] * (MAX_PARAMETERS - len(values))
+            for swatch, start in enumerate(self.colour_starts()):
+                self[f"parameter_colour_{swatch}"] = [min(1.0, max(0.0, v)) for v in values[start:start + 3]]
             return
         self["preview_colour"] = colour_of(values)
         for spec, value in zip(FIELDS, values):
@@ -455,6 +468,10 @@ def _add_vector_field_properties() -> None:
 
 
 _add_vector_field_properties()
+for _swatch in range(MAX_PREVIEW_COLOURS):
+    BlenderCNNPreviewStatus.__annotations__[f"parameter_colour_{_swatch}"] = FloatVectorProperty(
+        name="Colour", subtype="COLOR", size=3, min=0.0, max=1.0, default=(1.0, 1.0, 1.0),
+        update=_preview_vector_changed, description="Given to the model: one of its colour parameters (linear, 0..1)")
 CLASSES = (BlenderCNNParameter, BlenderCNNSceneSettings, BlenderCNNJobStatus, BlenderCNNTrainingStatus, BlenderCNNPreviewStatus,
            BlenderCNNEnvironmentStatus)
 WINDOW_MANAGER_PROPERTIES = {

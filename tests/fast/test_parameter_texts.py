@@ -26,6 +26,14 @@ def test_a_param_is_a_data_path_and_a_range_named_from_its_path():
     assert red.kind == COLOUR_CHANNEL and red.full_path == GLOW + "[0]" and not red.ranged
     assert split_path('bpy.data.objects["Ball"].scale[1]') == ('objects["Ball"].scale', 1)
     assert default_name('cameras["Cam"].lens', -1) == "cam_lens"
+    assert layout.colours == (2,)  # the Preview's swatch: the three channels of one colour, in a row
+
+
+def test_colours_are_three_channels_of_one_path_in_a_row():
+    assert layout_from_params(["default", Z]).colours == (0,)
+    assert layout_from_params([Z]).colours == ()
+    two = layout_from_params([f"{GLOW}=colour", "default"])
+    assert two.colours == (0, 3)
 
 
 def test_default_keeps_the_five_where_it_stands():

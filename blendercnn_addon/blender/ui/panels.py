@@ -401,6 +401,25 @@ class BLENDERCNN_PT_train_settings(_BlenderCNNPanel, bpy.types.Panel):
             fit.field(col, context, self.bl_label, props, name, text=text)
 
 
+def _draw_parameter_fields(col, status) -> None:
+    """The Preview's fields for a model of the user's parameters: each colour as a swatch over its
+    three channels' values, every other parameter as a number."""
+    names = status.parameter_names.split(",")
+    swatches = {start: swatch for swatch, start in enumerate(status.colour_starts())}
+    index = 0
+    while index < len(names):
+        if index in swatches:
+            name = f"parameter_colour_{swatches[index]}"
+            col.prop(status, name, text="")
+            row = col.row(align=True)
+            for channel in range(3):
+                row.prop(status, name, index=channel, text=names[index + channel])
+            index += 3
+        else:
+            col.prop(status, "parameter_values", index=index, text=names[index])
+            index += 1
+
+
 class BLENDERCNN_PT_preview(_BlenderCNNPanel, bpy.types.Panel):
     bl_label = "Preview"
     bl_idname = "BLENDERCNN_PT_preview"
@@ -424,9 +443,8 @@ class BLENDERCNN_PT_preview(_BlenderCNNPanel, bpy.types.Panel):
                       icon="ERROR" if status.state == "ERROR" else "INFO")
         layout.prop(props, "preview_follow_scene")
         col = layout.column(align=True)
-        if status.parameter_names:  # a model of the user's parameters: one field each
-            for index, name in enumerate(status.parameter_names.split(",")):
-                col.prop(status, "parameter_values", index=index, text=name)
+        if status.parameter_names:  # a model of the user's parameters: one field each, a swatch per colour
+            _draw_parameter_fields(col, status)
         else:
             col.prop(status, "preview_colour", text="")
             row = col.row(align=True)
