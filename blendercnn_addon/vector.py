@@ -172,6 +172,17 @@ class VectorLayout:
                      and len({f.data_path for f in self.fields[start:start + 3]}) == 1)
 
     @property
+    def light_colours(self) -> tuple[int, ...]:
+        """The colours (their starts, as ``colours``) that are colours of *light*: the target's emission
+        (the ball room's r, g, b), a light's ``color``, an emission socket's colour. Rendering is
+        linear in each of them (docs/FACTS.md): the image's linear light is a sum of each colour
+        times the light it gives, plus the rest. A surface's colour (a base colour) is not: light
+        bounces off it more than once."""
+        def of_light(path: str) -> bool:
+            return not path or (path.startswith("lights[") and path.endswith(".color")) or "Emission" in path
+        return tuple(start for start in self.colours if of_light(self.fields[start].data_path))
+
+    @property
     def is_default(self) -> bool:
         """Whether this is the ball room's five (r, g, b of the target's emission, x, y of its location)."""
         return self.fields == FIELDS

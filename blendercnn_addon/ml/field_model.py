@@ -16,6 +16,14 @@ conditional image generators rely on:
   shift, Perez et al. 2018), so every block knows both where it draws and for which numbers;
 - a sigmoid to display RGB in [0, 1], as the PNGs.
 
+**Light colours, exactly** (where the list has them and the dataset has its baked view
+transform): rendering is linear in a light's colour (an emission's, a lamp's; docs/FACTS.md), so
+for those colours the decoder draws *linear light* instead of display RGB: per colour k the
+light Aₖ (RGB) that a white light there would give, and the rest B; the image is Σₖ colourₖ · Aₖ + B
+through the dataset's view transform (models.build_field adds it), as radiance does for the ball. The
+conditioning code then sees only the other parameters: no colour is ever learned, any colour is
+right wherever the rest is.
+
 Input (batch, N) float32 in the parameters' own units; output (batch, R, R, 3). R: a multiple of
 16 (the start side is R halved until it is at most 8).
 """
@@ -92,6 +100,46 @@ class FiLM(layers.Layer):
         return features * (1.0 + scale[:, None, None, :]) + shift[:, None, None, :]
 
 
+@keras.saving.register_keras_serializable(package="blendercnn")
+class SelectFields(layers.Layer):
+    """(batch, N) → (batch, len(indices)): the fields at ``indices``; with none, a constant 1 per row
+    (a code for a list that is all light colours)."""
+
+    def __init__(self, indices, **kwargs):
+        super().__init__(**kwargs)
+        self.indices = [int(i) for i in indices]
+
+    def call(self, vector):
+        if not self.indices:
+            return ops.ones_like(vector[:, :1])
+        return ops.take(vector, self.indices, axis=1)
+
+    def get_config(self):
+        return {**super().get_config(), "indices": self.indices}
+
+
+@keras.saving.register_keras_serializable(package="blendercnn")
+class MixedLight(layers.Layer):
+    """[vector (batch, N), logs (batch, R, R, 3·(k + 1))] → linear RGB (batch, R, R, 3): Σₖ colourₖ · Aₖ + B,
+    colourₖ = vector[starts[k] : starts[k] + 3], Aₖ = exp(logs[..., 3k : 3k + 3]), B = exp(the last
+    three). Logs are clipped (A at 8, B at 2, as radiance's) so that no early step overflows."""
+
+    def __init__(self, starts, **kwargs):
+        super().__init__(**kwargs)
+        self.starts = [int(start) for start in starts]
+
+    def call(self, inputs):
+        vector, logs = inputs
+        linear = ops.exp(ops.minimum(logs[..., -3:], 2.0))
+        for k, start in enumerate(self.starts):
+            colour = vector[:, start:start + 3][:, None, None, :]
+            linear = linear + colour * ops.exp(ops.minimum(logs[..., 3 * k:3 * k + 3], 8.0))
+        return linear
+
+    def get_config(self):
+        return {**super().get_config(), "starts": self.starts}
+
+
 def start_side(resolution: int) -> int:
     """The decoder's first side: ``resolution`` halved until it is at most START_MAX_SIDE."""
     side = resolution
@@ -100,12 +148,22 @@ def start_side(resolution: int) -> int:
     return side
 
 
-def build_field(resolution: int, low, high) -> keras.Model:
+def build_field(resolution: int, low, high, light_colours=(), linear_layer: str = "linear_rgb") -> keras.Model:
     """The general model for vectors of len(low) fields drawn from [low, high] (per field), making
-    (batch, resolution, resolution, 3) display RGB in [0, 1]."""
+    (batch, resolution, resolution, 3) display RGB in [0, 1]; with ``light_colours``
+    (VectorLayout.light_colours: where each colour of light starts in the vector), scene-linear RGB
+    ≥ 0 instead, those colours applied exactly (see the module), from a layer named
+    ``linear_layer``: models.build_field adds the dataset's view transform after it."""
     size = len(low)
     vector = keras.Input(shape=(size,), name="vector")
-    x = ScaleToUnit(low, high, name="scale_to_unit")(vector)
+    light_colours = list(light_colours)
+    conditioning = [i for i in range(size) if not any(start <= i < start + 3 for start in light_colours)]
+    if light_colours:
+        x = SelectFields(conditioning, name="conditioning")(vector)
+        x = ScaleToUnit([low[i] for i in conditioning] or [0.0], [high[i] for i in conditioning] or [2.0],
+                        name="scale_to_unit")(x)
+    else:
+        x = ScaleToUnit(low, high, name="scale_to_unit")(vector)
     x = FourierFeatures(name="fourier")(x)
     code = layers.Dense(CODE_WIDTH, activation="relu", name="code1")(x)
     code = layers.Dense(CODE_WIDTH, activation="relu", name="code2")(code)
@@ -123,5 +181,10 @@ def build_field(resolution: int, low, high) -> keras.Model:
         x = layers.ReLU(name=f"relu{block}")(x)
     x = PixelCoordinates(name="coords_out")(x)
     x = layers.Conv2D(channels, 3, padding="same", activation="relu", name="conv_out")(x)
-    image = layers.Conv2D(3, 1, activation="sigmoid", name="image")(x)
-    return keras.Model(vector, image, name="field")
+    if not light_colours:
+        image = layers.Conv2D(3, 1, activation="sigmoid", name="image")(x)
+        return keras.Model(vector, image, name="field")
+    logs = layers.Conv2D(3 * (len(light_colours) + 1), 1, name="log_light",
+                         bias_initializer=keras.initializers.Constant(-4.0))(x)
+    linear = MixedLight(light_colours, name=linear_layer)([vector, logs])  # (R, R, 3), HDR
+    return keras.Model(vector, linear, name="field")

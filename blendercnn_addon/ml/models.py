@@ -41,7 +41,7 @@ from .scene_light import SceneLight, downsampled, pixel_angle
 from ..run_config import ModelFeatures
 from ..scene_geometry import SceneGeometry
 from ..vector import COLOUR, DEFAULT_LAYOUT, POSITION, VECTOR_SIZE
-from .field_model import build_field  # noqa: F401  (build_model finds it by its record's builder name)
+from . import field_model
 
 SEED_BASE_CHANNELS = 128
 SEED_UPSAMPLINGS = 4  # each doubles the side: R = 16 * base side at 256
@@ -427,9 +427,20 @@ class SliceVector(layers.Layer):
         return {**super().get_config(), "start": self.start, "stop": self.stop}
 
 
+def build_field(resolution: int, low, high, view_table=None, light_colours: tuple[int, ...] = ()) -> keras.Model:
+    """The general architecture (ml/field_model.py) for vectors drawn from [low, high]; with the
+    dataset's ``view_table`` and ``light_colours`` (VectorLayout.light_colours), its scene-linear
+    light (LINEAR_LAYER) through the table, those colours applied exactly. (batch, R, R, 3) in [0, 1]."""
+    if view_table is None or not light_colours:
+        return field_model.build_field(resolution, low, high)
+    linear = field_model.build_field(resolution, low, high, light_colours, linear_layer=LINEAR_LAYER)
+    image = ViewTransformLUT(table=view_table, name="view_transform")(linear.output)  # (R, R, 3) in [0, 1]
+    return keras.Model(linear.input, image, name="field")
+
+
 def build_model(arch: str, resolution: int, view_table=None, ceiling: float | None = None,
                 background_ceiling: float | None = None, geometry: SceneGeometry | None = None,
-                bounds: tuple | None = None) -> keras.Model:
+                bounds: tuple | None = None, light_colours: tuple[int, ...] = ()) -> keras.Model:
     """The model named ``arch`` for square images of side ``resolution``.
 
     For architectures that predict linear light: ``view_table``, the dataset's baked view
@@ -437,7 +448,9 @@ def build_model(arch: str, resolution: int, view_table=None, ceiling: float | No
     ``background_ceiling``, the world's brightest channel, when the card has them; ``geometry``,
     what each pixel sees (scene_geometry.load), when the dataset has it. ``bounds``: (low, high),
     the lowest and highest vector of the dataset's layout (VectorLayout.bounds; None: the
-    default five over their default ranges): their count is the input's size."""
+    default five over their default ranges): their count is the input's size. ``light_colours``:
+    where each colour of light starts in the vector (VectorLayout.light_colours), which
+    architectures that take ranges apply exactly in linear light when there is a view table."""
     record = architecture(arch)  # UserError for an unknown name
     builder = globals()[record.builder]
     if record.needs_view_table:
@@ -445,5 +458,5 @@ def build_model(arch: str, resolution: int, view_table=None, ceiling: float | No
     low, high = bounds if bounds is not None else DEFAULT_LAYOUT.bounds(DEFAULT_LAYOUT.default_ranges)
     if record.takes_ranges:
         _check_resolution(arch, resolution)
-        return builder(resolution, low, high)
+        return builder(resolution, low, high, view_table, light_colours)
     return builder(resolution, len(low))

@@ -60,7 +60,7 @@ LIGHTS = (DISPLAY, LINEAR, VIEWPORT)
 def scene_linear_model(model):
     """(keras model vector → (batch, R, R, 3) scene-linear RGB, where it comes from).
 
-    ``"model"``: radiance computes linear light before its view-transform table
+    ``"model"``: radiance (and field, for light colours) computes linear light before its view-transform table
     (models.LINEAR_LAYER): that layer's output, HDR, the table left out — exact and cheaper.
     ``"srgb"``: a model that draws display colours only (seed): its image, to be read as sRGB
     (exact under Blender's Standard view transform, an approximation under Filmic or AgX)."""

@@ -125,7 +125,8 @@ def _new_model(arch: str, data: str, index: DatasetIndex, resolution: int):
 
     geometry, ceiling = scene_geometry.load(data), emission_strength(index)
     bounds = index.layout.bounds(_trained_ranges(index))
-    model = build_model(arch, resolution, view_lut.load(data), ceiling, world_radiance(index), geometry, bounds)
+    model = build_model(arch, resolution, view_lut.load(data), ceiling, world_radiance(index), geometry, bounds,
+                        index.layout.light_colours)
     return model, model_features(arch, geometry, ceiling)
 
 

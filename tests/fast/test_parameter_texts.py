@@ -33,7 +33,11 @@ def test_colours_are_three_channels_of_one_path_in_a_row():
     assert layout_from_params(["default", Z]).colours == (0,)
     assert layout_from_params([Z]).colours == ()
     two = layout_from_params([f"{GLOW}=colour", "default"])
-    assert two.colours == (0, 3)
+    assert two.colours == (0, 3) and two.light_colours == (0, 3)  # an emission's colour, the target's emission
+    lamp_and_surface = layout_from_params(["lights['Key'].color=colour", "default",
+                                           'materials["M"].node_tree.nodes["Principled BSDF"].inputs["Base Color"]'
+                                           '.default_value=colour'])
+    assert lamp_and_surface.colours == (0, 3, 8) and lamp_and_surface.light_colours == (0, 3)  # not a surface's
 
 
 def test_default_keeps_the_five_where_it_stands():
