@@ -355,5 +355,9 @@ def test_training_on_tiles_is_recorded_and_learns(dataset, tmp_path):
     history = json.loads((run / "history.json").read_text())
     assert len(history) == 3 and history[-1]["val_psnr"] > history[0]["val_psnr"] - 0.5, history
     assert os.path.exists(run / "model.keras")
-    done = run_cli("train", "--data", str(dataset), "--out", str(tmp_path / "bad"), "--tile-fraction", "0")
-    assert done.returncode != 0 and "tile fraction" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    for bad, message in ((("--tile-fraction", "0"), "tile fraction must be"),
+                         (("--tile-fraction", "2", "--arch", "seed"), "only radiance models"),
+                         (("--tile-fraction", "3"), "multiples of 4")):
+        done = run_cli("train", "--data", str(dataset), "--out", str(tmp_path / "bad"), *bad)
+        assert done.returncode != 0 and message in done.stderr and len(done.stderr.strip().splitlines()) == 1
+        assert not (tmp_path / "bad").exists()

@@ -63,6 +63,8 @@ def _train(request: TrainRequest, report, stop_requested, epoch_hook, trainer_lo
     keras.utils.set_random_seed(recipe.seed)
     # Built before anything is written: an unknown architecture or a missing view table writes nothing.
     model, features = (None, None) if request.resume else _new_model(recipe.arch, request.data, index, resolution)
+    if model is not None:
+        _check_tiles(model, recipe, resolution)
     run_config, state = _prepare_run(request, recipe, index, resolution, features, trainer_lock)
     train_rows, val_rows = _split(run_config, index)
     if request.resume:
@@ -144,12 +146,23 @@ def _start(model, recipe: TrainingRecipe, vectors: np.ndarray, images: np.ndarra
     model.compile(optimizer=keras.optimizers.Adam(recipe.learning_rate), loss="mse")
 
 
+def _check_tiles(model, recipe: TrainingRecipe, resolution: int) -> None:
+    """UserError, before anything is written, when the recipe asks for tiles this model cannot train on."""
+    from .crop_steps import crop_side
+
+    if recipe.tile_fraction > 1 and crop_side(model, resolution, recipe.tile_fraction) is None:
+        raise UserError(f"--tile-fraction {recipe.tile_fraction}: only radiance models that draw the ball from the "
+                        f"scene's geometry train on tiles, and the tiles must split {resolution}² into a grid of "
+                        "multiples of 4 pixels; use 1 (whole images)")
+
+
 def _use_tiles(model, recipe: TrainingRecipe, resolution: int) -> None:
-    """Train on one tile per image when the recipe asks for it and the model can (crop_steps.py);
-    otherwise on whole images."""
+    """Train on one tile per image when the recipe asks for it (crop_steps.py; _check_tiles made sure
+    the model can); otherwise on whole images."""
     from .crop_steps import crop_side, use_crop_steps
 
-    if recipe.tile_fraction > 1 and crop_side(model, resolution, recipe.tile_fraction):
+    if recipe.tile_fraction > 1:
+        _check_tiles(model, recipe, resolution)
         use_crop_steps(model, resolution, crop_side(model, resolution, recipe.tile_fraction), recipe.seed)
 
 
