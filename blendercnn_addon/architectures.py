@@ -32,7 +32,8 @@ class Architecture:
     (view_transform_lut.npy), so datasets without one cannot train it.
     uses_geometry: it also uses scene_geometry.npz where the dataset has it.
     builder: the models.py function that builds it.
-    needs_ball_room: it models the ball room's five parameters (r, g, b, x, y) and no others.
+    needs_ball_room: it models the ball room's five parameters (r, g, b, x, y), and no others but
+    the ball's own height and size (vector.VectorLayout.ball_extras).
     takes_ranges: it is built with the ranges the dataset's vectors were drawn from (it scales them).
     """
 
@@ -109,14 +110,15 @@ def recipe(name: str, resolution: int) -> dict:
 
 
 def choose_architecture(requested: str, has_view_table: bool, ball_room: bool = True) -> str:
-    """``requested``, or for AUTO: GENERAL for a layout of the user's parameters (not ``ball_room``),
-    else PREFERRED when the dataset has its view table (every dataset this add-on made has), else
-    seed (the seed project's own datasets, older ones). UserError when ``requested`` models the
-    ball room and the layout is another."""
+    """``requested``, or for AUTO: GENERAL for a layout of the user's parameters (not ``ball_room``:
+    the ball room's five, perhaps with the ball's height and size), else PREFERRED when the dataset
+    has its view table (every dataset this add-on made has), else seed (the seed project's own
+    datasets, older ones). UserError when ``requested`` models the ball room and the layout is another."""
     if requested != AUTO:
         if not ball_room and ARCHITECTURES.get(requested, SEED).needs_ball_room:
             raise UserError(f"the {requested} architecture models the ball room's five parameters (r, g, b, x, "
-                            f"y); this dataset's are others: use {GENERAL} (or seed, the baseline)")
+                            f"y; also the ball's height and size); this dataset's are others: use {GENERAL} "
+                            "(or seed, the baseline)")
         return requested
     if not ball_room:
         return GENERAL

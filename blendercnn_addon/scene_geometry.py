@@ -10,11 +10,12 @@ dataset folder, ball out of the way): per pixel, row 0 at the top, all float32 i
     normal         (R, R, 3)  that surface's unit normal, turned towards the camera (−direction: none)
 
 and the ball: ``ball_height`` (its world z, which datasets keep), ``ball_radius`` (half its
-largest world dimension) and ``ball_round`` (whether its dimensions agree within
+largest world dimension), ``ball_scale`` (its x scale then: a dataset that varies the ball's size
+scales the radius by size / ball_scale) and ``ball_round`` (whether its dimensions agree within
 ROUND_TOLERANCE, so that its image is a disc); and the camera's pixel filter as Cycles applies
 it: ``pixel_filter`` ("BLACKMAN_HARRIS", "GAUSSIAN" or "BOX") and ``filter_width`` (pixels).
-Files baked before the last four existed read as Blender's defaults (a round ball, a 1.5-pixel
-Blackman-Harris filter). With these a model can compute, for any (x, y), how each pixel's
+Files baked before the last five existed read as Blender's defaults (a round ball of scale 1, a
+1.5-pixel Blackman-Harris filter). With these a model can compute, for any (x, y), how each pixel's
 surface is lit by the ball and where the ball and its mirror image are, and so draw places it
 never saw (ml/scene_light.SceneLight).
 """
@@ -44,6 +45,7 @@ class SceneGeometry(NamedTuple):
     ball_round: bool = True
     pixel_filter: str = "BLACKMAN_HARRIS"
     filter_width: float = 1.5
+    ball_scale: float = 1.0
 
     @property
     def resolution(self) -> int:
@@ -59,7 +61,8 @@ class SceneGeometry(NamedTuple):
         np.savez(buffer, ray_origin=self.ray_origin, ray_direction=self.ray_direction, position=self.position,
                  normal=self.normal, ball_height=np.float32(self.ball_height),
                  ball_radius=np.float32(self.ball_radius), ball_round=np.bool_(self.ball_round),
-                 pixel_filter=np.str_(self.pixel_filter), filter_width=np.float32(self.filter_width))
+                 pixel_filter=np.str_(self.pixel_filter), filter_width=np.float32(self.filter_width),
+                 ball_scale=np.float32(self.ball_scale))
         return buffer.getvalue()
 
 
@@ -74,7 +77,8 @@ def load(folder: str) -> SceneGeometry | None:
         return None
     with np.load(os.path.join(folder, GEOMETRY_FILE)) as data:
         recorded = {name: kind(data[name]) for name, kind in (("ball_round", bool), ("pixel_filter", str),
-                                                              ("filter_width", float)) if name in data}
+                                                              ("filter_width", float), ("ball_scale", float))
+                    if name in data}
         return SceneGeometry(*(data[name].astype(np.float32) for name in
                                ("ray_origin", "ray_direction", "position", "normal")),
                              float(data["ball_height"]), float(data["ball_radius"]), **recorded)

@@ -187,6 +187,26 @@ class VectorLayout:
         """Whether this is the ball room's five (r, g, b of the target's emission, x, y of its location)."""
         return self.fields == FIELDS
 
+    def ball_extras(self, target: str | None) -> "BallExtras | None":
+        """Where this layout goes beyond the ball room's five with the ball's own height and size, or
+        None when it is not the ball room's: the five first, then at most the target object's z
+        (``objects["<target>"].location[2]``) and its size (``objects["<target>"].scale[0]``, which
+        Set Up Scene's Ball Room + Height and Size copies to y and z by drivers so the ball stays
+        round), each at most once. ``target``: the object the dataset's x, y move (its card's)."""
+        if self.fields[:len(FIELDS)] != FIELDS:
+            return None
+        found: dict[str, int] = {}
+        for offset, spec in enumerate(self.fields[len(FIELDS):], start=len(FIELDS)):
+            role = _ball_role(spec, target)
+            if role is None or role in found:
+                return None
+            found[role] = offset
+        return BallExtras(found.get("height"), found.get("size"))
+
+    def models_ball_room(self, target: str | None) -> bool:
+        """Whether a model of the ball room (radiance) can take this layout: see ball_extras."""
+        return self.ball_extras(target) is not None
+
     @property
     def default_ranges(self) -> dict[str, tuple[float, float]]:
         return {f.name: f.default_range for f in self.ranged}
@@ -271,6 +291,30 @@ class VectorLayout:
         if not lines and self.names != other.names:
             lines.append(f"the order: {','.join(self.names)} {mine}, {','.join(other.names)} {theirs}")
         return lines
+
+
+@dataclass(frozen=True)
+class BallExtras:
+    """The ball room's layout beyond its five (VectorLayout.ball_extras): the vector index of the
+    ball's height (its world z, metres) and of its size (its scale, 1: as modelled), None for each
+    one the dataset does not vary."""
+
+    height: int | None = None
+    size: int | None = None
+
+    @property
+    def any(self) -> bool:
+        return self.height is not None or self.size is not None
+
+
+def _ball_role(spec: VectorField, target: str | None) -> str | None:
+    """"height" or "size" when ``spec`` is the target object's z or its x scale, else None."""
+    if spec.kind == LOCATION and not spec.data_path and spec.index == 2:
+        return "height"
+    if spec.kind != PROPERTY or not target:
+        return None
+    roles = {(f'objects["{target}"].location', 2): "height", (f'objects["{target}"].scale', 0): "size"}
+    return roles.get((spec.data_path, spec.index))
 
 
 def _field_text(spec: VectorField | None) -> str:

@@ -103,16 +103,33 @@ def test_a_parameter_that_cannot_be_set_is_refused_before_anything_is_written(se
 
 @pytest.fixture(scope="module")
 def six_run(six, tmp_path_factory):
+    """radiance (auto: the ball room's five and the ball's own height) on the six, one epoch."""
     run = tmp_path_factory.mktemp("params") / "run"
     done = run_cli("train", "--data", str(six), "--out", str(run), "--epochs", "1")
     assert done.returncode == 0, done.stderr
     return run
 
 
-def test_a_model_of_six_numbers_trains_with_the_general_architecture_and_predicts_by_column(six, six_run, tmp_path):
+@pytest.fixture(scope="module")
+def six_field_run(six, tmp_path_factory):
+    """The general architecture on the same six, one epoch."""
+    run = tmp_path_factory.mktemp("params") / "field"
+    done = run_cli("train", "--data", str(six), "--out", str(run), "--epochs", "1", "--arch", "field")
+    assert done.returncode == 0, done.stderr
+    return run
+
+
+def _core_row(image):
+    """The mean row of the picture's ball-bright core (pixels within 95 % of its brightest)."""
+    brightness = image.sum(axis=-1)
+    return float(np.argwhere(brightness >= 0.95 * brightness.max())[:, 0].mean())
+
+
+def test_a_model_of_the_ball_room_and_the_balls_height_is_radiance_and_predicts_by_column(six, six_run, tmp_path):
+    """The ball's z joins the five: radiance, whose ball follows the height from the scene's geometry."""
     run = six_run
     config = json.loads((run / "config.json").read_text())
-    assert config["arch"] == "field" and config["vector_fields"][5] == "ball_location_z"
+    assert config["arch"] == "radiance" and config["vector_fields"][5] == "ball_location_z"
     assert config["vector_min"][5] == 0.3 and config["vector_max"][5] == 0.8
     vectors = tmp_path / "v.csv"
     vectors.write_text("ball_location_z,name,y,x,b,g,r\n0.5,up,0,0,0,0,1\n0.79,higher,0,0,0,0,1\n")
@@ -124,8 +141,59 @@ def test_a_model_of_six_numbers_trains_with_the_general_architecture_and_predict
     done = run_cli("invert", "--model", str(run), "--image", str(tmp_path / "out" / "up.png"))
     assert done.returncode == 0, done.stderr  # the model's own picture: found again over all six
     estimate = dict(line.split(": ") for line in done.stdout.splitlines())
-    assert float(estimate["fit_psnr_db"]) > 35 and 0.3 <= float(estimate["ball_location_z"]) <= 0.8
-    done = run_cli("train", "--data", str(six), "--out", str(tmp_path / "r2"), "--epochs", "1", "--arch", "radiance")
+    # one epoch at 32²: the room's light barely learnt, the ball's height and depth trade off along the
+    # camera's ray (benchmarks/parameters.py measures the inversion of trained models)
+    assert float(estimate["fit_psnr_db"]) > 30 and 0.3 <= float(estimate["ball_location_z"]) <= 0.8
+    # drawn from geometry, not learnt in one epoch: the higher ball's core is higher in the picture
+    assert _core_row(load(tmp_path / "out" / "higher.png")) < _core_row(load(tmp_path / "out" / "up.png")) - 1
+
+
+PLACEMENT_CHECK = """
+import json, sys
+import numpy as np
+from blendercnn_addon import scene_geometry
+from blendercnn_addon.ml.ball_disc import BallCoverage, BallPlacement
+from blendercnn_addon.ml.scene_light import SceneLight, pixel_angle
+g = scene_geometry.load(sys.argv[1])
+coverage = BallCoverage.from_geometry(g)
+light = SceneLight(g.resolution, g.ball_height, g.ball_radius, pixel_angle(g), geometry=g.stacked())
+place = BallPlacement(g.ball_height, g.ball_radius, height_index=5, size_index=6, ball_scale=g.ball_scale)
+h, s = g.ball_height, g.ball_scale
+vectors = np.array([[1, 1, 1, 0.2, -0.1, h, s], [1, 1, 1, 0.2, -0.1, h, 2 * s], [1, 1, 1, 0.2, -0.1, h + 0.3, s]],
+                   np.float32)
+placed = place(vectors)
+areas = np.asarray(coverage(placed)).sum(axis=(1, 2, 3))
+rows = np.arange(g.resolution, dtype=np.float64)[None, :, None, None]
+centre_rows = (np.asarray(coverage(placed)) * rows).sum(axis=(1, 2, 3)) / areas
+lit, lit_as_before = np.asarray(light(placed)), np.asarray(light(vectors[:, 3:5]))
+print(json.dumps({
+    "same_ball_as_before": float(np.abs(np.asarray(coverage(placed[:1])) - np.asarray(coverage(vectors[:1, 3:5]))).max()),
+    "same_light_as_before": float(np.abs(lit[0] - lit_as_before[0]).max()),
+    "double_size_area_ratio": float(areas[1] / areas[0]),
+    "higher_rows_up": float(centre_rows[0] - centre_rows[2]),
+    "double_size_direct_light_gain": float(np.median(lit[1, ..., 0] - lit[0, ..., 0]) / 0.3)}))
+"""
+
+
+def test_the_placed_ball_is_the_ball_as_before_at_its_baked_height_and_size_and_scales_with_size(six):
+    """ball_disc.BallPlacement: at the baked height and scale the ball's pixels and light are exactly as
+    the five's model draws them; twice the size covers four times the pixels and lights the room four
+    times as much (its emitting area); higher, its image is higher."""
+    from test_radiance import in_tensorflow_process
+
+    result = in_tensorflow_process(PLACEMENT_CHECK, str(six))
+    assert result["same_ball_as_before"] < 1e-6 and result["same_light_as_before"] < 1e-5, result
+    assert 3.6 < result["double_size_area_ratio"] < 4.4, result
+    assert result["higher_rows_up"] > 1.0, result
+    assert abs(result["double_size_direct_light_gain"] - np.log(4.0)) < 0.2, result
+
+
+def test_radiance_is_refused_for_parameters_beyond_the_balls_own(tmp_path):
+    turn = ("--param", "default", "--param", 'objects["Ball"].rotation_euler[2]=0:1')
+    done = run_cli("generate", "--out", str(tmp_path / "ds"), "--count", "2", *turn, *TINY)
+    assert done.returncode == 0, done.stderr
+    done = run_cli("train", "--data", str(tmp_path / "ds"), "--out", str(tmp_path / "r2"), "--epochs", "1",
+                   "--arch", "radiance")
     assert done.returncode != 0 and "models the ball room's five parameters" in done.stderr
     assert not os.path.exists(tmp_path / "r2")
 
@@ -144,12 +212,12 @@ print(json.dumps({"mixture_error": float(np.abs(linear[2] - (0.25 * linear[0] + 
 """
 
 
-def test_the_general_architecture_applies_a_colour_of_light_exactly(six_run):
+def test_the_general_architecture_applies_a_colour_of_light_exactly(six_field_run):
     """The ball's emission colour among the six: field draws linear light per colour and applies the
     dataset's view transform, so its light is exactly linear in the colour (docs/FACTS.md)."""
     from test_radiance import in_tensorflow_process
 
-    result = in_tensorflow_process(LIGHT_CHECK, str(six_run))
+    result = in_tensorflow_process(LIGHT_CHECK, str(six_field_run))
     assert {"conditioning", "view_transform"} <= set(result["layers"])
     assert result["light_scale"] > 0 and result["mixture_error"] < 1e-5 * max(1.0, result["light_scale"]), result
 
@@ -217,9 +285,9 @@ def _panel_log(name):
 
 @pytest.mark.compat
 def test_render_animation_of_a_keyframed_picked_parameter(six_scene, six_run, tmp_path):
-    """The ball's height keyframed (frames 1 → 3): the engine reads it at each frame. (field draws the
-    ball's colour in linear light: Blender applies the scene's view transform, the one the dataset was
-    rendered with, where the model applied its baked table: 40 dB, as radiance's.)"""
+    """The ball's height keyframed (frames 1 → 3): the engine reads it at each frame. (radiance draws
+    linear light: Blender applies the scene's view transform, the one the dataset was rendered with,
+    where the model applied its baked table: 40 dB.)"""
     six_scene.render.engine = "BLENDERCNN"
     ball = six_scene.objects["Ball"]
     six_scene.frame_start, six_scene.frame_end = 1, 3
@@ -248,10 +316,13 @@ def test_render_animation_of_a_keyframed_picked_parameter(six_scene, six_run, tm
 def test_the_train_panel_trains_the_general_architecture_on_other_parameters(seed_scene, six, tmp_path):
     sessions, props = addon_module("blender.training_session"), seed_scene.blendercnn
     assert props.architecture == "radiance"  # the panel's default
-    assert sessions.architecture_for(props, str(six), follow=False) == "field"
+    assert sessions.architecture_for(props, str(six), follow=False) == "radiance"  # the ball's own height
+    props.fill_parameters(("default", 'objects["Ball"].rotation_euler[2]=0:1'))
+    assert sessions.architecture_for(props, str(tmp_path / "being-made"), follow=True) == "field"
+    props.fill_parameters(())
     props.architecture = "seed"
     assert sessions.architecture_for(props, str(six), follow=False) == "seed"  # a choice that fits is kept
     props.architecture = "radiance"
     assert sessions.architecture_for(props, str(tmp_path / "being-made"), follow=True) == "radiance"  # the five
     props.fill_parameters(SIX[1::2])
-    assert sessions.architecture_for(props, str(tmp_path / "being-made"), follow=True) == "field"
+    assert sessions.architecture_for(props, str(tmp_path / "being-made"), follow=True) == "radiance"  # + z

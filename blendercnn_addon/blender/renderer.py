@@ -393,7 +393,8 @@ def bake_scene_geometry(scene: bpy.types.Scene, target: Target) -> SceneGeometry
 
     One ray per pixel centre at the scene's render resolution (square: R x R), cast by Blender
     (scene.ray_cast) into the evaluated scene; see scene_geometry for the arrays. The object is
-    put back where it was; ball_height is its z, ball_radius half its largest world dimension;
+    put back where it was; ball_height is its z, ball_radius half its largest world dimension,
+    ball_scale its x scale;
     the pixel filter is Cycles' (scene.cycles.pixel_filter_type, filter_width).
     """
     camera = scene.camera
@@ -414,7 +415,8 @@ def bake_scene_geometry(scene: bpy.types.Scene, target: Target) -> SceneGeometry
     dimensions = sorted(obj.dimensions)
     return SceneGeometry(*rays, position, normal, float(saved.z), dimensions[-1] / 2.0,
                          ball_round=dimensions[-1] <= ROUND_TOLERANCE * dimensions[0],
-                         pixel_filter=scene.cycles.pixel_filter_type, filter_width=float(scene.cycles.filter_width))
+                         pixel_filter=scene.cycles.pixel_filter_type, filter_width=float(scene.cycles.filter_width),
+                         ball_scale=float(obj.scale[0]))
 
 
 def _camera_rays(scene, camera, resolution: int) -> tuple[np.ndarray, np.ndarray]:

@@ -157,7 +157,7 @@ def _number(value) -> float:
 
 
 def architecture_for(props, data: str, follow: bool) -> str:
-    """The Train panel's architecture, unless it models the ball room's five parameters and the
+    """The Train panel's architecture, unless it models the ball room (its five, the ball's height and size) and the
     dataset's are others: then the general one (architectures.GENERAL). The layout is the dataset
     card's, or for a dataset Generate is writing now (``follow``) the Parameters list's."""
     chosen = ARCHITECTURES[props.architecture]
@@ -166,9 +166,10 @@ def architecture_for(props, data: str, follow: bool) -> str:
     try:
         card = None if follow else DatasetFolder(data).read_card()
         layout = card.identity.layout if card is not None else (props.layout() if follow else None)
+        target = card.identity.object if card is not None else props.target_names().object_name
     except UserError:
         return chosen.name  # an unreadable card: train says so
-    return GENERAL if layout is not None and not layout.is_default else chosen.name
+    return GENERAL if layout is not None and not layout.models_ball_room(target) else chosen.name
 
 
 def _train_argv(python: str, props, data: str, run_dir: str, resume: bool, follow: bool = False,

@@ -29,6 +29,7 @@ import numpy as np
 from keras import layers, ops
 
 from ..scene_geometry import SceneGeometry
+from ..vector import POSITION
 
 # Blackman-Harris window: a0 - a1 cos(2πt) + a2 cos(4πt) - a3 cos(6πt), t in [0, 1]
 BLACKMAN_HARRIS = (0.35875, 0.48829, 0.14128, 0.01168)
@@ -80,10 +81,52 @@ def edge_coverage(outside, pixel_filter: str, filter_width: float):
     return integral / (2.0 * math.pi * a0)
 
 
+PLACED = 4  # columns of a placed ball (BallPlacement): x, y, z, radius
+
+
+def ball_centre_and_radius(position, ball_height: float, ball_radius: float):
+    """(centre (batch, 3) metres, radius: (batch, 1) metres or the float ``ball_radius``) of a ball at
+    ``position``: (batch, 2) x, y on the floor at ``ball_height``, or (batch, PLACED) from BallPlacement."""
+    if position.shape[-1] == PLACED:
+        return position[:, :3], position[:, 3:]
+    height = ops.ones_like(position[:, :1]) * ball_height
+    return ops.concatenate([position, height], axis=-1), ball_radius
+
+
+@keras.saving.register_keras_serializable(package="blendercnn")
+class BallPlacement(layers.Layer):
+    """vector (batch, N) → (batch, PLACED): the ball's x, y, z and radius, metres, for a ball room
+    whose vector also varies the ball's height and / or size (vector.BallExtras).
+
+    x, y are the vector's POSITION; z is field ``height_index``, or ``ball_height`` when it is None;
+    the radius is ``ball_radius`` × field ``size_index`` / ``ball_scale`` (the scale the radius was
+    measured at), or ``ball_radius`` when it is None."""
+
+    def __init__(self, ball_height: float, ball_radius: float, height_index: int | None = None,
+                 size_index: int | None = None, ball_scale: float = 1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.ball_height, self.ball_radius = float(ball_height), float(ball_radius)
+        self.height_index, self.size_index = height_index, size_index
+        self.ball_scale = float(ball_scale)
+
+    def call(self, vector):
+        ones = ops.ones_like(vector[:, :1])
+        height = vector[:, self.height_index:self.height_index + 1] if self.height_index is not None \
+            else ones * self.ball_height
+        size = vector[:, self.size_index:self.size_index + 1] if self.size_index is not None else ones * self.ball_scale
+        radius = size * (self.ball_radius / max(self.ball_scale, 1e-6))
+        return ops.concatenate([vector[:, POSITION.start:POSITION.stop], height, radius], axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "ball_height": self.ball_height, "ball_radius": self.ball_radius,
+                "height_index": self.height_index, "size_index": self.size_index, "ball_scale": self.ball_scale}
+
+
 @keras.saving.register_keras_serializable(package="blendercnn")
 class BallCoverage(layers.Layer):
     """position (batch, 2) metres → (batch, R, R, 1): the share of each pixel's filter that sees
-    the ball (radius ``ball_radius`` metres, centred at (x, y, ``ball_height``)), 0 .. 1.
+    the ball (radius ``ball_radius`` metres, centred at (x, y, ``ball_height``)), 0 .. 1; or
+    position (batch, PLACED) from BallPlacement: the ball's own centre and radius per image.
 
     Per pixel: t, the distance along its ray to the point nearest the centre; the ray's distance
     from the centre at t, minus the radius, divided by the pixels' spacing there, is how far
@@ -122,9 +165,9 @@ class BallCoverage(layers.Layer):
 
     def call(self, position):
         count = self.resolution * self.resolution
-        centre = self._centre(position)  # (batch, 3)
+        centre, radius = ball_centre_and_radius(position, self.ball_height, self.ball_radius)  # (batch, 3)
         products = ops.matmul(centre, self.projection)  # (batch, 2N): C·d, then C·o
-        coverage = self._coverage(centre, products[:, :count], products[:, count:], self.constants)
+        coverage = self._coverage(centre, radius, products[:, :count], products[:, count:], self.constants)
         return ops.reshape(coverage, (-1, self.resolution, self.resolution, 1))
 
     def tile(self, position, corners, side: int):
@@ -137,30 +180,26 @@ class BallCoverage(layers.Layer):
         pixels = ((corners[:, :1, None] + steps[None, :, None]) * self.resolution
                   + corners[:, 1:, None] + steps[None, None, :])  # (batch, side, side) flat pixel indices
         pixels = tf.reshape(pixels, (-1, side * side))
-        centre = self._centre(position)
+        centre, radius = ball_centre_and_radius(position, self.ball_height, self.ball_radius)
         directions = tf.gather(self.projection[:, :count], pixels, axis=1)  # (3, batch, K)
         origins = tf.gather(self.projection[:, count:], pixels, axis=1)
         along = tf.einsum("bc,cbk->bk", centre, directions)
         towards_origin = tf.einsum("bc,cbk->bk", centre, origins)
         constants = tf.transpose(tf.gather(self.constants, pixels, axis=1), (1, 0, 2))  # (batch, 4, K)
-        coverage = self._coverage(centre, along, towards_origin, [constants[:, row] for row in range(4)])
+        coverage = self._coverage(centre, radius, along, towards_origin, [constants[:, row] for row in range(4)])
         return ops.reshape(coverage, (-1, side, side, 1))
 
-    def _centre(self, position):
-        """(batch, 3): the ball's centre, metres."""
-        height = ops.ones_like(position[:, :1]) * self.ball_height
-        return ops.concatenate([position, height], axis=-1)
-
-    def _coverage(self, centre, centre_dot_direction, centre_dot_origin, constants):
-        """(batch, K) coverage of K pixels from C·d and C·o (batch, K) and the pixels' four ray constants."""
+    def _coverage(self, centre, radius, centre_dot_direction, centre_dot_origin, constants):
+        """(batch, K) coverage of K pixels from C·d and C·o (batch, K) and the pixels' four ray constants;
+        ``radius``: metres, a float or (batch, 1)."""
         along = centre_dot_direction - constants[0]  # distance along the ray to the point nearest C
         miss2 = (ops.sum(centre * centre, axis=-1, keepdims=True) - 2.0 * centre_dot_origin + constants[1]
                  - along * along)  # |C - o|² - along²: the ray's squared distance from C
         spacing = constants[2] + constants[3] * along  # metres between neighbouring rays there
-        outside = (ops.sqrt(ops.maximum(miss2, 0.0)) - self.ball_radius) / spacing  # pixels outside the disc
+        outside = (ops.sqrt(ops.maximum(miss2, 0.0)) - radius) / spacing  # pixels outside the disc
         # edge_coverage assumes a straight edge; a disc curves away from it, which would add σ²·π
         # pixels to its area: moving the edge in by σ² / 2r keeps the area exact (σ² in px², r in px)
-        outside = outside + spacing * (self._variance_px2 / (2.0 * self.ball_radius))
+        outside = outside + spacing * (self._variance_px2 / (2.0 * radius))
         narrowing = ops.exp(-self.render_rim[1])
         scale = self.exact + (1.0 - self.exact) * narrowing  # exact: 1, 0; as rendered: the learned rim
         offset = (self.exact - 1.0) * self.render_rim[0] * narrowing

@@ -25,7 +25,7 @@ BALL_FIT_MIN_EXPLAINED = 0.9  # share of the centres' variance the map must expl
 
 
 class BallFit(NamedTuple):
-    """coefficients (3, 2): rows x, y, 1 → columns u, v; residual: rms error in uv units;
+    """coefficients (k + 1, 2): rows x, y [, z], 1 → columns u, v; residual: rms error in uv units;
     explained: share of the found centres' variance the map accounts for (1: all of it)."""
 
     coefficients: np.ndarray
@@ -49,10 +49,12 @@ def core_centres(images: np.ndarray, grid: np.ndarray) -> np.ndarray:
     return np.einsum("nhw,hwc->nc", core, grid) / core.sum(axis=(1, 2))[:, None]
 
 
-def fit_ball_projection(vectors: np.ndarray, images: np.ndarray) -> BallFit:
+def fit_ball_projection(vectors: np.ndarray, images: np.ndarray, where: np.ndarray | None = None) -> BallFit:
     """Affine map from the ball's position to where its image is, fitted by least squares.
 
-    vectors (N, VECTOR_SIZE) (vector.py; x, y in metres); images (N, H, W, 3), uint8 or float. The ball's image in
+    vectors (N, VECTOR_SIZE) (vector.py; x, y in metres); images (N, H, W, 3), uint8 or float;
+    ``where`` (N, k): the ball's coordinates to map (metres; None: the vectors' x, y; k rows of
+    coefficients, then the constant's). The ball's image in
     each picture is the centroid of the pixels at least BALL_CORE_FRACTION as bright as its
     brightest (the emitter's saturated core); u, v are BallChannels' [-1, 1] image coordinates.
     """
@@ -60,7 +62,8 @@ def fit_ball_projection(vectors: np.ndarray, images: np.ndarray) -> BallFit:
     grid = pixel_grid(height, width)  # (H, W, 2)
     centre = np.concatenate([core_centres(images[start:start + CHUNK], grid)
                              for start in range(0, count, CHUNK)])  # (N, 2) u, v
-    design = np.column_stack([vectors[:, POSITION], np.ones(count)])  # (N, 3): x, y, 1
+    where = vectors[:, POSITION] if where is None else where
+    design = np.column_stack([where, np.ones(count)])  # (N, k + 1): x, y [, z], 1
     coefficients, *_ = np.linalg.lstsq(design, centre, rcond=None)
     error = float(np.mean((design @ coefficients - centre) ** 2))
     spread = float(np.mean(centre.var(axis=0)))

@@ -46,7 +46,7 @@ def crop_side(model, resolution: int, fraction: int) -> int | None:
 
 
 class CropForward:
-    """The radiance model's output for one tile per image: ``__call__(vectors (B, 5), corners (B, 2)
+    """The radiance model's output for one tile per image: ``__call__(vectors (B, N), corners (B, 2)
     int32, full-resolution (row, column) of each tile's top-left pixel, multiples of 4)`` →
     (B, C, C, 3) display RGB, the same numbers as ``model(vectors)[:, r:r+C, c:c+C]``."""
 
@@ -56,8 +56,9 @@ class CropForward:
         self.model, self.resolution, self.side = model, resolution, side
         layer = model.get_layer
         self.layers = {name: layer(name) for name in LAYERS}
-        self.lower = keras.Model(model.input, [layer(name).output for name in
-                                               ("conv1", "coords2_light", "ball_uv", "colour", "position")])
+        self.lower = keras.Model(model.input, [*(layer(name).output for name in ("conv1", "coords2_light", "ball_uv",
+                                                                               "colour")),
+                                               layer("ball_coverage").input])  # x, y or the placed ball
         half = resolution // 2
         grid = pixel_grid(half, half)
         # the half-resolution grid and an in-image mask, padded by 2 with zeros (conv2's zero padding)

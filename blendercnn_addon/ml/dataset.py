@@ -19,7 +19,7 @@ from ..dataset_card import DatasetCard
 from ..dataset_format import METADATA_NAME, DatasetFolder, read_metadata, sample_name, write_atomically
 from ..errors import UserError
 from ..run_config import RunConfig
-from ..vector import DEFAULT_LAYOUT, VectorLayout
+from ..vector import DEFAULT_LAYOUT, BallExtras, VectorLayout
 
 
 @dataclass
@@ -41,6 +41,12 @@ class DatasetIndex:
     def layout(self) -> VectorLayout:
         """The vector's fields (the card's; the default five for a seed-format folder)."""
         return self.card.identity.layout if self.card is not None else DEFAULT_LAYOUT
+
+    @property
+    def ball_extras(self) -> BallExtras | None:
+        """Where the vector goes beyond the ball room's five with the ball's height and size
+        (VectorLayout.ball_extras, the ball being the card's object); None: not the ball room's."""
+        return self.layout.ball_extras(self.card.identity.object if self.card is not None else None)
 
     def image_path(self, row: int) -> str:
         return os.path.join(self.folder, sample_name(int(self.indices[row])) + ".png")

@@ -34,13 +34,13 @@ from keras import layers, ops
 
 from ..errors import UserError
 from .. import view_lut
-from .ball_disc import BallCoverage
+from .ball_disc import BallCoverage, BallPlacement
 from .ball_geometry import fit_ball_projection, pixel_grid
 from ..architectures import architecture
 from .scene_light import SceneLight, downsampled, pixel_angle
 from ..run_config import ModelFeatures
 from ..scene_geometry import SceneGeometry
-from ..vector import COLOUR, DEFAULT_LAYOUT, POSITION, VECTOR_SIZE
+from ..vector import COLOUR, DEFAULT_LAYOUT, POSITION, VECTOR_SIZE, BallExtras
 from . import field_model
 
 SEED_BASE_CHANNELS = 128
@@ -221,9 +221,12 @@ class ViewTransformLUT(_FusedCall, layers.Layer):
         i0 = ops.clip(ops.cast(i0, "int32"), 0, self.size - 2)
         size = self.size
         base = (i0[..., 0] * size + i0[..., 1]) * size + i0[..., 2]  # flat index of the cell's low corner
+        # The table is fixed: without stop_gradient the backward pass still scatters every pixel's
+        # gradient into it (8 scatters of the whole image), a quarter of the layer's training time.
+        table = ops.stop_gradient(self.table)
         # Eight corner gathers, then seven lerps (b, then g, then r): about half the work, forward
         # and backward, of weighting each corner by its own product of three fractions.
-        corner = {(r, g, b): ops.take(self.table, base + (r * size * size + g * size + b), axis=0)
+        corner = {(r, g, b): ops.take(table, base + (r * size * size + g * size + b), axis=0)
                   for r in (0, 1) for g in (0, 1) for b in (0, 1)}  # each (..., 3) display RGB
         along_b = {(r, g): _lerp(corner[r, g, 0], corner[r, g, 1], f[..., 2:3]) for r in (0, 1) for g in (0, 1)}
         along_g = {r: _lerp(along_b[r, 0], along_b[r, 1], f[..., 1:2]) for r in (0, 1)}
@@ -271,7 +274,8 @@ LIGHT_FRACTION = 4  # SceneLight's channels are computed at R/4
 
 
 def build_radiance(resolution: int, view_table=None, ceiling: float | None = None,
-                   background_ceiling: float | None = None, geometry: SceneGeometry | None = None) -> keras.Model:
+                   background_ceiling: float | None = None, geometry: SceneGeometry | None = None,
+                   ball_extras: BallExtras | None = None) -> keras.Model:
     """Linear-light decoder: position → A(x, y), B(x, y); colour applied exactly; baked view transform.
 
     vector (VECTOR_SIZE) → colour (3), position (2). position → ball_uv (2): where the ball's image is,
@@ -293,6 +297,10 @@ def build_radiance(resolution: int, view_table=None, ceiling: float | None = Non
     Convolutions see positions only relative to the ball and the room, so what they learn in
     one place holds in another; 1×1 convolutions cost a ninth of 3×3 ones where pixels are
     most numerous (≤ 10 ms per 256² image on two CPU cores).
+    ``ball_extras`` (vector.BallExtras): the vector also varies the ball's height and / or size;
+    then the ball's centre and radius (ball_disc.BallPlacement) take the position's place: the
+    light paths, the drawn ball and the ball's image place follow them. None or none varied: the
+    ball room's five, the same model as before extras existed.
     """
     _check_resolution("radiance", resolution)  # divisible by RADIANCE_START_FRACTION
     if view_table is None:
@@ -300,12 +308,17 @@ def build_radiance(resolution: int, view_table=None, ceiling: float | None = Non
                         f"({view_lut.LUT_FILE}); run generate on the dataset folder again to add it")
     if geometry is not None and geometry.resolution != resolution:
         raise UserError(f"the scene geometry is {geometry.resolution}² but the model is {resolution}²")
-    vector = keras.Input(shape=(VECTOR_SIZE,), name="vector")
+    extra = [i for i in (ball_extras.height, ball_extras.size) if i is not None] if ball_extras else []
+    vector = keras.Input(shape=(max([VECTOR_SIZE - 1, *extra]) + 1,), name="vector")  # the five [+ extras]
     colour = SliceVector(COLOUR.start, COLOUR.stop, name="colour")(vector)  # (3,) linear emission RGB
     position = SliceVector(POSITION.start, POSITION.stop, name="position")(vector)  # (2,) metres
+    centre = position  # what places the ball's image: x, y [, z]
+    if ball_extras is not None and ball_extras.any:
+        position = _ball_placement(vector, geometry, ball_extras)  # (4,) x, y, z, radius in metres
+        centre = SliceVector(0, 3, name="ball_centre")(position)
     with_light = _light_paths(position, geometry, resolution)  # block's input → + light paths at its size
-    hidden = layers.Dense(64, activation="tanh", name="ball_hidden")(position)
-    ball_uv = layers.Add(name="ball_uv")([layers.Dense(2, name="ball_linear")(position),
+    hidden = layers.Dense(64, activation="tanh", name="ball_hidden")(centre)
+    ball_uv = layers.Add(name="ball_uv")([layers.Dense(2, name="ball_linear")(centre),
                                           layers.Dense(2, name="ball_bend")(hidden)])  # (2,) image coordinates
     side = resolution // RADIANCE_START_FRACTION
     x = with_light(BallChannels(side=side, name="coords0")([ball_uv, position]), "coords0")  # (R/8, R/8, 5 [+ 5])
@@ -322,6 +335,15 @@ def build_radiance(resolution: int, view_table=None, ceiling: float | None = Non
     linear = ColouredLight(ceiling, background_ceiling, name=LINEAR_LAYER)([colour, light, *drawn])  # (R, R, 3), HDR
     image = ViewTransformLUT(table=view_table, name="view_transform")(linear)  # (R, R, 3) in [0, 1]
     return keras.Model(vector, image, name="radiance")
+
+
+def _ball_placement(vector, geometry: SceneGeometry | None, extras: BallExtras):
+    """(batch, 4) the ball's x, y, z and radius (ball_disc.BallPlacement); without the dataset's
+    geometry the height and scale stand for themselves (z 0 and radius 1 when not varied)."""
+    if geometry is None:
+        return BallPlacement(0.0, 1.0, extras.height, extras.size, name="ball_placement")(vector)
+    return BallPlacement(geometry.ball_height, geometry.ball_radius, extras.height, extras.size,
+                         geometry.ball_scale, name="ball_placement")(vector)
 
 
 def _per_pixel_light(x, ball_uv, position, resolution: int, at_full_resolution: bool):
@@ -396,10 +418,13 @@ def start_from_data(model: keras.Model, vectors: np.ndarray, images: np.ndarray)
     names = {layer.name for layer in model.layers}
     if not {"ball_linear", "ball_bend"} <= names or len(vectors) < 3:
         return None
-    fit = fit_ball_projection(vectors, images)
+    where = None  # the ball's x, y, or with a placement its x, y, z
+    if "ball_placement" in names:
+        where = np.asarray(model.get_layer("ball_placement")(vectors.astype(np.float32)))[:, :3]
+    fit = fit_ball_projection(vectors, images, where)
     if not fit.usable:
         return None
-    model.get_layer("ball_linear").set_weights([fit.coefficients[:2], fit.coefficients[2]])
+    model.get_layer("ball_linear").set_weights([fit.coefficients[:-1], fit.coefficients[-1]])
     kernel, bias = model.get_layer("ball_bend").get_weights()
     model.get_layer("ball_bend").set_weights([np.zeros_like(kernel), np.zeros_like(bias)])
     return fit.residual
@@ -440,7 +465,8 @@ def build_field(resolution: int, low, high, view_table=None, light_colours: tupl
 
 def build_model(arch: str, resolution: int, view_table=None, ceiling: float | None = None,
                 background_ceiling: float | None = None, geometry: SceneGeometry | None = None,
-                bounds: tuple | None = None, light_colours: tuple[int, ...] = ()) -> keras.Model:
+                bounds: tuple | None = None, light_colours: tuple[int, ...] = (),
+                ball_extras: BallExtras | None = None) -> keras.Model:
     """The model named ``arch`` for square images of side ``resolution``.
 
     For architectures that predict linear light: ``view_table``, the dataset's baked view
@@ -450,11 +476,13 @@ def build_model(arch: str, resolution: int, view_table=None, ceiling: float | No
     the lowest and highest vector of the dataset's layout (VectorLayout.bounds; None: the
     default five over their default ranges): their count is the input's size. ``light_colours``:
     where each colour of light starts in the vector (VectorLayout.light_colours), which
-    architectures that take ranges apply exactly in linear light when there is a view table."""
+    architectures that take ranges apply exactly in linear light when there is a view table.
+    ``ball_extras``: where the ball room's layout also varies the ball's height and size
+    (VectorLayout.ball_extras), which architectures of the ball room model."""
     record = architecture(arch)  # UserError for an unknown name
     builder = globals()[record.builder]
     if record.needs_view_table:
-        return builder(resolution, view_table, ceiling, background_ceiling, geometry)
+        return builder(resolution, view_table, ceiling, background_ceiling, geometry, ball_extras)
     low, high = bounds if bounds is not None else DEFAULT_LAYOUT.bounds(DEFAULT_LAYOUT.default_ranges)
     if record.takes_ranges:
         _check_resolution(arch, resolution)

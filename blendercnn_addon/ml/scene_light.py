@@ -21,6 +21,7 @@ import numpy as np
 from keras import layers, ops
 
 from ..scene_geometry import SceneGeometry
+from .ball_disc import ball_centre_and_radius
 
 GEOMETRY_CHANNELS = 12  # ray origin, ray direction, surface position, surface normal: 3 each
 
@@ -52,7 +53,9 @@ def _angle(cosine):
 
 @keras.saving.register_keras_serializable(package="blendercnn")
 class SceneLight(layers.Layer):
-    """position (batch, 2) metres → (batch, R, R, 5) light-path channels, each about unit scale:
+    """position (batch, 2) metres → (batch, R, R, 5) light-path channels, each about unit scale
+    (or position (batch, 4) from ball_disc.BallPlacement: each image's own centre and radius ρ, its
+    direct light scaled by (ρ / ball_radius)², the emitting area):
 
     0  0.3·log(direct light): max(0, n·(C−p)/|C−p|) / |C−p|², in m⁻², + 1e-3
     1  0.3·log(1 − cos(mirror direction, C−p) + 1e-3): 0 where the mirror ray hits the centre
@@ -80,22 +83,27 @@ class SceneLight(layers.Layer):
     def call(self, position):
         g = self.geometry[None]  # (1, R, R, 12)
         origin, direction, surface, normal = g[..., 0:3], g[..., 3:6], g[..., 6:9], g[..., 9:12]
-        height = ops.ones_like(position[:, :1]) * self.ball_height
-        centre = ops.concatenate([position, height], axis=-1)[:, None, None, :]  # (batch, 1, 1, 3)
+        centre, radius = ball_centre_and_radius(position, self.ball_height, self.ball_radius)
+        centre = centre[:, None, None, :]  # (batch, 1, 1, 3)
+        power = None  # the ball's light relative to a ball of ball_radius (None: the same ball)
+        if not isinstance(radius, float):
+            power = ops.square(radius / self.ball_radius)[:, None, None, :]  # its emitting area's share
+            radius = radius[:, None, None, :]  # (batch, 1, 1, 1)
 
         to_ball = centre - surface  # (batch, R, R, 3) from each pixel's surface to the ball
         distance = ops.sqrt(ops.sum(to_ball * to_ball, axis=-1, keepdims=True))
         facing = ops.sum(normal * to_ball, axis=-1, keepdims=True) / distance
-        direct = ops.log(ops.relu(facing) / (distance * distance) + 1e-3)
+        lit = ops.relu(facing) if power is None else ops.relu(facing) * power
+        direct = ops.log(lit / (distance * distance) + 1e-3)
         mirror = direction - 2.0 * ops.sum(direction * normal, axis=-1, keepdims=True) * normal
         mirror_cos = ops.sum(mirror * to_ball, axis=-1, keepdims=True) / distance
         mirror_offset = ops.log(1.0 - mirror_cos + 1e-3)
-        mirror_disc = _angle(mirror_cos) - ops.arcsin(ops.minimum(self.ball_radius / distance, 0.999))
+        mirror_disc = _angle(mirror_cos) - ops.arcsin(ops.minimum(radius / distance, 0.999))
 
         seen = centre - origin  # (batch, R, R, 3) from each ray's start to the ball
         seen_distance = ops.sqrt(ops.sum(seen * seen, axis=-1, keepdims=True))
         view_cos = ops.sum(direction * seen, axis=-1, keepdims=True) / seen_distance
-        disc = (_angle(view_cos) - ops.arcsin(ops.minimum(self.ball_radius / seen_distance, 0.999))) / self.pixel_angle
+        disc = (_angle(view_cos) - ops.arcsin(ops.minimum(radius / seen_distance, 0.999))) / self.pixel_angle
         return ops.concatenate([0.3 * direct, 0.3 * mirror_offset, ops.log(distance),
                                 0.25 * ops.clip(disc, -8.0, 8.0), 3.0 * ops.clip(mirror_disc, -5.0 / 3.0, 5.0 / 3.0)],
                                axis=-1)

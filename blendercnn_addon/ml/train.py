@@ -54,7 +54,7 @@ def _train(request: TrainRequest, report, stop_requested, epoch_hook, trainer_lo
     images = growing.images if growing else cached_images(index)
     resolution = _resolution(index, images)
     recipe = _recipe_for(request, view_lut.present(request.data), resolution,  # generate bakes the table first
-                         index.layout.is_default)
+                         index.ball_extras is not None)
     import keras
 
     from .callbacks import (AveragedWeights, EpochHook, Reporting, SaveCheckpoints, TrainingProgress,
@@ -128,7 +128,7 @@ def _new_model(arch: str, data: str, index: DatasetIndex, resolution: int):
     geometry, ceiling = scene_geometry.load(data), emission_strength(index)
     bounds = index.layout.bounds(_trained_ranges(index))
     model = build_model(arch, resolution, view_lut.load(data), ceiling, world_radiance(index), geometry, bounds,
-                        index.layout.light_colours)
+                        index.layout.light_colours, index.ball_extras)
     return model, model_features(arch, geometry, ceiling)
 
 

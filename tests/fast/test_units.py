@@ -58,15 +58,15 @@ def test_a_geometry_file_keeps_the_pixel_filter_and_an_older_one_reads_as_blende
 
     rays = np.zeros((4, 4, 3), np.float32)
     baked = scene_geometry.SceneGeometry(rays, rays + 1, rays + 2, rays + 3, 0.5, 0.25, ball_round=False,
-                                         pixel_filter="GAUSSIAN", filter_width=2.0)
+                                         pixel_filter="GAUSSIAN", filter_width=2.0, ball_scale=1.25)
     (tmp_path / scene_geometry.GEOMETRY_FILE).write_bytes(baked.to_bytes())
     read = scene_geometry.load(str(tmp_path))
-    assert (read.ball_round, read.pixel_filter, read.filter_width) == (False, "GAUSSIAN", 2.0)
+    assert (read.ball_round, read.pixel_filter, read.filter_width, read.ball_scale) == (False, "GAUSSIAN", 2.0, 1.25)
     assert np.array_equal(read.normal, baked.normal) and read.ball_radius == 0.25
     np.savez(tmp_path / scene_geometry.GEOMETRY_FILE, ray_origin=rays, ray_direction=rays, position=rays,
              normal=rays, ball_height=np.float32(0.5), ball_radius=np.float32(0.25))  # as baked before
     older = scene_geometry.load(str(tmp_path))
-    assert (older.ball_round, older.pixel_filter, older.filter_width) == (True, "BLACKMAN_HARRIS", 1.5)
+    assert (older.ball_round, older.pixel_filter, older.filter_width, older.ball_scale) == (True, "BLACKMAN_HARRIS", 1.5, 1.0)
 
 
 def test_the_training_curve_plots_one_point_per_epoch_and_rings_the_best():

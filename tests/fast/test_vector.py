@@ -109,3 +109,29 @@ def test_evaluation_colour_schemes_and_the_held_out_quadrant():
     assert held_out == [sample_vector(5, i, VectorSpec(exclude_quadrant=True)) for i in range(2000)]
     with pytest.raises(Exception, match="inside the excluded quadrant"):
         VectorSpec({"x": (0.0, 1.0), "y": (0.2, 1.0)}, exclude_quadrant=True).validate()
+
+
+def test_the_ball_rooms_layout_with_the_balls_own_height_and_size_is_still_the_ball_rooms():
+    """radiance takes the five followed by the target's z and x scale (each once, any order); any other
+    list, another object's, or a repeated one is not the ball room's (field is chosen for it)."""
+    from blendercnn_addon.architectures import choose_architecture
+    from blendercnn_addon.demo_scenes import demo_scene
+    from blendercnn_addon.parameters import layout_from_params
+    from blendercnn_addon.vector import DEFAULT_LAYOUT, BallExtras
+
+    z, size = 'objects["Ball"].location[2]=0.3:0.8', 'objects["Ball"].scale[0]=0.6:1.4'
+    assert DEFAULT_LAYOUT.ball_extras("Ball") == BallExtras() and not BallExtras().any
+    assert demo_scene("ball_plus").layout().ball_extras("Ball") == BallExtras(height=5, size=6)
+    assert layout_from_params(("default", size, z)).ball_extras("Ball") == BallExtras(height=6, size=5)
+    assert layout_from_params(("default", z)).ball_extras("Ball") == BallExtras(height=5)
+    for params, target in ((("default", z), "Other"),  # the dataset moves another object
+                           ((z, "default"), "Ball"),  # the five are not first
+                           (("default", 'objects["Ball"].scale[1]=0.6:1.4'), "Ball"),
+                           (("default", 'objects["Ball"].rotation_euler[2]=0:1'), "Ball")):
+        layout = layout_from_params(params)
+        assert layout.ball_extras(target) is None and not layout.models_ball_room(target), params
+    for scene in ("turntable", "orbit"):
+        assert demo_scene(scene).layout().ball_extras("Ball") is None
+    ball_plus = demo_scene("ball_plus").layout()
+    assert choose_architecture("auto", True, ball_plus.models_ball_room("Ball")) == "radiance"
+    assert choose_architecture("auto", True, demo_scene("orbit").layout().models_ball_room("Ball")) == "field"

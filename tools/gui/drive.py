@@ -612,7 +612,7 @@ def six_parameters_by_right_click(d: Driver):
     trained = os.path.isfile(RUN_SIX + "/model.keras")
     d.check("a model of six numbers trained", trained, training.error or training.message)
     arch = sys.modules[ADDON + ".run_config"].read_run_config(RUN_SIX).arch if trained else None
-    d.check("... with the general architecture", arch == "field", arch)
+    d.check("... with radiance, the ball's height being the ball room's", arch == "radiance", arch)
     yield from d.enter_value("blendercnn.preview_model", RUN_SIX)
     yield from d.press("blendercnn.load_preview(")
     preview = status("blendercnn_preview")
