@@ -19,8 +19,11 @@ through the parameters' machinery (``--param default``) against its own path, ra
 each (300 renders, 3 epochs, seed 0), with ball_room_images_equal (1: pixel for pixel). Datasets and references are kept in --work and
 reused by the next run; with --reuse-runs, so are trained models (only the scores are measured).
 
+--preset renders the training set with another preset (e.g. seed, the one the panel recommends at
+64², recommendation.TRAINING_PRESETS): its runs go in their own --work folder.
+
 Usage: python benchmarks/parameters.py [--work DIR] [--count 1000] [--minutes 10] [--resolution 64]
-       [--scenes turntable,orbit,ball_plus] [--reuse-runs]
+       [--scenes turntable,orbit,ball_plus] [--reuse-runs] [--preset default]
 """
 
 from __future__ import annotations
@@ -96,8 +99,8 @@ def references(folder: str):
 
 
 def measure_scene(work: str, scene: str, args) -> None:
-    data, seconds = rendered(work, scene, f"train_{args.count}", args, "--count", str(args.count),
-                             "--preset", "default", "--seed", "0")
+    data, seconds = rendered(work, scene, f"train_{args.count}{'' if args.preset == 'default' else '_' + args.preset}",
+                             args, "--count", str(args.count), "--preset", args.preset, "--seed", "0")
     refs_folder, _ = rendered(work, scene, f"references_{REFERENCES}", args, "--count", str(REFERENCES),
                               "--preset", "reference", "--seed", str(REFERENCE_SEED))
     print(f"render_seconds_{scene}: {seconds:.0f}{' (reused)' if not seconds else ''}", flush=True)
@@ -146,10 +149,11 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--resolution", type=int, default=64)
     parser.add_argument("--scenes", default=",".join(SCENES))
+    parser.add_argument("--preset", default="default", help="the training renders' preset (default: default)")
     parser.add_argument("--reuse-runs", action="store_true", help="score the models already in --work")
     args = parser.parse_args()
     os.makedirs(args.work, exist_ok=True)
-    print(f"cpu: {os.cpu_count()} cores, {args.count} renders at {args.resolution}², {args.minutes:g} min per "
+    print(f"cpu: {os.cpu_count()} cores, {args.count} {args.preset} renders at {args.resolution}², {args.minutes:g} min per "
           "architecture", flush=True)
     for scene in args.scenes.split(","):
         measure_scene(args.work, scene, args)

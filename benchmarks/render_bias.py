@@ -9,8 +9,11 @@ compares one render and the mean of all of them with a Reference-preset render o
 MSE(mean of K) = bias² + noise²/K, it prints per preset:
     psnr_one_<preset>, psnr_mean_<preset>, psnr_bias_floor_<preset> (dB), seconds_per_image_<preset>
 
+--demo-scene measures a demonstration scene (demo_scenes.py) over its own parameters instead of
+the ball room.
+
 Usage: python benchmarks/render_bias.py [--resolution 64] [--count 16] [--noise-seeds 4]
-       [--default-samples S ...]
+       [--default-samples S ...] [--demo-scene ball_room|ball_plus|turntable|orbit]
 """
 
 from __future__ import annotations
@@ -31,19 +34,21 @@ from blendercnn_addon.blender import renderer  # noqa: E402
 from blendercnn_addon.metrics import psnr_from_mse  # noqa: E402
 from blendercnn_addon.ml.dataset import load_image  # noqa: E402
 from blendercnn_addon.randomization import VectorSpec, sample_vector  # noqa: E402
-from blendercnn_addon.blender.scene_setup import build_seed_scene  # noqa: E402
+from blendercnn_addon.blender.scene_setup import build_demo_scene  # noqa: E402
+from blendercnn_addon.demo_scenes import DEFAULT_DEMO, DEMO_SCENES, demo_scene  # noqa: E402
 from blendercnn_addon.settings import GenerationSettings  # noqa: E402
+from blendercnn_addon.vector import DEFAULT_LAYOUT  # noqa: E402
 
 PRESETS = ("default", "balanced", "seed")
 
 
 def render_set(scene, preset: str, vectors, noise_seeds, folder: str, resolution: int,
-               samples: int | None = None) -> tuple[np.ndarray, float]:
+               samples: int | None = None, layout=DEFAULT_LAYOUT) -> tuple[np.ndarray, float]:
     """(len(noise_seeds), len(vectors), R, R, 3) images in [0, 1], and seconds per image.
-    ``samples`` replaces the preset's Cycles samples when given."""
+    ``samples`` replaces the preset's Cycles samples when given; ``layout``: what the vectors set."""
     overrides = {} if samples is None else {"samples": samples}
     settings = GenerationSettings.from_preset(preset, out_dir=folder, resolution=resolution, **overrides)
-    target = renderer.resolve_target(scene, settings.target)
+    target = renderer.resolve_target(scene, settings.target, layout)
     denoiser, _ = renderer.resolve_denoiser(scene, settings.denoiser)
     renderer.configure_render(scene, settings, denoiser)
     images = np.zeros((len(noise_seeds), len(vectors), resolution, resolution, 3), np.float32)
@@ -68,18 +73,22 @@ def main() -> None:
     parser.add_argument("--noise-seeds", type=int, default=4, help="renders of each vector (default 4)")
     parser.add_argument("--default-samples", type=int, nargs="*", default=[], metavar="S",
                         help="also measure the Default preset with S samples (printed as default_<S>spp)")
+    parser.add_argument("--demo-scene", default=DEFAULT_DEMO, choices=sorted(DEMO_SCENES),
+                        help=f"the scene and its parameters (default {DEFAULT_DEMO})")
     args = parser.parse_args()
     scene = bpy.context.scene
-    build_seed_scene(scene)
-    vectors = [sample_vector(1001, i, VectorSpec()) for i in range(args.count)]
+    build_demo_scene(scene, args.demo_scene)
+    layout = demo_scene(args.demo_scene).layout()
+    vectors = [sample_vector(1001, i, VectorSpec(layout=layout)) for i in range(args.count)]
     folder = tempfile.mkdtemp(prefix="blendercnn-render-bias-")
-    clean, _ = render_set(scene, "reference", vectors, [7], folder, args.resolution)
+    clean, _ = render_set(scene, "reference", vectors, [7], folder, args.resolution, layout=layout)
     noise_seeds = [1000 + 100 * k for k in range(args.noise_seeds)]
-    print(f"resolution: {args.resolution}\nvectors: {args.count}\nnoise_seeds: {args.noise_seeds}")
+    print(f"scene: {args.demo_scene}\nresolution: {args.resolution}\nvectors: {args.count}\n"
+          f"noise_seeds: {args.noise_seeds}")
     runs = [(preset, preset, None) for preset in PRESETS]
     runs += [(f"default_{samples}spp", "default", samples) for samples in args.default_samples]
     for name, preset, samples in runs:
-        images, seconds = render_set(scene, preset, vectors, noise_seeds, folder, args.resolution, samples)
+        images, seconds = render_set(scene, preset, vectors, noise_seeds, folder, args.resolution, samples, layout)
         one = float(np.mean([mse(images[k], clean[0]) for k in range(len(noise_seeds))]))
         mean = mse(images.mean(axis=0), clean[0])
         k = len(noise_seeds)

@@ -8,7 +8,7 @@ import sys
 import threading
 import time
 
-from ..architectures import ARCHITECTURES, AUTO, PREFERRED
+from ..architectures import ARCHITECTURES, AUTO, GENERAL, PREFERRED
 from ..errors import UserError
 from ..run_config import FOLLOW_START_WAIT_S, TrainingRecipe, TrainRequest
 from .arguments import folder_argument, quiet_tensorflow
@@ -27,8 +27,9 @@ def add_commands(commands) -> None:
     tr.add_argument("--out", required=True, metavar="RUN", help="run folder (new, or an old one with --resume)")
     tr.add_argument("--arch", default=AUTO, choices=(*ARCHITECTURES, AUTO),
                     help="architecture: " + "; ".join(f"{a.name}: {a.description}" for a in ARCHITECTURES.values())
-                         + f"; {AUTO}: {PREFERRED} when the dataset has its baked view transform, as every dataset "
-                         "this tool makes has, else seed (default %(default)s)")
+                         + f"; {AUTO}: {GENERAL} for parameters other than the ball room's five (with, perhaps, the "
+                         f"ball's height and size), else {PREFERRED} when the dataset has its baked view transform, "
+                         "as every dataset this tool makes has, else seed (default %(default)s)")
     tr.add_argument("--epochs", type=int, default=DEFAULTS.epochs,
                     help="maximum epochs (default %(default)s; early stopping may end sooner)")
     tr.add_argument("--batch-size", type=int, help="default: the architecture's recipe ("
