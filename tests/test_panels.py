@@ -334,6 +334,12 @@ def test_the_batch_size_is_the_recipes_for_the_datasets_resolution_not_the_panel
     argv = training_session._train_argv("python", props, str(tmp_path), str(tmp_path / "run"), resume=False)
     assert argv[argv.index("--batch-size") + 1] == "7" and "--learning-rate" in argv
     assert ("prop", "batch_size") in draw("BLENDERCNN_PT_train")
+    assert "--time-budget" not in argv  # no budget unless asked for
+    props.time_budget_minutes = 30.0
+    for resume in (False, True):  # a resumed run keeps to the budget too
+        argv = training_session._train_argv("python", props, str(tmp_path), str(tmp_path / "run"), resume=resume)
+        assert float(argv[argv.index("--time-budget") + 1]) == 1800.0
+    assert ("prop", "time_budget_minutes") in draw("BLENDERCNN_PT_train_settings")
 
 
 EXPERT_RENDER_FIELDS = {"denoiser", "denoise_quality", "denoise_prefilter", "denoise_passes", "sampling_pattern",

@@ -248,6 +248,10 @@ class BlenderCNNSceneSettings(bpy.types.PropertyGroup):
                             description="Seed of the weights, the batch order and the 90/10 split")
     patience: IntProperty(name="Patience", default=5, min=1, soft_max=50,
                           description="Epochs without validation improvement before training stops")
+    time_budget_minutes: FloatProperty(
+        name="Time Budget", default=0.0, min=0.0, soft_max=600.0, precision=1, step=100,
+        description="Minutes of training at most: it ends at the step that spends them, mid-epoch if need "
+                    "be, the best model kept, and the learning rate falls to zero over them (0: no limit)")
 
     preview_model: StringProperty(
         name="Model", subtype="DIR_PATH", default="",

@@ -174,7 +174,8 @@ def architecture_for(props, data: str, follow: bool) -> str:
 
 def _train_argv(python: str, props, data: str, run_dir: str, resume: bool, follow: bool = False,
                 arch: str | None = None) -> list[str]:
-    args = ["train", "--data", data, "--out", run_dir, "--progress", "json", *(["--follow"] if follow else [])]
+    args = ["train", "--data", data, "--out", run_dir, "--progress", "json", *(["--follow"] if follow else []),
+            *(["--time-budget", repr(props.time_budget_minutes * 60.0)] if props.time_budget_minutes > 0 else [])]
     if resume:
         return addon_command(python, *args, "--resume", "--epochs", str(props.epochs))
     recipe = [] if props.recipe_auto else ["--batch-size", str(props.batch_size),

@@ -397,7 +397,8 @@ class BLENDERCNN_PT_train_settings(_BlenderCNNPanel, bpy.types.Panel):
             fit.lines(col, context, self.bl_label, f"Learning Rate: Auto · {rate:g}")
         else:
             fit.field(col, context, self.bl_label, props, "learning_rate", text="Learning Rate")
-        for name, text in (("patience", "Patience"), ("train_seed", "Seed")):
+        for name, text in (("time_budget_minutes", "Time Budget (min)"), ("patience", "Patience"),
+                           ("train_seed", "Seed")):
             fit.field(col, context, self.bl_label, props, name, text=text)
 
 
