@@ -251,7 +251,7 @@ class BlenderCNNSceneSettings(bpy.types.PropertyGroup):
     time_budget_minutes: FloatProperty(
         name="Time Budget", default=0.0, min=0.0, soft_max=600.0, precision=1, step=100,
         description="Minutes of training at most: it ends at the step that spends them, mid-epoch if need "
-                    "be, the best model kept, and the learning rate falls to zero over them (0: no limit)")
+                    "be, and the best model is kept (0: no limit; early stopping may end it sooner)")
 
     preview_model: StringProperty(
         name="Model", subtype="DIR_PATH", default="",
