@@ -334,6 +334,12 @@ def test_the_batch_size_is_the_recipes_for_the_datasets_resolution_not_the_panel
     argv = training_session._train_argv("python", props, str(tmp_path), str(tmp_path / "run"), resume=False)
     assert argv[argv.index("--batch-size") + 1] == "7" and "--learning-rate" in argv
     assert ("prop", "batch_size") in draw("BLENDERCNN_PT_train")
+
+
+def test_the_panels_time_budget_reaches_train_in_seconds_for_new_and_resumed_runs(scene, tmp_path):
+    training_session = addon_module("blender.training_session")
+    props = scene.blendercnn
+    argv = training_session._train_argv("python", props, str(tmp_path), str(tmp_path / "run"), resume=False)
     assert "--time-budget" not in argv  # no budget unless asked for
     props.time_budget_minutes = 30.0
     for resume in (False, True):  # a resumed run keeps to the budget too
