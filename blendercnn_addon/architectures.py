@@ -9,7 +9,10 @@ Recipes measured on the 10,000-sample 64² benchmark dataset (benchmarks/model_q
 at Adam 0.003 (at 0.001 / 32 it took three epochs, at 0.003 / 16 one or two); ``seed`` keeps
 the seed project's own. At 256² (the user's job, benchmarks/time_to_quality.py) ``radiance``
 trains about as many images a second with batches of 8 as of 16 and takes twice the steps,
-reaching 35 dB sooner: its recipe takes 8 from 256² on (big_image_side).
+reaching 35 dB sooner: its recipe takes 8 from 256² on (big_image_side). There it is also
+built twice as wide (big_image_width): on the same data in the same 10 minutes of training
+(benchmarks/train_throughput.py) 40.09 dB against clean references instead of 39.86, at 0.7×
+the images a second; below 256² the narrow one is ample (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ class Architecture:
     name: the id (``--arch``, config.json); label and description: what the panel shows.
     batch_size, learning_rate: the recommended recipe (Adam's initial rate); for images of side
     big_image_side or more the batch is big_image_batch_size (None: batch_size at every size) and
-    each step's loss looks at one tile of side R / big_image_tile_fraction per image (ml/crop_steps.py).
+    each step's loss looks at one tile of side R / big_image_tile_fraction per image (ml/crop_steps.py)
+    and the model is big_image_width times as wide (channels per layer; 1 below big_image_side).
+    takes_width: the builder scales its channels by the recipe's width (others are built at 1 only).
     resolution_multiple, min_resolution: the square sizes it can be built for.
     needs_view_table: it maps linear light through the dataset's baked view transform
     (view_transform_lut.npy), so datasets without one cannot train it.
@@ -50,6 +55,8 @@ class Architecture:
     big_image_side: int | None = None
     big_image_batch_size: int | None = None
     big_image_tile_fraction: int = 1
+    big_image_width: int = 1
+    takes_width: bool = False
     needs_ball_room: bool = False
     takes_ranges: bool = False
 
@@ -61,18 +68,28 @@ class Architecture:
         return None
 
     def recipe(self, resolution: int) -> dict:
-        """{"batch_size": int, "learning_rate": float, "tile_fraction": int} for square images of side
-        ``resolution`` pixels: what training takes when none is given, and what the panel fills in."""
+        """{"batch_size": int, "learning_rate": float, "tile_fraction": int, "width": int} for square
+        images of side ``resolution`` pixels: what training takes when none is given, and what the
+        panel fills in (width: the channels' multiple, 1 the narrowest)."""
         big = self.big_image_side is not None and resolution >= self.big_image_side
         return {"batch_size": self.big_image_batch_size if big else self.batch_size,
                 "learning_rate": self.learning_rate,
-                "tile_fraction": self.big_image_tile_fraction if big else 1}
+                "tile_fraction": self.big_image_tile_fraction if big else 1,
+                "width": self.big_image_width if big else 1}
 
     def batch_size_text(self) -> str:
         """The recipe's batch size in words, e.g. "16 (8 from 256²)", for help texts."""
         if self.big_image_side is None:
             return str(self.batch_size)
         return f"{self.batch_size} ({self.big_image_batch_size} from {self.big_image_side}²)"
+
+    def width_problem(self, width: int) -> str | None:
+        """Why this architecture cannot be built ``width`` times as wide, or None."""
+        if width < 1:
+            return f"width must be 1 or more, got {width}"
+        if width != 1 and not self.takes_width:
+            return f"the {self.name} architecture is built at width 1 only, got {width}"
+        return None
 
 
 SEED = Architecture(
@@ -82,9 +99,10 @@ SEED = Architecture(
 RADIANCE = Architecture(
     name="radiance", label="Radiance", batch_size=16, learning_rate=3e-3, resolution_multiple=8, min_resolution=16,
     description="Learns the ball's light in linear colour, applies the colour and the dataset's view "
-                "transform exactly, draws the ball from the scene's geometry (27 k weights)",
+                "transform exactly, draws the ball from the scene's geometry (27 k weights; twice as "
+                "wide from 256²)",
     needs_ball_room=True, needs_view_table=True, uses_geometry=True, builder="build_radiance",
-    big_image_side=256, big_image_batch_size=8)
+    big_image_side=256, big_image_batch_size=8, big_image_width=2, takes_width=True)
 FIELD = Architecture(
     name="field", label="Field", batch_size=16, learning_rate=1e-3, resolution_multiple=16, min_resolution=16,
     description="For any parameters: Fourier features of the scaled numbers, then a decoder whose "

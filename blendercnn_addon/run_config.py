@@ -48,7 +48,10 @@ FOLLOW_START_WAIT_S = 60.0
 BEFORE_RECORDED = {"min_improvement_db": 0.0,  # any gain counted as an improvement
                    "lr_reductions": 0,  # no floor on the learning rate
                    "weight_averaging": 0.0,  # the last step's weights validated and saved
-                   "tile_fraction": 1}  # whole images in every step
+                   "tile_fraction": 1,  # whole images in every step
+                   "width": 1}  # radiance's narrow channels (32, 24, 16, 8)
+# What TrainingRecipe leaves None takes from the architecture's recipe at the dataset's resolution.
+RECIPE_BY_RESOLUTION = ("batch_size", "learning_rate", "tile_fraction", "width")
 # The moving average's momentum per step (TrainingRecipe.weight_averaging); see docs/guide.md's
 # measurements.
 WEIGHT_AVERAGING = 0.99
@@ -82,7 +85,9 @@ class TrainingRecipe:
     the saved models use (ml/callbacks.AveragedWeights; 0: the last step's weights);
     tile_fraction: 1 trains on whole images, n on one (R/n)² tile of each image per step
     (ml/crop_steps.py; validation and the saved models stay whole-image); None: the
-    architecture's recipe at the dataset's resolution."""
+    architecture's recipe at the dataset's resolution; width: the model's channels per layer as a
+    multiple of the narrowest (radiance: 1 is 32, 24, 16, 8; 2 twice as many; others 1 only), None:
+    the architecture's recipe at the dataset's resolution."""
 
     arch: str = AUTO
     epochs: int = 50
@@ -98,26 +103,31 @@ class TrainingRecipe:
     time_budget_s: float = 0.0
     weight_averaging: float = WEIGHT_AVERAGING
     tile_fraction: int | None = None
+    width: int | None = None
 
     def for_dataset(self, has_view_table: bool, resolution: int, ball_room: bool = True) -> "TrainingRecipe":
         """This recipe for a dataset with or without its baked view table, of images of side
         ``resolution``, whose vectors are the ball room's five or not (``ball_room``): "auto"
-        resolved, a batch size and rate left None taken from the architecture's recipe at that
-        resolution (the one place the batch size is chosen)."""
+        resolved, a batch size, rate, tile fraction and width left None taken from the
+        architecture's recipe at that resolution (the one place they are chosen). UserError for a
+        width the architecture cannot be built at."""
         arch = choose_architecture(self.arch, has_view_table, ball_room)
-        recommended = architecture(arch).recipe(resolution)
-        return replace(self, arch=arch,
-                       batch_size=recommended["batch_size"] if self.batch_size is None else self.batch_size,
-                       learning_rate=recommended["learning_rate"] if self.learning_rate is None else self.learning_rate,
-                       tile_fraction=recommended["tile_fraction"] if self.tile_fraction is None else self.tile_fraction)
+        record = architecture(arch)
+        recommended = record.recipe(resolution)
+        concrete = replace(self, arch=arch, **{name: recommended[name] if getattr(self, name) is None
+                                               else getattr(self, name) for name in RECIPE_BY_RESOLUTION})
+        problem = record.width_problem(concrete.width)
+        if problem:
+            raise UserError(problem)
+        return concrete
 
     def filled_from(self, earlier: "TrainingRecipe") -> "TrainingRecipe":
-        """This recipe with what it leaves open (an AUTO architecture, a None batch size or rate) taken
-        from ``earlier``: a resumed run goes on as it was started unless told otherwise."""
+        """This recipe with what it leaves open (an AUTO architecture, a None batch size, rate, tile
+        fraction or width) taken from ``earlier``: a resumed run goes on as it was started unless told
+        otherwise."""
         return replace(self, arch=earlier.arch if self.arch == AUTO else self.arch,
-                       batch_size=earlier.batch_size if self.batch_size is None else self.batch_size,
-                       learning_rate=earlier.learning_rate if self.learning_rate is None else self.learning_rate,
-                       tile_fraction=earlier.tile_fraction if self.tile_fraction is None else self.tile_fraction)
+                       **{name: getattr(earlier, name) if getattr(self, name) is None else getattr(self, name)
+                          for name in RECIPE_BY_RESOLUTION})
 
     def validate(self) -> None:
         """UserError for a value no training can use."""
@@ -131,6 +141,8 @@ class TrainingRecipe:
             raise UserError(f"learning rate must be a positive number, got {self.learning_rate}")
         if self.tile_fraction is not None and self.tile_fraction < 1:
             raise UserError(f"tile fraction must be 1 (whole images) or more, got {self.tile_fraction}")
+        if self.width is not None and self.width < 1:
+            raise UserError(f"width must be 1 or more, got {self.width}")
         if not 0 <= self.weight_averaging < 1:
             raise UserError(f"weight averaging must be in [0, 1) (0: off), got {self.weight_averaging}")
         if not (self.time_budget_s >= 0 and math.isfinite(self.time_budget_s)):

@@ -53,6 +53,10 @@ def add_commands(commands) -> None:
                     help="1: every step's loss looks at whole images; N: at one (R/N)² tile of each image, the "
                          "rest of the model's work skipped (validation and the saved model stay whole-image; "
                          "radiance only; measured in docs/benchmarks.md). Default: 1")
+    tr.add_argument("--width", type=int, metavar="N",
+                    help="the model's channels per layer as a multiple of the narrowest (radiance only: 2 is "
+                         "twice as wide, slower per image, better at 256²). Default: radiance's recipe, 2 from "
+                         "256², else 1")
     tr.add_argument("--resume", action="store_true", help="continue the run in RUN from its last epoch")
     tr.add_argument("--follow", action="store_true",
                     help="train as it renders: start while generate is still writing DIR (once "
@@ -72,7 +76,7 @@ def request_from_args(args: argparse.Namespace) -> TrainRequest:
                             learning_rate=args.learning_rate, validation_fraction=args.validation_fraction,
                             split_seed=args.split_seed, seed=args.seed, early_stopping_patience=args.patience,
                             time_budget_s=args.time_budget, weight_averaging=args.weight_averaging,
-                            tile_fraction=args.tile_fraction)
+                            tile_fraction=args.tile_fraction, width=args.width)
     return TrainRequest(data=folder_argument(args.data, "--data"), out=folder_argument(args.out), recipe=recipe,
                         resume=args.resume, follow=args.follow, follow_start_wait_s=args.follow_wait)
 

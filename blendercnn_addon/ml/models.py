@@ -275,7 +275,7 @@ LIGHT_FRACTION = 4  # SceneLight's channels are computed at R/4
 
 def build_radiance(resolution: int, view_table=None, ceiling: float | None = None,
                    background_ceiling: float | None = None, geometry: SceneGeometry | None = None,
-                   ball_extras: BallExtras | None = None) -> keras.Model:
+                   ball_extras: BallExtras | None = None, width: int = 1) -> keras.Model:
     """Linear-light decoder: position → A(x, y), B(x, y); colour applied exactly; baked view transform.
 
     vector (VECTOR_SIZE) → colour (3), position (2). position → ball_uv (2): where the ball's image is,
@@ -301,6 +301,8 @@ def build_radiance(resolution: int, view_table=None, ceiling: float | None = Non
     then the ball's centre and radius (ball_disc.BallPlacement) take the position's place: the
     light paths, the drawn ball and the ball's image place follow them. None or none varied: the
     ball room's five, the same model as before extras existed.
+    ``width``: every layer's channels times this (2: 64, 48, 32, 16; the recipe's from 256²,
+    architectures.py), the channel counts above being width 1's.
     """
     _check_resolution("radiance", resolution)  # divisible by RADIANCE_START_FRACTION
     if view_table is None:
@@ -322,15 +324,17 @@ def build_radiance(resolution: int, view_table=None, ceiling: float | None = Non
                                           layers.Dense(2, name="ball_bend")(hidden)])  # (2,) image coordinates
     side = resolution // RADIANCE_START_FRACTION
     x = with_light(BallChannels(side=side, name="coords0")([ball_uv, position]), "coords0")  # (R/8, R/8, 5 [+ 5])
-    x = layers.Conv2D(RADIANCE_CHANNELS[0], 3, padding="same", activation="relu", name="conv0a")(x)
-    x = layers.Conv2D(RADIANCE_CHANNELS[0], 3, padding="same", activation="relu", name="conv0b")(x)  # (R/8, 32)
-    for block, channels in enumerate(RADIANCE_CHANNELS[1:-1], start=1):
+    channels_of = [channels * width for channels in RADIANCE_CHANNELS]
+    x = layers.Conv2D(channels_of[0], 3, padding="same", activation="relu", name="conv0a")(x)
+    x = layers.Conv2D(channels_of[0], 3, padding="same", activation="relu", name="conv0b")(x)  # (R/8, 32)
+    for block, channels in enumerate(channels_of[1:-1], start=1):
         x = layers.UpSampling2D(2, interpolation="nearest", name=f"up{block}")(x)
         x = with_light(BallChannels(name=f"coords{block}")([ball_uv, position, x]), f"coords{block}")
         x = layers.Conv2D(channels, 3, padding="same", activation="relu", name=f"conv{block}")(x)
         # block 1: (R/4, 24), 2: (R/2, 16)
     drawn = draws_ball(geometry, ceiling)
-    light = _per_pixel_light(x, ball_uv, position, resolution, at_full_resolution=not drawn)  # (R, R, 4)
+    light = _per_pixel_light(x, ball_uv, position, resolution, channels_of[-1],
+                             at_full_resolution=not drawn)  # (R, R, 4)
     drawn = [BallCoverage.from_geometry(geometry, name="ball_coverage")(position)] if drawn else []
     linear = ColouredLight(ceiling, background_ceiling, name=LINEAR_LAYER)([colour, light, *drawn])  # (R, R, 3), HDR
     image = ViewTransformLUT(table=view_table, name="view_transform")(linear)  # (R, R, 3) in [0, 1]
@@ -346,9 +350,10 @@ def _ball_placement(vector, geometry: SceneGeometry | None, extras: BallExtras):
                          geometry.ball_scale, name="ball_placement")(vector)
 
 
-def _per_pixel_light(x, ball_uv, position, resolution: int, at_full_resolution: bool):
+def _per_pixel_light(x, ball_uv, position, resolution: int, channels: int, at_full_resolution: bool):
     """(R/2, R/2, C) features → (R, R, 4) log light: a per-pixel network (1×1 convolutions, each
-    fed the coordinate channels) at full resolution, or at R/2 and then resized bilinearly.
+    fed the coordinate channels; ``channels`` in its hidden layer) at full resolution, or at R/2
+    and then resized bilinearly.
 
     Full resolution when the network draws the ball's sharp edge itself (the exact distance
     channel at R makes it); R/2 when BallCoverage draws the ball: the room's light is smooth at
@@ -357,11 +362,11 @@ def _per_pixel_light(x, ball_uv, position, resolution: int, at_full_resolution: 
         x = layers.UpSampling2D(2, interpolation="bilinear", name="up3")(x)  # nearest would leave 2×2 blocks
         full = BallChannels(side=resolution, name="coords_full")([ball_uv, position])  # (R, R, 5), used twice
         x = layers.Concatenate(name="coords3")([x, full])
-        x = layers.Conv2D(RADIANCE_CHANNELS[-1], 1, activation="relu", name="conv3")(x)  # (R, R, 8)
+        x = layers.Conv2D(channels, 1, activation="relu", name="conv3")(x)  # (R, R, 8)
         x = layers.Concatenate(name="coords_out")([x, full])
         return layers.Conv2D(4, 1, name="log_light", bias_initializer=keras.initializers.Constant(-4.0))(x)
     x = BallChannels(name="coords3")([ball_uv, position, x])
-    x = layers.Conv2D(RADIANCE_CHANNELS[-1], 1, activation="relu", name="conv3")(x)  # (R/2, R/2, 8)
+    x = layers.Conv2D(channels, 1, activation="relu", name="conv3")(x)  # (R/2, R/2, 8)
     x = BallChannels(name="coords_out")([ball_uv, position, x])
     x = layers.Conv2D(4, 1, name="log_light_half", bias_initializer=keras.initializers.Constant(-4.0))(x)
     return layers.UpSampling2D(2, interpolation="bilinear", name="log_light")(x)
@@ -466,7 +471,7 @@ def build_field(resolution: int, low, high, view_table=None, light_colours: tupl
 def build_model(arch: str, resolution: int, view_table=None, ceiling: float | None = None,
                 background_ceiling: float | None = None, geometry: SceneGeometry | None = None,
                 bounds: tuple | None = None, light_colours: tuple[int, ...] = (),
-                ball_extras: BallExtras | None = None) -> keras.Model:
+                ball_extras: BallExtras | None = None, width: int = 1) -> keras.Model:
     """The model named ``arch`` for square images of side ``resolution``.
 
     For architectures that predict linear light: ``view_table``, the dataset's baked view
@@ -478,11 +483,16 @@ def build_model(arch: str, resolution: int, view_table=None, ceiling: float | No
     where each colour of light starts in the vector (VectorLayout.light_colours), which
     architectures that take ranges apply exactly in linear light when there is a view table.
     ``ball_extras``: where the ball room's layout also varies the ball's height and size
-    (VectorLayout.ball_extras), which architectures of the ball room model."""
+    (VectorLayout.ball_extras), which architectures of the ball room model. ``width``: the
+    channels' multiple (architectures.Architecture.takes_width; UserError where it is not 1 for
+    an architecture built at width 1 only)."""
     record = architecture(arch)  # UserError for an unknown name
+    problem = record.width_problem(width)
+    if problem:
+        raise UserError(problem)
     builder = globals()[record.builder]
     if record.needs_view_table:
-        return builder(resolution, view_table, ceiling, background_ceiling, geometry, ball_extras)
+        return builder(resolution, view_table, ceiling, background_ceiling, geometry, ball_extras, width)
     low, high = bounds if bounds is not None else DEFAULT_LAYOUT.bounds(DEFAULT_LAYOUT.default_ranges)
     if record.takes_ranges:
         _check_resolution(arch, resolution)

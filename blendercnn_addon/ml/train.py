@@ -62,7 +62,8 @@ def _train(request: TrainRequest, report, stop_requested, epoch_hook, trainer_lo
 
     keras.utils.set_random_seed(recipe.seed)
     # Built before anything is written: an unknown architecture or a missing view table writes nothing.
-    model, features = (None, None) if request.resume else _new_model(recipe.arch, request.data, index, resolution)
+    model, features = ((None, None) if request.resume
+                       else _new_model(recipe.arch, request.data, index, resolution, recipe.width))
     if model is not None:
         _check_tiles(model, recipe, resolution)
     run_config, state = _prepare_run(request, recipe, index, resolution, features, trainer_lock)
@@ -121,14 +122,14 @@ def _recipe_for(request: TrainRequest, has_view_table: bool, resolution: int, ba
     return recipe
 
 
-def _new_model(arch: str, data: str, index: DatasetIndex, resolution: int):
-    """(the model, its ModelFeatures) for a new run on ``data``."""
+def _new_model(arch: str, data: str, index: DatasetIndex, resolution: int, width: int = 1):
+    """(the model, its ModelFeatures) for a new run on ``data``, ``width`` times as wide as the narrowest."""
     from .models import build_model, model_features
 
     geometry, ceiling = scene_geometry.load(data), emission_strength(index)
     bounds = index.layout.bounds(_trained_ranges(index))
     model = build_model(arch, resolution, view_lut.load(data), ceiling, world_radiance(index), geometry, bounds,
-                        index.layout.light_colours, index.ball_extras)
+                        index.layout.light_colours, index.ball_extras, width)
     return model, model_features(arch, geometry, ceiling)
 
 
