@@ -95,13 +95,14 @@ def time_to_reach(history: list, target: float) -> float | None:
 def inference_ms_256(arch: str, data: str) -> float:
     """Median milliseconds for one 256 x 256 image (batch of one) from ``arch`` on this CPU.
 
-    Built as `train` builds it from the dataset ``data`` (its table, the card's emission
-    strength and world radiance, its geometry). The geometry is repeated up to 256² by nearest
+    Built as `train` builds it at 256² (the recipe's width there) from the dataset ``data`` (its
+    table, the card's emission strength and world radiance, its geometry). The geometry is repeated up to 256² by nearest
     neighbour: light paths and the ball's disc cost the same whatever the values, and the
     benchmark's 64² dataset has no 256² bake."""
     import tensorflow as tf
 
     from blendercnn_addon import scene_geometry, view_lut
+    from blendercnn_addon.architectures import recipe
     from blendercnn_addon.ml.dataset import emission_strength, read_index, world_radiance
     from blendercnn_addon.ml.models import build_model
 
@@ -110,7 +111,8 @@ def inference_ms_256(arch: str, data: str) -> float:
         factor = 256 // geometry.resolution
         geometry = geometry._replace(**{field: np.repeat(np.repeat(getattr(geometry, field), factor, 0), factor, 1)
                                         for field in ("ray_origin", "ray_direction", "position", "normal")})
-    model = build_model(arch, 256, view_lut.load(data), emission_strength(index), world_radiance(index), geometry)
+    model = build_model(arch, 256, view_lut.load(data), emission_strength(index), world_radiance(index), geometry,
+                        width=recipe(arch, 256)["width"])  # as train builds it at 256²
     vector = np.array([[1.0, 0.4, 0.0, 0.3, -0.2]], np.float32)
     run = tf.function(lambda v: model(v, training=False))
     run(vector)

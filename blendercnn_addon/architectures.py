@@ -99,8 +99,8 @@ SEED = Architecture(
 RADIANCE = Architecture(
     name="radiance", label="Radiance", batch_size=16, learning_rate=3e-3, resolution_multiple=8, min_resolution=16,
     description="Learns the ball's light in linear colour, applies the colour and the dataset's view "
-                "transform exactly, draws the ball from the scene's geometry (27 k weights; twice as "
-                "wide from 256²)",
+                "transform exactly, draws the ball from the scene's geometry (27 k weights; 93 k "
+                "from 256², twice as wide)",
     needs_ball_room=True, needs_view_table=True, uses_geometry=True, builder="build_radiance",
     big_image_side=256, big_image_batch_size=8, big_image_width=2, takes_width=True)
 FIELD = Architecture(

@@ -361,3 +361,35 @@ def test_training_on_tiles_is_recorded_and_learns(dataset, tmp_path):
         done = run_cli("train", "--data", str(dataset), "--out", str(tmp_path / "bad"), *bad)
         assert done.returncode != 0 and message in done.stderr and len(done.stderr.strip().splitlines()) == 1
         assert not (tmp_path / "bad").exists()
+
+
+def test_a_wider_model_is_built_trained_recorded_and_refused_where_it_cannot_be(dataset, tmp_path):
+    """--width 2: every layer of radiance twice as wide (the recipe's from 256²), recorded in the run
+    config; seed is built at width 1 only, and a bad width writes nothing."""
+    run = tmp_path / "run"
+    done = run_cli("train", "--data", str(dataset), "--out", str(run), "--epochs", "2", "--width", "2")
+    assert done.returncode == 0, done.stderr
+    assert json.loads((run / "config.json").read_text())["width"] == 2
+    widths = in_tensorflow_process(WIDTH_CHECK, str(run), str(dataset))
+    assert widths["trained"] == [64, 64, 48, 32, 16] and widths["narrow"] == [32, 32, 24, 16, 8], widths
+    for bad, message in ((("--width", "0"), "width must be 1 or more, got 0"),
+                         (("--width", "2", "--arch", "seed"), "the seed architecture is built at width 1 only")):
+        done = run_cli("train", "--data", str(dataset), "--out", str(tmp_path / "bad"), "--epochs", "1", *bad)
+        assert done.returncode != 0 and message in done.stderr and len(done.stderr.strip().splitlines()) == 1
+        assert not (tmp_path / "bad").exists()
+
+
+WIDTH_CHECK = """
+import json, sys
+from blendercnn_addon import scene_geometry, view_lut
+from blendercnn_addon.ml import models
+from blendercnn_addon.ml.dataset import emission_strength, read_index, world_radiance
+from blendercnn_addon.ml.inference import load_run
+names = ("conv0a", "conv0b", "conv1", "conv2", "conv3")
+def filters(model):
+    return [model.get_layer(name).filters for name in names]
+index = read_index(sys.argv[2])
+narrow = models.build_model("radiance", 32, view_lut.load(sys.argv[2]), emission_strength(index), world_radiance(index),
+                            scene_geometry.load(sys.argv[2]))
+print(json.dumps({"trained": filters(load_run(sys.argv[1]).model), "narrow": filters(narrow)}))
+"""

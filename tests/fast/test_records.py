@@ -144,14 +144,17 @@ def test_every_architecture_has_its_builder_and_its_resolution_rule_matches_the_
 
 
 def test_the_recipe_depends_on_the_resolution_and_training_takes_it_from_the_dataset():
-    """radiance: batches of 16 below 256², 8 from 256² on (time_to_quality at 256²); a given size wins."""
+    """radiance: batches of 16 below 256², 8 from 256² on (time_to_quality at 256²), twice as wide
+    there; a given size wins."""
     from blendercnn_addon.run_config import TrainingRecipe
 
     radiance, seed = architectures.RADIANCE, architectures.SEED
-    assert radiance.recipe(64) == {"batch_size": 16, "learning_rate": 0.003, "tile_fraction": 1}
+    assert radiance.recipe(64) == {"batch_size": 16, "learning_rate": 0.003, "tile_fraction": 1, "width": 1}
     assert radiance.recipe(255)["batch_size"] == 16 and radiance.recipe(256)["batch_size"] == 8
     assert radiance.recipe(256)["tile_fraction"] == radiance.big_image_tile_fraction
-    assert seed.recipe(64) == seed.recipe(1024) == {"batch_size": 32, "learning_rate": 1e-3, "tile_fraction": 1}
+    assert radiance.recipe(255)["width"] == 1 and radiance.recipe(256)["width"] == radiance.recipe(512)["width"] == 2
+    assert seed.recipe(64) == seed.recipe(1024) == {"batch_size": 32, "learning_rate": 1e-3, "tile_fraction": 1,
+                                                    "width": 1}
     assert architectures.recipe("unknown", 256) == seed.recipe(256)
     auto = TrainingRecipe()
     assert (auto.batch_size, auto.learning_rate) == (None, None)  # nothing chosen before the dataset is known
@@ -163,6 +166,28 @@ def test_the_recipe_depends_on_the_resolution_and_training_takes_it_from_the_dat
     with pytest.raises(UserError, match="unknown architecture 'big'"):
         TrainingRecipe(arch="big").validate()
     assert "radiance 16 (8 from 256²)" in " ".join(_train_help("batch_size").split())
+
+
+def test_the_width_is_the_recipes_unless_given_recorded_and_only_radiance_takes_another():
+    """width: radiance's channels' multiple; 1 below 256², 2 from 256²; old configs trained at 1."""
+    from blendercnn_addon.run_config import RunConfig, TrainingRecipe
+
+    auto = TrainingRecipe()
+    assert auto.width is None
+    assert auto.for_dataset(True, 64).width == 1 and auto.for_dataset(True, 256).width == 2
+    assert auto.for_dataset(False, 256).width == 1  # seed, the architecture for datasets without a view table
+    assert auto.for_dataset(True, 256, ball_room=False).width == 1  # field, for the user's own parameters
+    assert TrainingRecipe(arch="radiance", width=3).for_dataset(True, 64).width == 3
+    with pytest.raises(UserError, match="the seed architecture is built at width 1 only, got 2"):
+        TrainingRecipe(arch="seed", width=2).for_dataset(True, 256)
+    with pytest.raises(UserError, match="width must be 1 or more, got 0"):
+        TrainingRecipe(width=0).validate()
+    resumed = TrainingRecipe().filled_from(TrainingRecipe(arch="radiance", width=1))
+    assert resumed.for_dataset(True, 256).width == 1  # a resumed run keeps the width it was built at
+    assert TrainingRecipe.from_dict({"arch": "radiance"}).width == 1  # written before width was recorded
+    config = RunConfig(resolution=256, recipe=TrainingRecipe(arch="radiance", width=2).for_dataset(True, 256))
+    assert RunConfig.from_dict(config.to_dict()).recipe.width == 2
+    assert "2 from 256²" in " ".join(_train_help("width").split())
 
 
 def _train_help(dest: str) -> str:
