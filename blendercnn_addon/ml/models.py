@@ -296,7 +296,7 @@ def build_radiance(resolution: int, view_table=None, ceiling: float | None = Non
     resolution, where the exact distance channel draws the ball's sharp edge (_per_pixel_light).
     Convolutions see positions only relative to the ball and the room, so what they learn in
     one place holds in another; 1×1 convolutions cost a ninth of 3×3 ones where pixels are
-    most numerous (≤ 10 ms per 256² image on two CPU cores).
+    most numerous (≈ 10 ms per 256² image on two CPU cores, at width 1 or 2).
     ``ball_extras`` (vector.BallExtras): the vector also varies the ball's height and / or size;
     then the ball's centre and radius (ball_disc.BallPlacement) take the position's place: the
     light paths, the drawn ball and the ball's image place follow them. None or none varied: the
